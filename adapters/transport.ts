@@ -1,0 +1,118 @@
+/**
+ * The transport contract (spec §5).
+ *
+ * A transport is a factory of links. It only moves bytes: it keeps no queue, runs no
+ * retry of its own and decides nothing about when to send. The connection machine owns
+ * the link as a child actor and owns the outbox; a transport reports what happened and
+ * answers what it was asked.
+ *
+ * Third parties implement this interface for their own wire. `adapters/memory.ts` is
+ * the reference implementation.
+ */
+
+/** The last sequence number the client has seen on one stream. */
+export interface StreamPosition {
+  /** The stream's name, as the server knows it. */
+  readonly stream: string;
+  /** The last sequence number seen; the server replays everything after it. 0 = nothing seen. */
+  readonly seq: number;
+}
+
+/** One application message on its way to the server. */
+export interface OutboundMessage {
+  /**
+   * The message id. It never changes across resends, so the server can discard a
+   * duplicate it has already handled (rule R7).
+   */
+  readonly id: string;
+  /** The application payload, passed through untouched. */
+  readonly data: unknown;
+}
+
+/** One application frame from the server. */
+export interface InboundFrame {
+  /** The stream this frame belongs to, if it belongs to one. */
+  readonly stream?: string;
+  /** The frame's sequence number on `stream`; with `stream`, it moves that stream's position. */
+  readonly seq?: number;
+  /** The application payload, passed through untouched. */
+  readonly data: unknown;
+}
+
+/** What the server made of one send. */
+export type SendOutcome =
+  /** The server has the message. */
+  | { readonly status: 'ok' }
+  /** The server no longer knows this link (e.g. HTTP 404): resend on a new link. */
+  | { readonly status: 'stale' }
+  /** A transient failure (5xx, 429, network error, timeout): resend on a new link. */
+  | { readonly status: 'retry'; readonly error?: unknown }
+  /** The server refused this message for good (HTTP 400/413/422, a nack). */
+  | { readonly status: 'rejected'; readonly error?: unknown };
+
+/** Why a link is gone. */
+export interface LinkClose {
+  /** A close code, where the wire has one (WebSocket close codes). */
+  readonly code?: number;
+  /** A human-readable reason from the wire or the adapter. */
+  readonly reason?: string;
+  /** The underlying error, where there is one. */
+  readonly error?: unknown;
+  /**
+   * The server refused this client for good (auth refused, protocol version): the
+   * connection closes at once instead of retrying (rule R17).
+   */
+  readonly fatal?: boolean;
+}
+
+/** How a link reports what happens to it. The machine supplies these; a link calls them. */
+export interface LinkEvents {
+  /** The server greeted this link; it is usable (resume, then send). Called at most once. */
+  open(): void;
+  /** One application frame arrived. Also counts as a sign of life. */
+  message(frame: InboundFrame): void;
+  /** A sign of life that is not a frame (a ping). */
+  alive(): void;
+  /** The link is gone. Called at most once, and nothing is called after it. */
+  close(info: LinkClose): void;
+}
+
+/** One link: a single physical connection attempt and its life. */
+export interface Link {
+  /**
+   * Ask the server to replay every stream after the given positions, and resolve once
+   * it has (the replayed frames arrive through `message` before this resolves).
+   * Rejects when the server refused or the link failed. Called with every watched
+   * stream right after `open`, and with one stream when the app watches it later.
+   */
+  resume(positions: readonly StreamPosition[]): Promise<void>;
+  /**
+   * Put one message on the wire and resolve with the server's verdict. Never rejects:
+   * a failure is an outcome (`retry`, or `stale` when the link closed before the
+   * server confirmed). Called in the order the app sent, at most `maxInFlight`
+   * unconfirmed at once.
+   */
+  send(message: OutboundMessage): Promise<SendOutcome>;
+  /**
+   * Tell the server this client is going to sleep (so it may hold its state longer).
+   * Fire-and-forget: sent at most once per suspend and never retried. Optional.
+   */
+  suspend?(positions: readonly StreamPosition[]): void;
+  /** Close the link. After this returns no `LinkEvents` callback fires. Idempotent. */
+  close(): void;
+}
+
+/** A factory of links. */
+export interface Transport {
+  /**
+   * Start opening a link and return it at once. Report what happens through
+   * `events`; never throw (a failure to connect is `events.close`).
+   */
+  connect(events: LinkEvents): Link;
+  /**
+   * How many sends may be unconfirmed at once on one link (1 = one at a time).
+   * An integer ≥ 1 or `Infinity`.
+   * @default 1
+   */
+  readonly maxInFlight?: number;
+}

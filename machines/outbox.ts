@@ -1,0 +1,157 @@
+/**
+ * The outbox: messages waiting to be sent (`queue`) and messages on the wire waiting for
+ * the server's verdict (`inFlight`), both in send order. Pure functions over persistent
+ * queues, O(1) per message on the common paths, so machine context is never mutated.
+ */
+import { DeliveryError } from '../src/errors.js';
+import {
+  emptyQueue,
+  peek,
+  push,
+  type Queue,
+  removeFirst,
+  shift,
+  toArray,
+  unshiftAll,
+} from './queue.js';
+
+export interface OutboxEntry {
+  /** Never changes, so every resend carries it (R7). */
+  readonly id: string;
+  readonly data: unknown;
+  /** `false` for a notice that makes no sense to resend (R9). */
+  readonly retry: boolean;
+  /** How often it has been put on the wire; 0 means it may still be withdrawn (R19). */
+  readonly attempts: number;
+}
+
+export interface Outbox {
+  readonly queue: Queue<OutboxEntry>;
+  readonly inFlight: Queue<OutboxEntry>;
+}
+
+export interface OutboxLimits {
+  readonly maxQueue: number;
+  readonly overflow: 'reject' | 'drop-oldest';
+  readonly maxInFlight: number;
+  readonly maxDeliveryAttempts: number;
+}
+
+/** A new outbox and the messages that fell out of the old one. */
+export interface OutboxChange {
+  readonly outbox: Outbox;
+  readonly dropped: readonly DeliveryError[];
+}
+
+export const emptyOutbox: Outbox = { queue: emptyQueue(), inFlight: emptyQueue() };
+
+export function outboxSize(outbox: Outbox): number {
+  return outbox.queue.size + outbox.inFlight.size;
+}
+
+function overflowError(id: string, cause: string): DeliveryError {
+  return new DeliveryError('overflow', id, `holdfast: message ${id} dropped: ${cause}`);
+}
+
+/** Add a message at the back, keeping queued + in flight within `maxQueue` (R10). */
+export function enqueue(outbox: Outbox, entry: OutboxEntry, limits: OutboxLimits): OutboxChange {
+  if (outboxSize(outbox) < limits.maxQueue) {
+    return { outbox: { ...outbox, queue: push(outbox.queue, entry) }, dropped: [] };
+  }
+  const oldest = peek(outbox.queue);
+  if (limits.overflow === 'drop-oldest' && oldest !== undefined) {
+    return {
+      outbox: { ...outbox, queue: push(shift(outbox.queue), entry) },
+      dropped: [
+        overflowError(
+          oldest.id,
+          `the outbox is full (maxQueue ${limits.maxQueue}) and it was the oldest queued`,
+        ),
+      ],
+    };
+  }
+  const why =
+    limits.overflow === 'drop-oldest'
+      ? `the outbox is full (maxQueue ${limits.maxQueue}) and every message in it is in flight`
+      : `the outbox is full (maxQueue ${limits.maxQueue})`;
+  return { outbox, dropped: [overflowError(entry.id, why)] };
+}
+
+/** Move messages from the head of the queue onto the wire while the window allows. */
+export function takeForSending(
+  outbox: Outbox,
+  maxInFlight: number,
+): { outbox: Outbox; sent: OutboxEntry[] } {
+  let { queue, inFlight } = outbox;
+  const sent: OutboxEntry[] = [];
+  for (
+    let head = peek(queue);
+    head !== undefined && inFlight.size < maxInFlight;
+    head = peek(queue)
+  ) {
+    const entry = { ...head, attempts: head.attempts + 1 };
+    queue = shift(queue);
+    inFlight = push(inFlight, entry);
+    sent.push(entry);
+  }
+  return sent.length === 0 ? { outbox, sent } : { outbox: { queue, inFlight }, sent };
+}
+
+/** Take a message off the wire once its verdict is in. O(1) when verdicts come in order. */
+export function settle(outbox: Outbox, id: string): { outbox: Outbox; entry?: OutboxEntry } {
+  const head = peek(outbox.inFlight);
+  if (head?.id === id)
+    return { outbox: { ...outbox, inFlight: shift(outbox.inFlight) }, entry: head };
+  const entry = toArray(outbox.inFlight).find((e) => e.id === id);
+  if (entry === undefined) return { outbox };
+  return {
+    outbox: { ...outbox, inFlight: removeFirst(outbox.inFlight, (e) => e.id === id) },
+    entry,
+  };
+}
+
+/**
+ * The link is gone: every unconfirmed message goes back to the head of the queue in order
+ * (R1, R6, R12), except those that may not be resent: `retry: false` (R9) and those sent
+ * `maxDeliveryAttempts` times already (R8). The count is unchanged or smaller, so the
+ * bound holds on this path too (R10).
+ */
+export function requeueInFlight(outbox: Outbox, maxDeliveryAttempts: number): OutboxChange {
+  if (outbox.inFlight.size === 0) return { outbox, dropped: [] };
+  const back: OutboxEntry[] = [];
+  const dropped: DeliveryError[] = [];
+  for (const entry of toArray(outbox.inFlight)) {
+    if (!entry.retry) {
+      dropped.push(
+        new DeliveryError(
+          'not-retried',
+          entry.id,
+          `holdfast: message ${entry.id} was sent with retry: false and needs a resend`,
+        ),
+      );
+    } else if (entry.attempts >= maxDeliveryAttempts) {
+      dropped.push(
+        new DeliveryError(
+          'attempts-exhausted',
+          entry.id,
+          `holdfast: message ${entry.id} was sent ${entry.attempts} times without success (maxDeliveryAttempts ${maxDeliveryAttempts})`,
+        ),
+      );
+    } else {
+      back.push(entry);
+    }
+  }
+  return { outbox: { queue: unshiftAll(outbox.queue, back), inFlight: emptyQueue() }, dropped };
+}
+
+/** Withdraw a message that has never been on the wire (R19); anything else stays. */
+export function withdraw(outbox: Outbox, id: string): { outbox: Outbox; entry?: OutboxEntry } {
+  const entry = toArray(outbox.queue).find((e) => e.id === id);
+  if (entry === undefined || entry.attempts > 0) return { outbox };
+  return { outbox: { ...outbox, queue: removeFirst(outbox.queue, (e) => e.id === id) }, entry };
+}
+
+/** Every message in the outbox, in flight first (they were sent first), then queued. */
+export function allEntries(outbox: Outbox): OutboxEntry[] {
+  return [...toArray(outbox.inFlight), ...toArray(outbox.queue)];
+}

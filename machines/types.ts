@@ -1,0 +1,45 @@
+import type { LinkEvent } from '../adapters/link-actor.js';
+import type { InboundFrame, StreamPosition } from '../adapters/transport.js';
+import type { ConnectionError, DeliveryError } from '../src/errors.js';
+import type { ConnectionOptions, ResolvedOptions } from '../src/options.js';
+import type { Outbox } from './outbox.js';
+
+export interface ConnectionContext {
+  readonly options: ResolvedOptions;
+  readonly outbox: Outbox;
+  /** Watched streams and the last seq seen on each, in the order they were watched. */
+  readonly positions: ReadonlyMap<string, number>;
+  /** The backoff attempt number of the current reconnect (R17); 0 once open. */
+  readonly attempt: number;
+  /** The wait before the next link attempt, from `backoff(attempt)`. */
+  readonly backoffMs: number;
+  /** Link attempts since the last usable link, the current one included (R17). */
+  readonly failedAttempts: number;
+  /** Why the connection closed, when it was not the app's own `close()`. */
+  readonly closedBy: ConnectionError | undefined;
+}
+
+/** What the app (or `createConnection`) tells the machine. */
+export type AppEvent =
+  | { type: 'send'; id?: string; data: unknown; retry?: boolean }
+  | { type: 'abort'; id: string }
+  | { type: 'watch'; stream: string; seq?: number }
+  | { type: 'unwatch'; stream: string }
+  | { type: 'suspend' }
+  | { type: 'resume' }
+  | { type: 'close' };
+
+export type ConnectionEvent = AppEvent | LinkEvent;
+
+/** What the machine tells its observers (`actor.on(type, fn)`). */
+export type ConnectionEmitted =
+  | { type: 'delivered'; id: string }
+  | { type: 'dropped'; error: DeliveryError }
+  | { type: 'message'; data: unknown; frame: InboundFrame }
+  | { type: 'error'; error: ConnectionError };
+
+export type ConnectionInput = ConnectionOptions;
+
+export function positionList(positions: ReadonlyMap<string, number>): StreamPosition[] {
+  return Array.from(positions, ([stream, seq]) => ({ stream, seq }));
+}

@@ -1,0 +1,244 @@
+import { type Actor, createActor } from 'xstate';
+import type { StreamPosition } from '../adapters/transport.js';
+import { connectionMachine } from '../machines/connection.machine.js';
+import { positionList } from '../machines/types.js';
+import { DeliveryError } from './errors.js';
+import { type ConnectionOptions, resolveOptions } from './options.js';
+import { reportListenerError } from './report.js';
+import type {
+  ConnectionEventMap,
+  ConnectionEventName,
+  ConnectionState,
+  SendOptions,
+} from './types.js';
+
+export interface Connection {
+  /** The current top-level state. */
+  readonly state: ConnectionState;
+  /**
+   * Queue a message. Resolves once the server confirmed it; rejects with a
+   * `DeliveryError` (and fires `dropped`) when it will not be delivered.
+   */
+  send(data: unknown, options?: SendOptions): Promise<void>;
+  /** Resume this stream from `fromSeq` on every new link (and at once on a usable one). */
+  watch(stream: string, fromSeq?: number): void;
+  /** Stop tracking a stream. */
+  unwatch(stream: string): void;
+  /** The last seq seen on each watched stream. */
+  positions(): StreamPosition[];
+  /** Pause: send the suspend notice once if the link is open, close it, stop every timer. */
+  suspend(): void;
+  /** Open a fresh link now (from suspended, open, flushing or reconnecting). */
+  resume(): void;
+  /** Close for good: every queued and in-flight message is dropped with `closed`. */
+  close(): void;
+  /** Add a listener; returns the function that removes it. */
+  on<K extends ConnectionEventName>(event: K, listener: ConnectionEventMap[K]): () => void;
+  /** The running XState actor, for inspection and embedding. */
+  readonly actor: Actor<typeof connectionMachine>;
+}
+
+interface Pending {
+  resolve(): void;
+  reject(error: DeliveryError): void;
+  release(): void;
+}
+
+function topLevel(value: unknown): ConnectionState {
+  return (typeof value === 'string' ? value : Object.keys(value as object)[0]) as ConnectionState;
+}
+
+const EVENT_NAMES: ReadonlySet<string> = new Set(['state', 'open', 'message', 'dropped', 'error']);
+
+/**
+ * Open a connection and keep it: a thin layer over `connectionMachine` that adds a
+ * promise per send and typed listeners. Starts connecting at once. Throws a `TypeError`
+ * naming the option when an option is wrong.
+ */
+export function createConnection(options: ConnectionOptions): Connection {
+  const resolved = resolveOptions(options);
+  const actor = createActor(connectionMachine, {
+    input: options,
+    // Spread in only when set: `clock: undefined` would break delayed transitions.
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
+  });
+
+  const listeners = new Map<ConnectionEventName, Set<(...args: never[]) => void>>();
+  const pending = new Map<string, Pending>();
+
+  function fire<K extends ConnectionEventName>(
+    event: K,
+    ...args: Parameters<ConnectionEventMap[K]>
+  ): void {
+    const set = listeners.get(event);
+    if (set === undefined) return;
+    for (const listener of set) {
+      try {
+        (listener as (...a: Parameters<ConnectionEventMap[K]>) => void)(...args);
+      } catch (error) {
+        reportListenerError(error);
+      }
+    }
+  }
+
+  function settle(id: string): Pending | undefined {
+    const entry = pending.get(id);
+    if (entry === undefined) return undefined;
+    pending.delete(id);
+    entry.release();
+    return entry;
+  }
+
+  function drop(error: DeliveryError): void {
+    settle(error.messageId)?.reject(error);
+    fire('dropped', error);
+  }
+
+  actor.on('delivered', ({ id }) => settle(id)?.resolve());
+  actor.on('dropped', ({ error }) => drop(error));
+  actor.on('message', ({ data, frame }) => fire('message', data, frame));
+  actor.on('error', ({ error }) => fire('error', error));
+
+  let state: ConnectionState = 'connecting';
+  const subscription = actor.subscribe({
+    next(snapshot) {
+      const to = topLevel(snapshot.value);
+      if (to === state) return;
+      const from = state;
+      state = to;
+      fire('state', to, from);
+      if (to === 'open') fire('open');
+      if (to === 'closed') {
+        // Nothing outlives a closed connection (R14).
+        listeners.clear();
+        subscription?.unsubscribe();
+      }
+    },
+    error: reportListenerError,
+  });
+  actor.start();
+
+  const isClosed = () => actor.getSnapshot().status !== 'active';
+
+  return {
+    get state() {
+      return topLevel(actor.getSnapshot().value);
+    },
+    get actor() {
+      return actor;
+    },
+
+    send(data, sendOptions = {}) {
+      const { id = resolved.createId(), retry = true, signal } = sendOptions;
+      if (typeof id !== 'string' || id === '') {
+        return Promise.reject(
+          new TypeError(
+            `holdfast: send() id must be a non-empty string, got ${JSON.stringify(id)}`,
+          ),
+        );
+      }
+      if (typeof retry !== 'boolean') {
+        return Promise.reject(
+          new TypeError(
+            `holdfast: send() retry must be true or false, got ${JSON.stringify(retry)}`,
+          ),
+        );
+      }
+      if (
+        signal !== undefined &&
+        (typeof signal !== 'object' || typeof signal.addEventListener !== 'function')
+      ) {
+        return Promise.reject(new TypeError('holdfast: send() signal must be an AbortSignal'));
+      }
+      if (pending.has(id)) {
+        return Promise.reject(
+          new TypeError(`holdfast: send() id ${JSON.stringify(id)} is already pending`),
+        );
+      }
+      const promise = new Promise<void>((resolve, reject) => {
+        const onAbort = () => actor.send({ type: 'abort', id });
+        pending.set(id, {
+          resolve,
+          reject,
+          release: () => signal?.removeEventListener('abort', onAbort),
+        });
+        if (isClosed()) {
+          drop(
+            new DeliveryError(
+              'closed',
+              id,
+              `holdfast: message ${id} not delivered: the connection is closed`,
+            ),
+          );
+        } else if (signal?.aborted) {
+          drop(
+            new DeliveryError(
+              'aborted',
+              id,
+              `holdfast: message ${id} was aborted before it was sent`,
+            ),
+          );
+        } else {
+          signal?.addEventListener('abort', onAbort, { once: true });
+          actor.send({ type: 'send', id, data, retry });
+        }
+      });
+      // Every rejection is also reported through `dropped`; an app that does not await
+      // its sends must not crash on an unhandled rejection.
+      promise.catch(() => {});
+      return promise;
+    },
+
+    watch(stream, fromSeq = 0) {
+      if (typeof stream !== 'string' || stream === '') {
+        throw new TypeError(
+          `holdfast: watch() stream must be a non-empty string, got ${JSON.stringify(stream)}`,
+        );
+      }
+      if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) {
+        throw new TypeError(
+          `holdfast: watch() fromSeq must be an integer ≥ 0, got ${JSON.stringify(fromSeq)}`,
+        );
+      }
+      if (!isClosed()) actor.send({ type: 'watch', stream, seq: fromSeq });
+    },
+    unwatch(stream) {
+      if (!isClosed()) actor.send({ type: 'unwatch', stream });
+    },
+    positions() {
+      return positionList(actor.getSnapshot().context.positions);
+    },
+    suspend() {
+      if (!isClosed()) actor.send({ type: 'suspend' });
+    },
+    resume() {
+      if (!isClosed()) actor.send({ type: 'resume' });
+    },
+    close() {
+      if (!isClosed()) actor.send({ type: 'close' });
+    },
+
+    on(event, listener) {
+      if (!EVENT_NAMES.has(event)) {
+        throw new TypeError(
+          `holdfast: on() event must be one of ${[...EVENT_NAMES].join(', ')}, got ${JSON.stringify(event)}`,
+        );
+      }
+      if (typeof listener !== 'function') {
+        throw new TypeError(`holdfast: on('${event}') listener must be a function`);
+      }
+      if (isClosed()) return () => {};
+      let set = listeners.get(event);
+      if (set === undefined) {
+        set = new Set();
+        listeners.set(event, set);
+      }
+      const added = listener as (...args: never[]) => void;
+      set.add(added);
+      return () => {
+        listeners.get(event)?.delete(added);
+      };
+    },
+  };
+}
