@@ -73,6 +73,11 @@ export interface PendingSend {
   readonly message: OutboundMessage;
   /** Answer this send (an outcome or just its status). `ok` hands it to the server. */
   answer(outcome: SendOutcome | Status): void;
+  /**
+   * Hand it to the server but lose the reply: the send stays unconfirmed until the link
+   * closes (then `stale`), as when a socket dies between the server's work and its ack.
+   */
+  handleWithoutReply(): void;
 }
 
 export interface PendingResume {
@@ -122,6 +127,11 @@ class MemoryLink implements ServerLink {
   readonly streams = new Set<string>();
   private silent = false;
   private heartbeat: unknown;
+  /**
+   * Once the server failed a send on this link (stale or retry), it handles nothing more
+   * on it: a later message must not overtake the failed one (R1 with maxInFlight > 1).
+   */
+  failedWith: 'stale' | 'retry' | undefined;
 
   constructor(
     readonly id: number,
@@ -332,8 +342,10 @@ export class MemoryServer {
   private send(link: MemoryLink, message: OutboundMessage): Promise<SendOutcome> {
     if (link.state !== 'open') return Promise.resolve({ status: 'stale' });
     this.record(link, { kind: 'send', message });
+    if (link.failedWith !== undefined) return Promise.resolve({ status: link.failedWith });
     return new Promise<SendOutcome>((resolve) => {
       let settled = false;
+      let handled = false;
       const pending: PendingSend = {
         message,
         answer: (answer) => {
@@ -341,8 +353,16 @@ export class MemoryServer {
           settled = true;
           remove(link.pendingSends, pending);
           const outcome = toOutcome(answer);
-          if (outcome.status === 'ok') this.accept(message, link);
+          if (outcome.status === 'ok' && !handled) this.accept(message, link);
+          if ((outcome.status === 'stale' || outcome.status === 'retry') && link.state === 'open') {
+            link.failedWith = outcome.status;
+          }
           resolve(outcome);
+        },
+        handleWithoutReply: () => {
+          if (settled || handled) return;
+          handled = true;
+          this.accept(message, link);
         },
       };
       const { send } = this.behaviour;

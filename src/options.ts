@@ -4,7 +4,7 @@ import { type Backoff, defaultBackoff } from './backoff.js';
 
 /** The timer API the machine schedules with; XState's `SimulatedClock` is one. */
 export interface ClockLike {
-  setTimeout(fn: (...args: never[]) => void, timeout: number): unknown;
+  setTimeout(fn: () => void, timeout: number): unknown;
   clearTimeout(id: unknown): void;
 }
 

@@ -1,0 +1,130 @@
+import { afterEach } from 'vitest';
+import { SimulatedClock } from 'xstate';
+import { createMemoryServer, type MemoryServerOptions } from '../adapters/memory.js';
+import type { LinkClose, LinkEvents, Transport } from '../adapters/transport.js';
+import type { ConnectionError, DeliveryError } from '../src/errors.js';
+import { type Connection, type ConnectionOptions, createConnection } from '../src/index.js';
+import type { ConnectionState } from '../src/types.js';
+
+/** Let every pending microtask run (the memory transport reports on microtasks). */
+export const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+const opened: Connection[] = [];
+afterEach(() => {
+  for (const conn of opened.splice(0)) conn.close();
+});
+
+export interface Harness {
+  clock: SimulatedClock;
+  server: ReturnType<typeof createMemoryServer>;
+  conn: Connection;
+  states: ConnectionState[];
+  dropped: DeliveryError[];
+  errors: ConnectionError[];
+  messages: unknown[];
+  /** Advance simulated time, then let the links report. */
+  advance(ms: number): Promise<void>;
+  /** Ids the server handed to its app, in order. */
+  received(): string[];
+  /** Ids sent on each link, in order. */
+  sentOn(linkIndex: number): string[];
+  timers(): number;
+}
+
+export const BACKOFF_MS = 100;
+
+/**
+ * A connection over a memory server, both on one simulated clock. The server sends no
+ * heartbeats and the backoff is fixed, so the only time that passes is what a test
+ * advances.
+ */
+export function harness(
+  options: Partial<ConnectionOptions> = {},
+  serverOptions: MemoryServerOptions = {},
+  maxInFlight = 1,
+): Harness {
+  const clock = new SimulatedClock();
+  const server = createMemoryServer({ record: true, heartbeatMs: 0, clock, ...serverOptions });
+  const conn = createConnection({
+    transport: server.transport({ maxInFlight }),
+    clock,
+    backoff: () => BACKOFF_MS,
+    ...options,
+  });
+  opened.push(conn);
+  const h: Harness = {
+    clock,
+    server,
+    conn,
+    states: [],
+    dropped: [],
+    errors: [],
+    messages: [],
+    async advance(ms) {
+      clock.increment(ms);
+      await settle();
+    },
+    received: () => server.received.map((m) => m.id),
+    sentOn: (index) =>
+      (server.links[index]?.log ?? []).flatMap((r) => (r.kind === 'send' ? [r.message.id] : [])),
+    timers: () => (clock as unknown as { timeouts: Map<unknown, unknown> }).timeouts.size,
+  };
+  conn.on('state', (to) => h.states.push(to));
+  conn.on('dropped', (e) => h.dropped.push(e));
+  conn.on('error', (e) => h.errors.push(e));
+  conn.on('message', (d) => h.messages.push(d));
+  return h;
+}
+
+/** Send `count` messages with ids m1, m2, …; their promises are returned (never unhandled). */
+export function sendMany(conn: Connection, count: number, from = 1) {
+  return Array.from({ length: count }, (_, i) =>
+    conn.send(`data-${from + i}`, { id: `m${from + i}` }),
+  );
+}
+
+/** Resolves to 'ok' or the rejection reason, so a test can look at a promise without awaiting it. */
+export function outcome(promise: Promise<void>): { value: string | undefined } {
+  const box: { value: string | undefined } = { value: undefined };
+  promise.then(
+    () => {
+      box.value = 'ok';
+    },
+    (error: DeliveryError) => {
+      box.value = error.reason ?? String(error);
+    },
+  );
+  return box;
+}
+
+/**
+ * A transport that hands each link's callbacks to the test, which fires them whenever it
+ * likes, late ones included: the rogue peer R5 must survive.
+ */
+export function manualTransport(rogue: { closeReports?: boolean; openInConnect?: boolean } = {}) {
+  const links: Array<{ events: LinkEvents; closed: boolean; sends: string[] }> = [];
+  const transport: Transport = {
+    maxInFlight: 8,
+    connect(events) {
+      const entry = { events, closed: false, sends: [] as string[] };
+      links.push(entry);
+      if (rogue.openInConnect) events.open();
+      return {
+        resume: () => new Promise<void>(() => {}),
+        send: (message) => {
+          entry.sends.push(message.id);
+          return new Promise(() => {});
+        },
+        close: () => {
+          entry.closed = true;
+          if (rogue.closeReports) events.close({ reason: 'reported from inside close()' });
+        },
+      };
+    },
+  };
+  return {
+    transport,
+    links,
+    close: (i: number, info: LinkClose = {}) => links[i]?.events.close(info),
+  };
+}
