@@ -39,7 +39,10 @@ export interface MemoryBehaviour {
   /** A resume: replay and confirm, fail it, or `hold` it in `link.pendingResumes`. */
   resume: 'ok' | 'fail' | 'hold';
   /** A send: answer with this outcome, `hold` it in `link.pendingSends`, or decide per message. */
-  send: Status | 'hold' | ((message: OutboundMessage, link: ServerLink) => SendOutcome | 'hold');
+  send:
+    | Status
+    | 'hold'
+    | ((message: OutboundMessage, link: ServerLink) => SendOutcome | Status | 'hold');
 }
 
 export interface MemoryServerOptions {

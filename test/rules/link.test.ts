@@ -292,7 +292,12 @@ describe('link rules', () => {
   it('R17 attempts are spaced by backoff(attempt) from 1, reset when the connection reaches open', async () => {
     const asked: number[] = [];
     const h = harness(
-      { backoff: (n) => (asked.push(n), 10 * n) },
+      {
+        backoff: (n) => {
+          asked.push(n);
+          return 10 * n;
+        },
+      },
       { behaviour: { connect: 'refuse' } },
     );
     await settle();
