@@ -1,0 +1,97 @@
+/**
+ * Model-based tests: every path `xstate/graph` generates from the machine definition is
+ * replayed on a real actor (see runner.ts), then a coverage check reads the machine
+ * definition and fails on any state node or declared transition no replay exercised.
+ */
+
+import { describe, expect, it } from 'vitest';
+import type { AnyStateNode, AnyTransitionDefinition } from 'xstate';
+import { getStateNodes } from 'xstate/graph';
+import { createMemoryServer } from '../../adapters/memory.js';
+import { connectionMachine } from '../../machines/connection.machine.js';
+import {
+  MODEL_MAX_IN_FLIGHT,
+  MODEL_OPTIONS,
+  type ModelPath,
+  modelPaths,
+  stateKey,
+} from './model.js';
+import { replay } from './runner.js';
+
+const paths = modelPaths({
+  transport: createMemoryServer().transport({ maxInFlight: MODEL_MAX_IN_FLIGHT }),
+  ...MODEL_OPTIONS,
+});
+
+/** A path that is the start of a longer one adds nothing the longer one does not check. */
+function withoutPrefixes(all: ModelPath[]): ModelPath[] {
+  const key = (p: ModelPath) => p.steps.map((s) => JSON.stringify(s.event)).join('\n');
+  const keys = all.map(key).sort();
+  const isPrefix = (k: string) => {
+    const i = keys.findIndex((other) => other > k);
+    return i >= 0 && (keys[i] as string).startsWith(`${k}\n`);
+  };
+  const seen = new Set<string>();
+  return all.filter((p) => {
+    const k = key(p);
+    if (seen.has(k) || isPrefix(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+const replayed = withoutPrefixes(paths);
+const byEnd = new Map<string, ModelPath[]>();
+for (const path of replayed) {
+  const end = stateKey(path.state.value);
+  byEnd.set(end, [...(byEnd.get(end) ?? []), path]);
+}
+
+const taken = new Set<AnyTransitionDefinition>();
+const reached = new Set<string>();
+
+describe('model-based paths (xstate/graph, replayed on a real actor)', () => {
+  it('generates a path for every abstract state and transition', () => {
+    expect(paths.length).toBeGreaterThan(1000);
+    expect(replayed.length).toBeGreaterThan(100);
+  });
+
+  for (const [end, group] of [...byEnd].sort(([a], [b]) => a.localeCompare(b))) {
+    it(`every path that ends in ${end} (${group.length} paths)`, async () => {
+      for (const path of group) {
+        await replay(path, taken);
+        for (const step of path.steps) reached.add(stateKey(step.state.value));
+      }
+    });
+  }
+});
+
+function declaredTransitions(node: AnyStateNode): AnyTransitionDefinition[] {
+  return [...node.transitions.values()].flat().concat(node.always ?? []);
+}
+
+function label(t: AnyTransitionDefinition): string {
+  const targets = t.target?.map((n: AnyStateNode) => n.id).join(',') ?? '(stay)';
+  return `${t.source.id} —${t.eventType || 'always'}${t.guard ? ` [${typeof t.guard === 'string' ? t.guard : 'guard'}]` : ''}→ ${targets}`;
+}
+
+describe('model coverage', () => {
+  it('exercises every state node and every declared transition of the machine', () => {
+    const nodes = getStateNodes(connectionMachine.root).filter((n) => n !== connectionMachine.root);
+    const leaves = nodes.filter((n) => n.type === 'atomic' || n.type === 'final');
+    const unreachedStates = leaves
+      .map((n) => n.path.join('.'))
+      .filter((key) => ![...reached].some((r) => r === key || r.startsWith(`${key}.`)));
+    const visitedNodes = nodes.filter((n) =>
+      [...reached].some((r) => `${r}.`.startsWith(`${n.path.join('.')}.`)),
+    );
+    const declared = [connectionMachine.root, ...nodes].flatMap(declaredTransitions);
+    const missed = declared.filter((t) => !taken.has(t));
+    console.log(
+      `states ${visitedNodes.length}/${nodes.length}, transitions ${declared.length - missed.length}/${declared.length}`,
+    );
+    expect(unreachedStates).toEqual([]);
+    expect(visitedNodes.length).toBe(nodes.length);
+    expect(missed.map(label)).toEqual([]);
+  });
+});
