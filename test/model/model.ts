@@ -168,7 +168,7 @@ export type ModelPath = StatePath<Snapshot, ModelEvent>;
  */
 export function modelPaths(input: ConnectionOptions): ModelPath[] {
   return getShortestPaths(modelLogic as never, {
-    input,
+    input: input as never,
     events: modelEvents as never,
     serializeState: ((state: Snapshot, event: ModelEvent | undefined, prev: Snapshot | undefined) =>
       `${prev ? serialize(prev) : '∅'} | ${event ? eventKey(event) : 'init'} | ${serialize(state)}`) as never,

@@ -246,7 +246,7 @@ export async function replay(path: ModelPath, taken: Set<AnyTransitionDefinition
   try {
     await settle();
     for (const [index, step] of path.steps.entries()) {
-      if (step.event.type === 'xstate.init') continue;
+      if ((step.event.type as string) === 'xstate.init') continue;
       const before = stateKey(run.conn.actor.getSnapshot().value);
       await perform(run, step.event);
       const where = describeStep(path, index);
