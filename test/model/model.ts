@@ -48,7 +48,6 @@ export const MODEL_OPTIONS = {
   createId: () => `model-${++nextModelId}`,
 } satisfies Partial<ConnectionOptions>;
 
-export const MODEL_MAX_IN_FLIGHT = 1;
 
 /** The leaf state as a path, e.g. `reconnecting.waiting`. */
 export function stateKey(value: unknown): string {

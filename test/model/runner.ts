@@ -12,7 +12,6 @@ import { createConnection } from '../../src/connection.js';
 import type { DeliveryError } from '../../src/errors.js';
 import { settle } from '../helpers.js';
 import {
-  MODEL_MAX_IN_FLIGHT,
   MODEL_OPTIONS,
   MODEL_TIMING,
   type ModelEvent,
@@ -216,7 +215,11 @@ function checkInvariants(run: Run, where: string, enteredOpen: boolean): void {
  * Replay `path`, asserting the predicted state and the invariants after every step.
  * Every transition the real actor takes is added to `taken`.
  */
-export async function replay(path: ModelPath, taken: Set<AnyTransitionDefinition>): Promise<void> {
+export async function replay(
+  path: ModelPath,
+  maxInFlight: number,
+  taken: Set<AnyTransitionDefinition>,
+): Promise<void> {
   const clock = new SimulatedClock();
   const server = createMemoryServer({
     record: true,
@@ -234,7 +237,7 @@ export async function replay(path: ModelPath, taken: Set<AnyTransitionDefinition
     handshakes: new Set(),
     seenOpen: new Set(),
     conn: createConnection({
-      transport: server.transport({ maxInFlight: MODEL_MAX_IN_FLIGHT }),
+      transport: server.transport({ maxInFlight }),
       ...MODEL_OPTIONS,
       clock,
       inspect: (event: InspectionEvent) => {
