@@ -9,13 +9,7 @@ import type { AnyStateNode, AnyTransitionDefinition } from 'xstate';
 import { getStateNodes } from 'xstate/graph';
 import { createMemoryServer } from '../../adapters/memory.js';
 import { connectionMachine } from '../../machines/connection.machine.js';
-import {
-  MODEL_MAX_IN_FLIGHT,
-  MODEL_OPTIONS,
-  type ModelPath,
-  modelPaths,
-  stateKey,
-} from './model.js';
+import { MODEL_OPTIONS, type ModelPath, modelPaths, stateKey } from './model.js';
 import { replay } from './runner.js';
 
 /** A path that is the start of a longer one adds nothing the longer one does not check. */

@@ -48,7 +48,6 @@ export const MODEL_OPTIONS = {
   createId: () => `model-${++nextModelId}`,
 } satisfies Partial<ConnectionOptions>;
 
-
 /** The leaf state as a path, e.g. `reconnecting.waiting`. */
 export function stateKey(value: unknown): string {
   if (typeof value === 'string') return value;

@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
+import { createMemoryServer } from '../adapters/memory.js';
+import type { LinkClose, LinkEvents } from '../adapters/transport.js';
+import { createConnection } from '../src/index.js';
+import { settle } from './helpers.js';
+
+function recorder() {
+  const seen: string[] = [];
+  const events: LinkEvents = {
+    open: () => seen.push('open'),
+    message: (frame) => seen.push(`message ${JSON.stringify(frame)}`),
+    alive: () => seen.push('alive'),
+    close: (info: LinkClose) => seen.push(`close ${info.reason ?? ''}`),
+  };
+  return { seen, events };
+}
+
+describe('memory transport', () => {
+  it('reports on a later microtask, never inside the call', async () => {
+    const server = createMemoryServer({ heartbeatMs: 0 });
+    const { seen, events } = recorder();
+    server.transport().connect(events);
+    expect(seen).toEqual([]);
+    await settle();
+    expect(seen).toEqual(['open']);
+  });
+
+  it('hands each message id to onMessage once, and confirms a duplicate again', async () => {
+    const handled: string[] = [];
+    const server = createMemoryServer({ heartbeatMs: 0, onMessage: (m) => handled.push(m.id) });
+    const link = server.transport().connect(recorder().events);
+    await settle();
+    expect(await link.send({ id: 'a', data: 1 })).toEqual({ status: 'ok' });
+    expect(await link.send({ id: 'a', data: 1 })).toEqual({ status: 'ok' });
+    expect(await link.send({ id: 'b', data: 2 })).toEqual({ status: 'ok' });
+    expect(handled).toEqual(['a', 'b']);
+  });
+
+  it('forgets ids beyond its dedup window', async () => {
+    const handled: string[] = [];
+    const server = createMemoryServer({
+      heartbeatMs: 0,
+      dedupWindow: 1,
+      onMessage: (m) => handled.push(m.id),
+    });
+    const link = server.transport().connect(recorder().events);
+    await settle();
+    for (const id of ['a', 'b', 'a']) await link.send({ id, data: null });
+    expect(handled).toEqual(['a', 'b', 'a']);
+  });
+
+  it('replays a stream after a position, within its replay window, before the resume resolves', async () => {
+    const server = createMemoryServer({ heartbeatMs: 0, replayWindow: 2 });
+    for (const data of ['one', 'two', 'three']) server.publish('s', data);
+    const { seen, events } = recorder();
+    const link = server.transport().connect(events);
+    await settle();
+    await link.resume([{ stream: 's', seq: 0 }]);
+    seen.push('resumed');
+    server.publish('s', 'four');
+    await settle();
+    expect(seen).toEqual([
+      'open',
+      'message {"stream":"s","seq":2,"data":"two"}',
+      'message {"stream":"s","seq":3,"data":"three"}',
+      'resumed',
+      'message {"stream":"s","seq":4,"data":"four"}',
+    ]);
+  });
+
+  it('sends pending when the link closes become stale, resumes fail, and nothing is reported after close()', async () => {
+    const server = createMemoryServer({
+      heartbeatMs: 0,
+      behaviour: { send: 'hold', resume: 'hold' },
+    });
+    const { seen, events } = recorder();
+    const link = server.transport().connect(events);
+    await settle();
+    const sent = link.send({ id: 'x', data: 1 });
+    const resumed = link.resume([]).then(
+      () => 'resumed',
+      (error: Error) => error.message,
+    );
+    link.close();
+    server.current?.push({ data: 'late' });
+    await settle();
+    expect(await sent).toEqual({ status: 'stale' });
+    expect(await resumed).toMatch(/closed/);
+    expect(seen).toEqual(['open']);
+    expect(await link.send({ id: 'y', data: 1 })).toEqual({ status: 'stale' });
+  });
+
+  it('a refused link closes without opening', async () => {
+    const server = createMemoryServer({ heartbeatMs: 0, behaviour: { connect: 'refuse' } });
+    const { seen, events } = recorder();
+    server.transport().connect(events);
+    await settle();
+    expect(seen).toEqual(['close refused by the memory server']);
+    expect(server.live).toEqual([]);
+  });
+
+  it('pings every heartbeatMs on its clock, and stops when the link closes', async () => {
+    const clock = new SimulatedClock();
+    const server = createMemoryServer({ heartbeatMs: 100, clock });
+    const { seen, events } = recorder();
+    const link = server.transport().connect(events);
+    await settle();
+    clock.increment(100);
+    clock.increment(100);
+    await settle();
+    link.close();
+    clock.increment(1000);
+    await settle();
+    expect(seen).toEqual(['open', 'alive', 'alive']);
+    expect((clock as unknown as { timeouts: Map<unknown, unknown> }).timeouts.size).toBe(0);
+  });
+
+  it('a silenced link answers nothing and sends nothing', async () => {
+    const server = createMemoryServer({ heartbeatMs: 0 });
+    const { seen, events } = recorder();
+    const link = server.transport().connect(events);
+    await settle();
+    server.current?.silence();
+    server.current?.ping();
+    let answered = false;
+    void link.send({ id: 'x', data: 1 }).then(() => {
+      answered = true;
+    });
+    await settle();
+    expect([seen, answered, server.current?.pendingSends.length]).toEqual([['open'], false, 1]);
+  });
+
+  it('is a real transport for an app: a worker-style echo round trip without recording', async () => {
+    const server = createMemoryServer({
+      onMessage: (message) => server.publish('replies', { echo: message.data }),
+    });
+    const conn = createConnection({ transport: server.transport() });
+    const replies: unknown[] = [];
+    conn.on('message', (data) => replies.push(data));
+    conn.watch('replies');
+    await conn.send('ping');
+    await settle();
+    expect(replies).toEqual([{ echo: 'ping' }]);
+    expect(server.received).toEqual([]);
+    conn.close();
+    expect(server.live).toEqual([]);
+  });
+});
