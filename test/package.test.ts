@@ -1,0 +1,38 @@
+/**
+ * The built package (npm test builds it first): both module formats load, export the
+ * public API, and leave xstate to the app (a peer dependency, never bundled).
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const require = createRequire(import.meta.url);
+
+describe('package', () => {
+  it('exports holdfast and holdfast/memory as ESM and CJS with types', async () => {
+    for (const subpath of ['.', './memory']) {
+      const entry = pkg.exports[subpath];
+      expect(entry.import.types).toMatch(/\.d\.ts$/);
+      expect(entry.require.types).toMatch(/\.d\.cts$/);
+    }
+    // Paths as values: dist/ only exists once npm test has built it, after the typecheck.
+    const esm = await import(/* @vite-ignore */ new URL('../dist/index.js', import.meta.url).href);
+    const cjs = require('../dist/index.cjs');
+    for (const api of [esm, cjs]) {
+      expect(typeof api.createConnection).toBe('function');
+      expect(typeof api.connectionMachine.transition).toBe('function');
+      expect(typeof api.isDeliveryError).toBe('function');
+    }
+    const memory = require('../dist/memory.cjs');
+    expect(typeof memory.createMemoryServer).toBe('function');
+  });
+
+  it('keeps xstate a peer dependency and out of the bundle', () => {
+    expect(pkg.peerDependencies.xstate).toBeDefined();
+    expect(pkg.dependencies?.xstate).toBeUndefined();
+    const bundle = readFileSync(new URL('../dist/index.js', import.meta.url), 'utf8');
+    expect(bundle).toMatch(/from ["']xstate["']/);
+    expect(bundle).not.toMatch(/function createMachine\(/);
+  });
+});
