@@ -6,6 +6,7 @@ import { DeliveryError } from './errors.js';
 import { type ConnectionOptions, resolveOptions } from './options.js';
 import { reportListenerError } from './report.js';
 import type {
+  AbortSignalLike,
   ConnectionEventMap,
   ConnectionEventName,
   ConnectionState,
@@ -41,12 +42,16 @@ export interface Connection {
 interface Pending {
   resolve(): void;
   reject(error: DeliveryError): void;
-  release(): void;
+  /** Only for sends with a signal: the abort listener to remove once settled. */
+  signal?: AbortSignalLike;
+  onAbort?: () => void;
 }
 
 function topLevel(value: unknown): ConnectionState {
   return (typeof value === 'string' ? value : Object.keys(value as object)[0]) as ConnectionState;
 }
+
+const ignore = () => {};
 
 const EVENT_NAMES: ReadonlySet<string> = new Set(['state', 'open', 'message', 'dropped', 'error']);
 
@@ -86,7 +91,7 @@ export function createConnection(options: ConnectionOptions): Connection {
     const entry = pending.get(id);
     if (entry === undefined) return undefined;
     pending.delete(id);
-    entry.release();
+    if (entry.onAbort) entry.signal?.removeEventListener('abort', entry.onAbort);
     return entry;
   }
 
@@ -157,12 +162,9 @@ export function createConnection(options: ConnectionOptions): Connection {
         );
       }
       const promise = new Promise<void>((resolve, reject) => {
-        const onAbort = () => actor.send({ type: 'abort', id });
-        pending.set(id, {
-          resolve,
-          reject,
-          release: () => signal?.removeEventListener('abort', onAbort),
-        });
+        // Closures per send only where a signal needs one: the send path is hot.
+        const entry: Pending = { resolve, reject };
+        pending.set(id, entry);
         if (isClosed()) {
           drop(
             new DeliveryError(
@@ -180,13 +182,17 @@ export function createConnection(options: ConnectionOptions): Connection {
             ),
           );
         } else {
-          signal?.addEventListener('abort', onAbort, { once: true });
+          if (signal !== undefined) {
+            entry.signal = signal;
+            entry.onAbort = () => actor.send({ type: 'abort', id });
+            signal.addEventListener('abort', entry.onAbort, { once: true });
+          }
           actor.send({ type: 'send', id, data, retry });
         }
       });
       // Every rejection is also reported through `dropped`; an app that does not await
       // its sends must not crash on an unhandled rejection.
-      promise.catch(() => {});
+      promise.catch(ignore);
       return promise;
     },
 
