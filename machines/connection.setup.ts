@@ -3,7 +3,16 @@
  * the link actor, as one `setup()`. The statechart itself, which only names them, is in
  * `connection.machine.ts`.
  */
-import { assertEvent, enqueueActions, or, setup, spawnChild, stateIn, stopChild } from 'xstate';
+import {
+  assertEvent,
+  assign,
+  enqueueActions,
+  or,
+  setup,
+  spawnChild,
+  stateIn,
+  stopChild,
+} from 'xstate';
 import { linkActor } from '../adapters/link-actor.js';
 import type { LinkClose } from '../adapters/transport.js';
 import { ConnectionError, DeliveryError } from '../src/errors.js';
@@ -90,11 +99,9 @@ export const connectionSetup = setup({
     sendSuspendNotice: enqueueActions(({ context, enqueue }) => {
       enqueue.sendTo('link', { type: 'link.suspend', positions: positionList(context.positions) });
     }),
-    markLinkUsable: enqueueActions(({ enqueue }) => enqueue.assign({ failedAttempts: 0 })),
-    resetBackoff: enqueueActions(({ enqueue }) => enqueue.assign({ attempt: 0 })),
-    resetAttempts: enqueueActions(({ enqueue }) =>
-      enqueue.assign({ attempt: 0, failedAttempts: 0 }),
-    ),
+    markLinkUsable: assign({ failedAttempts: 0 }),
+    resetBackoff: assign({ attempt: 0 }),
+    resetAttempts: assign({ attempt: 0, failedAttempts: 0 }),
     planBackoff: enqueueActions(({ context, enqueue }) => {
       const attempt = context.attempt + 1;
       enqueue.assign({ attempt, backoffMs: backoffDelay(context.options.backoff, attempt) });
