@@ -1,0 +1,261 @@
+/**
+ * `holdfast/sse`: wire protocol v1 over Server-Sent Events plus HTTP POST
+ * (docs/protocol.md). `B/events` carries the server's frames; `B/resume`, `B/send` and
+ * `B/suspend` carry the client's. Moves bytes only: sends the machine put on the wire are
+ * batched into one POST at a time, in order; nothing is retried here.
+ *
+ * Auth: browsers' EventSource cannot set headers, so `B/events` is authorised by a cookie
+ * (`withCredentials` for another origin) or a token in `url`; the POSTs also carry
+ * `headers`, which may be an async function so a refreshed token is used every time.
+ */
+import type {
+  InboundFrame,
+  Link,
+  LinkClose,
+  LinkEvents,
+  OutboundMessage,
+  SendOutcome,
+  StreamPosition,
+  Transport,
+} from './transport.js';
+
+/** The part of an EventSource this adapter uses (browsers' and the `eventsource` package's fit). */
+export interface EventSourceLike {
+  close(): void;
+  addEventListener(
+    type: string,
+    listener: (event: { data?: unknown; code?: number }) => void,
+  ): void;
+}
+
+export type EventSourceConstructorLike = new (
+  url: string,
+  init?: { withCredentials?: boolean },
+) => EventSourceLike;
+
+export interface FetchResponseLike {
+  readonly status: number;
+  json(): Promise<unknown>;
+}
+
+export type FetchLike = (
+  url: string,
+  init: { method: 'POST'; headers: Record<string, string>; body: string; signal: AbortSignal },
+) => Promise<FetchResponseLike>;
+
+export interface SseTransportOptions {
+  /** The base URL `B`: the adapter uses `B/events`, `B/resume`, `B/send`, `B/suspend`. */
+  url: string;
+  /** @default globalThis.EventSource (browsers); on Node pass the `eventsource` package's. */
+  EventSource?: EventSourceConstructorLike;
+  /** @default globalThis.fetch */
+  fetch?: FetchLike;
+  /** Extra headers for every POST, or a function (sync or async) called for every request. */
+  headers?:
+    | Record<string, string>
+    | (() => Record<string, string> | Promise<Record<string, string>>);
+  /** Send cookies to another origin with `B/events`. @default false */
+  withCredentials?: boolean;
+  /** Messages in one `B/send` POST; also the in-flight window. @default 100 */
+  maxBatch?: number;
+  /** A POST not answered by then counts as failed (a send: `retry`). @default 10000 */
+  requestTimeoutMs?: number;
+}
+
+function statusOutcome(status: number, error: unknown): SendOutcome {
+  if (status === 404) return { status: 'stale' };
+  if (status === 400 || status === 413 || status === 422) return { status: 'rejected', error };
+  return { status: 'retry', error: new Error(`POST send answered HTTP ${status}`) };
+}
+
+export function sseTransport(options: SseTransportOptions): Transport {
+  const ES =
+    options.EventSource ?? (globalThis as { EventSource?: EventSourceConstructorLike }).EventSource;
+  if (typeof ES !== 'function') {
+    throw new TypeError(
+      'holdfast/sse: there is no global EventSource here (Node): pass the EventSource option, e.g. EventSource from the eventsource package',
+    );
+  }
+  const fetchFn = options.fetch ?? (globalThis as { fetch?: FetchLike }).fetch;
+  if (typeof fetchFn !== 'function') {
+    throw new TypeError('holdfast/sse: there is no global fetch here: pass the fetch option');
+  }
+  if (typeof options.url !== 'string' || options.url === '') {
+    throw new TypeError('holdfast/sse: url must be the base URL of the server, a non-empty string');
+  }
+  const maxBatch = options.maxBatch ?? 100;
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) {
+    throw new TypeError(`holdfast/sse: maxBatch must be an integer ≥ 1, got ${String(maxBatch)}`);
+  }
+  const config = {
+    base: options.url.replace(/\/+$/, ''),
+    ES,
+    fetch: fetchFn,
+    headers: options.headers,
+    withCredentials: options.withCredentials ?? false,
+    maxBatch,
+    requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+  };
+  return { maxInFlight: maxBatch, connect: (events) => openLink(config, events) };
+}
+
+type Config = {
+  base: string;
+  ES: EventSourceConstructorLike;
+  fetch: FetchLike;
+  headers: SseTransportOptions['headers'];
+  withCredentials: boolean;
+  maxBatch: number;
+  requestTimeoutMs: number;
+};
+
+function parse(data: unknown): Record<string, unknown> | undefined {
+  try {
+    const value = JSON.parse(String(data));
+    return typeof value === 'object' && value !== null ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function openLink(config: Config, events: LinkEvents): Link {
+  let connectionId: string | undefined;
+  let done = false;
+  /** Sends the machine put on the wire that are not in a POST yet. */
+  const waiting: Array<{ message: OutboundMessage; resolve: (o: SendOutcome) => void }> = [];
+  let posting = false;
+  /** Once a batch failed as a whole, nothing after it may be handled on this link. */
+  let failed: SendOutcome | undefined;
+  const requests = new Set<AbortController>();
+
+  const finish = (info: LinkClose | undefined) => {
+    if (done) return;
+    done = true;
+    source.close();
+    for (const controller of requests) controller.abort();
+    for (const { resolve } of waiting.splice(0)) resolve({ status: 'stale' });
+    if (info) events.close(info);
+  };
+
+  const source = new config.ES(`${config.base}/events`, {
+    withCredentials: config.withCredentials,
+  });
+  source.addEventListener('welcome', (event) => {
+    const welcome = parse(event.data);
+    if (done || connectionId !== undefined) return;
+    if (typeof welcome?.connectionId !== 'string') {
+      return finish({ reason: 'the welcome event has no connectionId' });
+    }
+    connectionId = welcome.connectionId;
+    events.open();
+  });
+  source.addEventListener('event', (event) => {
+    const frame = parse(event.data);
+    if (done) return;
+    if (!frame) return finish({ reason: 'malformed JSON in an event' });
+    events.message(frame as unknown as InboundFrame);
+  });
+  source.addEventListener('ping', () => {
+    if (!done) events.alive();
+  });
+  // The machine decides when to reconnect, not EventSource's own retry (which would get a
+  // new connection id behind its back): the first error ends the link.
+  source.addEventListener('error', (event) => {
+    const code = event.code;
+    finish({ code, reason: 'the event stream failed', fatal: code === 401 || code === 403 });
+  });
+
+  /** `untracked`: a fire-and-forget notice, sent even though the link closes right after. */
+  async function post(
+    action: string,
+    body: object,
+    untracked = false,
+  ): Promise<{ status: number; body: unknown }> {
+    const controller = new AbortController();
+    if (!untracked) requests.add(controller);
+    const timer = untracked
+      ? undefined
+      : setTimeout(() => controller.abort(new Error('request timeout')), config.requestTimeoutMs);
+    try {
+      const extra = typeof config.headers === 'function' ? await config.headers() : config.headers;
+      const response = await config.fetch(`${config.base}/${action}`, {
+        method: 'POST',
+        headers: {
+          ...extra,
+          'Content-Type': 'application/json',
+          'X-Connection-ID': connectionId ?? '',
+        },
+        body: JSON.stringify(body),
+        signal: controller.signal,
+      });
+      const parsed =
+        response.status === 204 ? undefined : await response.json().catch(() => undefined);
+      return { status: response.status, body: parsed };
+    } finally {
+      clearTimeout(timer);
+      requests.delete(controller);
+    }
+  }
+
+  async function sendBatch(messages: OutboundMessage[]): Promise<SendOutcome[]> {
+    let answer: { status: number; body: unknown };
+    try {
+      answer = await post('send', { messages });
+    } catch (error) {
+      return messages.map(() => ({ status: 'retry', error }));
+    }
+    const error = (answer.body as { error?: unknown } | undefined)?.error;
+    if (answer.status !== 200) return messages.map(() => statusOutcome(answer.status, error));
+    const results = (answer.body as { results?: unknown } | undefined)?.results;
+    const byId = new Map<string, { status?: unknown; error?: unknown }>();
+    if (Array.isArray(results)) for (const r of results) byId.set(String(r?.id), r ?? {});
+    return messages.map(({ id }) => {
+      const result = byId.get(id);
+      if (result?.status === 'ok') return { status: 'ok' };
+      if (result?.status === 'rejected') return { status: 'rejected', error: result.error };
+      return { status: 'retry', error: new Error(`POST send gave no result for message ${id}`) };
+    });
+  }
+
+  async function postWaiting(): Promise<void> {
+    while (waiting.length > 0 && !done && failed === undefined) {
+      const batch = waiting.splice(0, config.maxBatch);
+      const outcomes = await sendBatch(batch.map((b) => b.message));
+      for (const [i, { resolve }] of batch.entries()) resolve(outcomes[i] as SendOutcome);
+      const broken = outcomes.find((o) => o.status === 'stale' || o.status === 'retry');
+      if (broken) {
+        failed = broken;
+        for (const { resolve } of waiting.splice(0)) resolve(broken);
+      }
+    }
+    posting = false;
+  }
+
+  return {
+    async resume(positions: readonly StreamPosition[]) {
+      if (done || connectionId === undefined) throw new Error('the event stream is not open');
+      const answer = await post('resume', { streams: positions });
+      if (answer.status !== 200) throw new Error(`POST resume answered HTTP ${answer.status}`);
+    },
+    send(message: OutboundMessage) {
+      if (done) return Promise.resolve({ status: 'stale' });
+      if (failed) return Promise.resolve(failed);
+      return new Promise<SendOutcome>((resolve) => {
+        waiting.push({ message, resolve });
+        if (!posting) {
+          posting = true;
+          // Later sends of the same step join this batch.
+          queueMicrotask(() => void postWaiting());
+        }
+      });
+    },
+    suspend(positions: readonly StreamPosition[]) {
+      if (!done && connectionId !== undefined) {
+        post('suspend', { streams: positions }, true).catch(() => {});
+      }
+    },
+    close() {
+      finish(undefined);
+    },
+  };
+}

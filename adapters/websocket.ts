@@ -1,0 +1,204 @@
+/**
+ * `holdfast/websocket`: wire protocol v1 over one WebSocket (docs/protocol.md). Moves
+ * bytes only: no queue, no retry, no timer. The link is open on the server's `welcome`,
+ * not on the socket's open; sends are pipelined and confirmed by `ack` / `nack`.
+ */
+import type {
+  InboundFrame,
+  Link,
+  LinkClose,
+  LinkEvents,
+  OutboundMessage,
+  SendOutcome,
+  StreamPosition,
+  Transport,
+} from './transport.js';
+
+/** The part of a WebSocket this adapter uses (browsers' and the `ws` package's both fit). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
+  addEventListener(
+    type: 'close',
+    listener: (event: { code?: number; reason?: string }) => void,
+  ): void;
+  addEventListener(type: 'error', listener: (event: unknown) => void): void;
+}
+
+export type WebSocketConstructorLike = new (
+  url: string,
+  protocols?: string | string[],
+) => WebSocketLike;
+
+export interface WebSocketTransportOptions {
+  /**
+   * The endpoint, or a function (sync or async) called on every attempt, so a token in
+   * the query string can be refreshed.
+   */
+  url: string | (() => string | Promise<string>);
+  /** @default globalThis.WebSocket (Node ≥ 22, browsers); on Node 20 pass `ws`'s. */
+  WebSocket?: WebSocketConstructorLike;
+  /** Subprotocols, passed to the constructor. */
+  protocols?: string | string[];
+  /** Sends unconfirmed at once on one socket. @default 64 */
+  maxInFlight?: number;
+}
+
+const OPEN = 1;
+
+/** Close codes 4000–4099 mean "do not come back" (auth refused, protocol version). */
+export function isFatalCloseCode(code: number | undefined): boolean {
+  return code !== undefined && code >= 4000 && code <= 4099;
+}
+
+export function webSocketTransport(options: WebSocketTransportOptions): Transport {
+  const Ctor =
+    options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructorLike }).WebSocket;
+  if (typeof Ctor !== 'function') {
+    throw new TypeError(
+      'holdfast/websocket: there is no global WebSocket here (Node < 22): pass the WebSocket option, e.g. WebSocket from the ws package',
+    );
+  }
+  const { url, protocols } = options;
+  if (typeof url !== 'string' && typeof url !== 'function') {
+    throw new TypeError('holdfast/websocket: url must be a string or a function that returns one');
+  }
+  return {
+    maxInFlight: options.maxInFlight ?? 64,
+    connect: (events) => openLink(Ctor, url, protocols, events),
+  };
+}
+
+function openLink(
+  Ctor: WebSocketConstructorLike,
+  url: WebSocketTransportOptions['url'],
+  protocols: string | string[] | undefined,
+  events: LinkEvents,
+): Link {
+  let socket: WebSocketLike | undefined;
+  let greeted = false;
+  let done = false;
+  const acks = new Map<string, (outcome: SendOutcome) => void>();
+  const resumes: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+
+  /** The link is over: unconfirmed sends are stale, resumes fail, then (maybe) report. */
+  const finish = (info: LinkClose | undefined) => {
+    if (done) return;
+    done = true;
+    for (const resolve of acks.values()) resolve({ status: 'stale' });
+    acks.clear();
+    for (const r of resumes.splice(0)) r.reject(new Error('the WebSocket closed before resumed'));
+    if (info) events.close(info);
+  };
+  const protocolError = (reason: string) => {
+    socket?.close(1002, reason);
+    finish({ code: 1002, reason });
+  };
+  const write = (frame: object) => socket?.send(JSON.stringify(frame));
+
+  const onMessage = ({ data }: { data: unknown }) => {
+    if (done) return;
+    let frame: {
+      type?: unknown;
+      id?: unknown;
+      error?: unknown;
+      stream?: unknown;
+      seq?: unknown;
+      data?: unknown;
+    };
+    try {
+      frame = JSON.parse(String(data));
+    } catch {
+      return protocolError('malformed JSON from the server');
+    }
+    switch (frame.type) {
+      case 'welcome':
+        if (greeted) return protocolError('a second welcome');
+        greeted = true;
+        return events.open();
+      case 'resumed':
+        return resumes.shift()?.resolve();
+      case 'ack':
+      case 'nack': {
+        const resolve = acks.get(String(frame.id));
+        if (!resolve) return;
+        acks.delete(String(frame.id));
+        return resolve(
+          frame.type === 'ack' ? { status: 'ok' } : { status: 'rejected', error: frame.error },
+        );
+      }
+      case 'event':
+        return events.message(frame as InboundFrame);
+      case 'ping':
+        return events.alive();
+      default:
+        return protocolError(`unknown frame type ${JSON.stringify(frame.type)}`);
+    }
+  };
+
+  const start = (address: string) => {
+    if (done) return;
+    try {
+      socket = new Ctor(address, protocols);
+    } catch (error) {
+      return finish({ error, reason: 'the WebSocket constructor threw' });
+    }
+    socket.addEventListener('message', onMessage);
+    socket.addEventListener('close', ({ code, reason }) =>
+      finish({ code, reason, fatal: isFatalCloseCode(code) }),
+    );
+    // A close event follows every error; the link reports once, from there. The listener
+    // also keeps runtimes that throw on an unheard 'error' (ws) from throwing.
+    socket.addEventListener('error', () => {});
+  };
+  try {
+    const address = typeof url === 'function' ? url() : url;
+    if (typeof address === 'string') start(address);
+    else
+      Promise.resolve(address).then(start, (error: unknown) =>
+        finish({ error, reason: 'the url function failed' }),
+      );
+  } catch (error) {
+    queueMicrotask(() => finish({ error, reason: 'the url function failed' }));
+  }
+
+  return {
+    resume(positions: readonly StreamPosition[]) {
+      if (done || !greeted || socket?.readyState !== OPEN) {
+        return Promise.reject(new Error('the WebSocket is not open'));
+      }
+      return new Promise<void>((resolve, reject) => {
+        resumes.push({ resolve, reject });
+        write({ type: 'resume', streams: positions });
+      });
+    },
+    send(message: OutboundMessage) {
+      if (done || !greeted || socket?.readyState !== OPEN)
+        return Promise.resolve({ status: 'stale' });
+      return new Promise<SendOutcome>((resolve) => {
+        acks.set(message.id, resolve);
+        try {
+          write({ type: 'send', id: message.id, data: message.data });
+        } catch (error) {
+          acks.delete(message.id);
+          resolve({ status: 'retry', error });
+        }
+      });
+    },
+    suspend(positions: readonly StreamPosition[]) {
+      if (!done && greeted && socket?.readyState === OPEN)
+        write({ type: 'suspend', streams: positions });
+    },
+    close() {
+      const open = socket;
+      finish(undefined);
+      try {
+        open?.close(1000, 'closed by the client');
+      } catch {
+        // Closing a socket that never opened may throw in some runtimes; it is gone either way.
+      }
+    },
+  };
+}

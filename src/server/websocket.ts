@@ -1,0 +1,84 @@
+/** The WebSocket half of the reference server (wire protocol v1, docs/protocol.md). */
+import type { WebSocket } from 'ws';
+import { type Hub, type HubConnection, readPositions } from './hub.js';
+
+export interface WebSocketSideOptions {
+  heartbeatMs: number;
+  /** Largest text frame accepted, in bytes; a larger one closes the socket (1009). */
+  maxBodyBytes: number;
+}
+
+function send(socket: WebSocket, frame: object): void {
+  if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame));
+}
+
+/** Serve one accepted socket until it closes. */
+export function serveWebSocket(hub: Hub, socket: WebSocket, options: WebSocketSideOptions): void {
+  const connection: HubConnection = {
+    id: hub.newId(),
+    transport: 'websocket',
+    streams: new Set(),
+    suspends: 0,
+    deliver: (event) => send(socket, { type: 'event', ...event }),
+    ping: () => send(socket, { type: 'ping' }),
+    drop: () => socket.terminate(),
+  };
+  hub.add(connection);
+  const heartbeat = setInterval(() => {
+    if (!hub.silent) connection.ping();
+  }, options.heartbeatMs);
+  socket.on('close', () => {
+    clearInterval(heartbeat);
+    hub.remove(connection);
+  });
+  socket.on('error', () => socket.terminate());
+
+  socket.on('message', (raw, isBinary) => {
+    if (isBinary || (raw as Buffer).length > options.maxBodyBytes) {
+      socket.close(1009, 'frame too large or binary');
+      return;
+    }
+    let frame: { type?: unknown; id?: unknown; data?: unknown; streams?: unknown };
+    try {
+      frame = JSON.parse(String(raw));
+    } catch {
+      socket.close(1007, 'malformed JSON');
+      return;
+    }
+    // A connection the server forgot, or one silenced: nothing is handled any more.
+    if (hub.connections.get(connection.id) !== connection || hub.silent) return;
+    switch (frame.type) {
+      case 'resume': {
+        const positions = readPositions(frame.streams);
+        if (!positions) return socket.close(1007, 'resume needs streams: [{ stream, seq }]');
+        hub.resume(connection, positions);
+        return send(socket, { type: 'resumed' });
+      }
+      case 'send': {
+        if (typeof frame.id !== 'string' || frame.id === '') {
+          return socket.close(1007, 'send needs a string id');
+        }
+        if (hub.takeFailure() !== undefined) {
+          // WebSocket has no status per message: a failing server drops the socket, and
+          // nothing after the failed message is handled on it.
+          socket.terminate();
+          return;
+        }
+        const verdict = hub.accept({ id: frame.id, data: frame.data }, connection);
+        return send(
+          socket,
+          verdict.ok
+            ? { type: 'ack', id: frame.id }
+            : { type: 'nack', id: frame.id, error: verdict.error },
+        );
+      }
+      case 'suspend':
+        connection.suspends++;
+        return;
+      default:
+        socket.close(1007, `unknown frame type ${JSON.stringify(frame.type)}`);
+    }
+  });
+
+  send(socket, { type: 'welcome', connectionId: connection.id, heartbeatMs: options.heartbeatMs });
+}

@@ -1,0 +1,120 @@
+import { EventSource } from 'eventsource';
+import { describe, expect, it } from 'vitest';
+import { sseTransport } from '../../adapters/sse.js';
+import { connect, recordStates, startServer, until } from './wire.js';
+
+const transport = (url: string, extra: Partial<Parameters<typeof sseTransport>[0]> = {}) =>
+  sseTransport({ url, EventSource: EventSource as never, ...extra });
+
+describe('SSE + POST adapter against the reference server', () => {
+  it('R1 order and no loss across dropped links', async () => {
+    const { server, listening, received } = await startServer();
+    const conn = connect({ transport: transport(listening.sseUrl) });
+    const sends = Array.from({ length: 200 }, (_, i) => conn.send(i, { id: `m${i}` }));
+    for (let k = 0; k < 3; k++) {
+      await until(() => received.length > 50 * (k + 1), 'progress');
+      server.faults.dropAll();
+    }
+    await Promise.all(sends);
+    expect(received.map((m) => m.data)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+  });
+
+  it('R2 resume is awaited before the first send; replayed events come first', async () => {
+    const order: string[] = [];
+    const { server, listening } = await startServer({ onMessage: () => order.push('send') });
+    server.publish('a', 'old');
+    const conn = connect({ transport: transport(listening.sseUrl) });
+    conn.on('message', () => order.push('event'));
+    conn.watch('a');
+    await conn.send('x');
+    expect(order).toEqual(['event', 'send']);
+  });
+
+  it('R6 a forgotten connection answers 404: one reconnect for many stale sends, same ids, no duplicates', async () => {
+    const { server, listening, received } = await startServer();
+    const conn = connect({ transport: transport(listening.sseUrl) });
+    await until(() => conn.state === 'open', 'open');
+    const states = recordStates(conn);
+    server.faults.forgetConnections();
+    const sends = Array.from({ length: 20 }, (_, i) => conn.send(i, { id: `s${i}` }));
+    await Promise.all(sends);
+    expect(states.filter((s) => s === 'reconnecting')).toHaveLength(1);
+    expect(received.map((m) => m.id)).toEqual(Array.from({ length: 20 }, (_, i) => `s${i}`));
+  });
+
+  it('R11 a 4xx or a per-message rejection rejects; the link stays', async () => {
+    const { listening } = await startServer({
+      maxBodyBytes: 200,
+      onMessage: (m) => {
+        if (m.id === 'bad') throw new Error('not allowed');
+      },
+    });
+    const conn = connect({ transport: transport(listening.sseUrl) });
+    await until(() => conn.state === 'open', 'open');
+    const states = recordStates(conn);
+    await expect(conn.send('b', { id: 'bad' })).rejects.toMatchObject({
+      reason: 'rejected',
+      cause: 'not allowed',
+    });
+    await expect(conn.send('x'.repeat(500), { id: 'big' })).rejects.toMatchObject({
+      reason: 'rejected',
+    });
+    await conn.send('g', { id: 'good' });
+    expect(states).toEqual([]);
+  });
+
+  it('R12 a 5xx is retried on a new link', async () => {
+    const { server, listening, received } = await startServer();
+    const conn = connect({ transport: transport(listening.sseUrl) });
+    await until(() => conn.state === 'open', 'open');
+    server.faults.failNextSends(2, 503);
+    await conn.send('x', { id: 'x' });
+    expect(received.map((m) => m.id)).toEqual(['x']);
+  });
+
+  it('R13 the suspend notice is posted once', async () => {
+    const { server, listening } = await startServer();
+    const conn = connect({ transport: transport(listening.sseUrl) });
+    await until(() => conn.state === 'open', 'open');
+    const [connection] = server.connections.values();
+    conn.suspend();
+    conn.suspend();
+    await until(() => (connection?.suspends ?? 0) > 0, 'suspend notice');
+    expect(connection?.suspends).toBe(1);
+  });
+
+  it('R15 a silent server is detected', async () => {
+    const { server, listening } = await startServer();
+    const conn = connect({ transport: transport(listening.sseUrl), heartbeatTimeoutMs: 200 });
+    const errors: string[] = [];
+    conn.on('error', (e) => errors.push(e.kind));
+    await until(() => conn.state === 'open', 'open');
+    server.faults.silence(true);
+    await until(() => errors.includes('timeout'), 'heartbeat timeout');
+    server.faults.silence(false);
+    await until(() => conn.state === 'open', 'open again');
+  });
+
+  it('headers may be an async function, called for every request', async () => {
+    let calls = 0;
+    const { listening } = await startServer({
+      authorize: (req) =>
+        req.url?.endsWith('/events') === true || req.headers.authorization === 'Bearer t',
+    });
+    const conn = connect({
+      transport: transport(listening.sseUrl, {
+        headers: async () => {
+          calls++;
+          return { Authorization: 'Bearer t' };
+        },
+      }),
+    });
+    await conn.send(1);
+    await conn.send(2);
+    expect(calls).toBe(2);
+  });
+
+  it('names the missing EventSource option where there is no global', () => {
+    expect(() => sseTransport({ url: 'http://x' })).toThrow(/pass the EventSource option/);
+  });
+});
