@@ -58,6 +58,9 @@ export class Hub {
   failing = { count: 0, status: 500 };
   /** Fault injection: no heartbeats and no events while set. */
   silent = false;
+  /** Fault injection: resumes still to fail, and resumes left unanswered while set. */
+  failingResumes = 0;
+  hangingResumes = false;
 
   constructor(options: HubOptions = {}) {
     this.replayWindow = options.replayWindow ?? 10_000;
@@ -130,6 +133,14 @@ export class Hub {
     if (this.seen.size > this.dedupWindow)
       this.seen.delete(this.seen.values().next().value as string);
     return { ok: true };
+  }
+
+  /** Fault injection: how to answer the next resume. */
+  resumeFault(): 'fail' | 'hang' | undefined {
+    if (this.hangingResumes) return 'hang';
+    if (this.failingResumes <= 0) return undefined;
+    this.failingResumes--;
+    return 'fail';
   }
 
   /** Fault injection: take one failure from the budget, if any is left. */

@@ -49,6 +49,10 @@ export interface Faults {
   forgetConnections(): void;
   /** Fail the next `count` sends (SSE: that HTTP status; WebSocket: the socket drops). */
   failNextSends(count: number, status?: number): void;
+  /** Fail the next `count` resumes (SSE: HTTP 500; WebSocket: the socket closes). */
+  failNextResumes(count: number): void;
+  /** Leave every resume unanswered (`true`) until told otherwise (`false`). */
+  hangResumes(on: boolean): void;
   /** Stop heartbeats, events and answers (`true`) or resume them (`false`). */
   silence(on: boolean): void;
   /** Close every link and the port, then listen again on the same port; logs are kept. */
@@ -141,6 +145,12 @@ export function createServer(options: ServerOptions = {}): ReferenceServer {
       },
       failNextSends: (count, status = 500) => {
         hub.failing = { count, status };
+      },
+      failNextResumes: (count) => {
+        hub.failingResumes = count;
+      },
+      hangResumes: (on) => {
+        hub.hangingResumes = on;
       },
       silence: (on) => {
         hub.silent = on;

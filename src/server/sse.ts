@@ -102,6 +102,9 @@ export async function handlePost(
   if (action === 'resume') {
     const positions = readPositions(body?.streams);
     if (!positions) return reply(res, 400, { error: 'streams must be [{ stream, seq }]' });
+    const fault = hub.resumeFault();
+    if (fault === 'fail') return reply(res, 500, { error: 'injected resume failure' });
+    if (fault === 'hang') return;
     hub.resume(connection, positions);
     return reply(res, 200, {});
   }

@@ -51,6 +51,10 @@ export function serveWebSocket(hub: Hub, socket: WebSocket, options: WebSocketSi
       case 'resume': {
         const positions = readPositions(frame.streams);
         if (!positions) return socket.close(1007, 'resume needs streams: [{ stream, seq }]');
+        const fault = hub.resumeFault();
+        // No frame says "resume failed": a server that cannot resume closes the socket.
+        if (fault === 'fail') return socket.close(1011, 'resume failed');
+        if (fault === 'hang') return;
         hub.resume(connection, positions);
         return send(socket, { type: 'resumed' });
       }

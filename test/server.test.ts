@@ -1,0 +1,181 @@
+/** The reference server's own contract: every status code and close code of protocol v1. */
+
+import { describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { startServer, until } from './integration/wire.js';
+
+async function openStream(sseUrl: string) {
+  const controller = new AbortController();
+  const response = await fetch(`${sseUrl}/events`, { signal: controller.signal });
+  const reader = response.body?.getReader();
+  let text = '';
+  const decoder = new TextDecoder();
+  const pump = async () => {
+    while (reader) {
+      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+      if (done) return;
+      text += decoder.decode(value);
+    }
+  };
+  void pump();
+  await until(() => text.includes('event: welcome'), 'welcome');
+  const welcome = JSON.parse(/event: welcome\ndata: (.*)\n/.exec(text)?.[1] ?? '{}');
+  return {
+    response,
+    id: welcome.connectionId as string,
+    text: () => text,
+    close: () => controller.abort(),
+  };
+}
+
+const post = (url: string, body: string, headers: Record<string, string> = {}) =>
+  fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body });
+
+describe('reference server, SSE + POST', () => {
+  it('opens an event stream with a welcome carrying an unguessable id and the heartbeat', async () => {
+    const { listening } = await startServer({ heartbeatMs: 30 });
+    const stream = await openStream(listening.sseUrl);
+    expect(stream.response.headers.get('content-type')).toBe('text/event-stream');
+    expect(stream.id).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
+    await until(() => stream.text().includes('event: ping\ndata: {}'), 'a ping');
+    stream.close();
+  });
+
+  it('answers 400 without X-Connection-ID, 404 for an unknown one, 400 for malformed JSON, 413 over the limit', async () => {
+    const { listening } = await startServer({ maxBodyBytes: 100 });
+    const stream = await openStream(listening.sseUrl);
+    const send = `${listening.sseUrl}/send`;
+    expect((await post(send, '{"messages":[]}')).status).toBe(400);
+    expect(
+      (await post(send, '{"messages":[{"id":"a"}]}', { 'X-Connection-ID': 'nobody' })).status,
+    ).toBe(404);
+    expect((await post(send, '{not json', { 'X-Connection-ID': stream.id })).status).toBe(400);
+    expect(
+      (
+        await post(send, JSON.stringify({ messages: [{ id: 'a', data: 'x'.repeat(200) }] }), {
+          'X-Connection-ID': stream.id,
+        })
+      ).status,
+    ).toBe(413);
+    expect(
+      (await post(send, '{"messages":[{"data":1}]}', { 'X-Connection-ID': stream.id })).status,
+    ).toBe(400);
+    expect((await post(`${listening.url}/nowhere`, '{}')).status).toBe(404);
+    stream.close();
+  });
+
+  it('confirms a batch per message, hands each id to onMessage once, and rejects what onMessage refuses', async () => {
+    const { listening, received } = await startServer({
+      onMessage: (m) => {
+        if (m.id === 'bad') throw new Error('nope');
+      },
+    });
+    const stream = await openStream(listening.sseUrl);
+    const body = JSON.stringify({
+      messages: [
+        { id: 'a', data: 1 },
+        { id: 'bad', data: 2 },
+        { id: 'a', data: 1 },
+      ],
+    });
+    const response = await post(`${listening.sseUrl}/send`, body, { 'X-Connection-ID': stream.id });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      results: [
+        { id: 'a', status: 'ok' },
+        { id: 'bad', status: 'rejected', error: 'nope' },
+        { id: 'a', status: 'ok' },
+      ],
+    });
+    expect(received.map((m) => m.id)).toEqual(['a']);
+    stream.close();
+  });
+
+  it('resume replays after each position before answering 200; suspend answers 204', async () => {
+    const { server, listening } = await startServer();
+    for (const n of [1, 2, 3]) server.publish('s', n);
+    const stream = await openStream(listening.sseUrl);
+    const headers = { 'X-Connection-ID': stream.id };
+    const resumed = await post(
+      `${listening.sseUrl}/resume`,
+      '{"streams":[{"stream":"s","seq":1}]}',
+      headers,
+    );
+    expect(resumed.status).toBe(200);
+    await until(() => stream.text().includes('"seq":3'), 'replay');
+    expect(stream.text()).not.toContain('"seq":1,');
+    expect(stream.text()).toContain('event: event\ndata: {"stream":"s","seq":2,"data":2}');
+    expect(
+      (await post(`${listening.sseUrl}/resume`, '{"streams":[{"stream":1}]}', headers)).status,
+    ).toBe(400);
+    expect((await post(`${listening.sseUrl}/suspend`, '{"streams":[]}', headers)).status).toBe(204);
+    stream.close();
+  });
+
+  it('injected faults: failing sends answer the given status; forgotten ids answer 404; authorize refuses with 401', async () => {
+    let allowed = true;
+    const { server, listening } = await startServer({ authorize: () => allowed });
+    const stream = await openStream(listening.sseUrl);
+    const headers = { 'X-Connection-ID': stream.id };
+    const body = '{"messages":[{"id":"a","data":1}]}';
+    server.faults.failNextSends(1, 503);
+    expect((await post(`${listening.sseUrl}/send`, body, headers)).status).toBe(503);
+    expect((await post(`${listening.sseUrl}/send`, body, headers)).status).toBe(200);
+    server.faults.forgetConnections();
+    expect((await post(`${listening.sseUrl}/send`, body, headers)).status).toBe(404);
+    allowed = false;
+    expect((await fetch(`${listening.sseUrl}/events`)).status).toBe(401);
+    stream.close();
+  });
+});
+
+describe('reference server, WebSocket', () => {
+  async function openSocket(url: string) {
+    const socket = new WebSocket(url);
+    const frames: Array<Record<string, unknown>> = [];
+    let closed: { code: number } | undefined;
+    socket.on('message', (data) => frames.push(JSON.parse(String(data))));
+    socket.on('close', (code) => {
+      closed = { code };
+    });
+    await until(() => frames.length > 0, 'welcome');
+    return { socket, frames, closed: () => closed };
+  }
+
+  it('greets, resumes with a replay then resumed, acks, nacks, and pings', async () => {
+    const { server, listening } = await startServer({
+      heartbeatMs: 30,
+      onMessage: (m) => {
+        if (m.id === 'bad') throw new Error('nope');
+      },
+    });
+    server.publish('s', 'one');
+    const ws = await openSocket(listening.wsUrl);
+    expect(ws.frames[0]).toMatchObject({ type: 'welcome', heartbeatMs: 30 });
+    ws.socket.send('{"type":"resume","streams":[{"stream":"s","seq":0}]}');
+    ws.socket.send('{"type":"send","id":"good","data":1}');
+    ws.socket.send('{"type":"send","id":"bad","data":2}');
+    await until(() => ws.frames.some((f) => f.type === 'ping'), 'a ping');
+    expect(ws.frames.slice(1, 5)).toEqual([
+      { type: 'event', stream: 's', seq: 1, data: 'one' },
+      { type: 'resumed' },
+      { type: 'ack', id: 'good' },
+      { type: 'nack', id: 'bad', error: 'nope' },
+    ]);
+    ws.socket.close();
+  });
+
+  it('closes on malformed JSON (1007), and on a frame over the limit (1009)', async () => {
+    const { listening } = await startServer({ maxBodyBytes: 50 });
+    const a = await openSocket(listening.wsUrl);
+    a.socket.send('{oops');
+    await until(() => a.closed() !== undefined, 'close');
+    expect(a.closed()?.code).toBe(1007);
+    const b = await openSocket(listening.wsUrl);
+    b.socket.send(JSON.stringify({ type: 'send', id: 'x', data: 'y'.repeat(100) }));
+    await until(() => b.closed() !== undefined, 'close');
+    expect(b.closed()?.code).toBe(1009);
+  });
+});
