@@ -50,7 +50,7 @@ describe.each(adapters)('%s adapter', (_name, transportFor) => {
   it('R7 a message handled just before its link died reaches onMessage once', async () => {
     let first = true;
     const { listening, received } = await startServer({
-      onMessage: (message, connection) => {
+      onMessage: (_message, connection) => {
         if (first) {
           first = false;
           connection.drop();
