@@ -114,6 +114,17 @@ describe('SSE + POST adapter against the reference server', () => {
     expect(calls).toBe(2);
   });
 
+  it('R17 an event stream refused with 401 closes the connection as fatal', async () => {
+    const { listening } = await startServer({ authorize: () => false });
+    const conn = connect({ transport: transport(listening.sseUrl) });
+    const errors: Array<[string, number | undefined]> = [];
+    conn.on('error', (e) => errors.push([e.kind, e.code]));
+    const sent = conn.send('x').catch((e) => e.reason);
+    await until(() => conn.state === 'closed', 'closed');
+    expect(errors).toEqual([['fatal', 401]]);
+    expect(await sent).toBe('closed');
+  });
+
   it('names the missing EventSource option where there is no global', () => {
     expect(() => sseTransport({ url: 'http://x' })).toThrow(/pass the EventSource option/);
   });
