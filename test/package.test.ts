@@ -10,8 +10,8 @@ const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url),
 const require = createRequire(import.meta.url);
 
 describe('package', () => {
-  it('exports holdfast and holdfast/memory as ESM and CJS with types', async () => {
-    for (const subpath of ['.', './memory']) {
+  it('exports every subpath as ESM and CJS with types', async () => {
+    for (const subpath of ['.', './memory', './websocket', './sse', './server']) {
       const entry = pkg.exports[subpath];
       expect(entry.import.types).toMatch(/\.d\.ts$/);
       expect(entry.require.types).toMatch(/\.d\.cts$/);
@@ -26,6 +26,9 @@ describe('package', () => {
     }
     const memory = require('../dist/memory.cjs');
     expect(typeof memory.createMemoryServer).toBe('function');
+    expect(typeof require('../dist/websocket.cjs').webSocketTransport).toBe('function');
+    expect(typeof require('../dist/sse.cjs').sseTransport).toBe('function');
+    expect(typeof require('../dist/server.cjs').createServer).toBe('function');
   });
 
   it('keeps xstate a peer dependency and out of the bundle', () => {

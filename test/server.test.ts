@@ -167,6 +167,16 @@ describe('reference server, WebSocket', () => {
     ws.socket.close();
   });
 
+  it('after failing a send it handles nothing more on that socket, not even frames already buffered', async () => {
+    const { server, listening, received } = await startServer();
+    const ws = await openSocket(listening.wsUrl);
+    server.faults.failNextSends(1);
+    for (const id of ['a', 'b', 'c'])
+      ws.socket.send(JSON.stringify({ type: 'send', id, data: id }));
+    await until(() => ws.closed() !== undefined, 'close');
+    expect(received).toEqual([]);
+  });
+
   it('closes on malformed JSON (1007), and on a frame over the limit (1009)', async () => {
     const { listening } = await startServer({ maxBodyBytes: 50 });
     const a = await openSocket(listening.wsUrl);

@@ -14,6 +14,13 @@ function send(socket: WebSocket, frame: object): void {
 
 /** Serve one accepted socket until it closes. */
 export function serveWebSocket(hub: Hub, socket: WebSocket, options: WebSocketSideOptions): void {
+  // Once the server lets go of a socket it handles nothing more from it, not even frames
+  // already buffered: a message after a failed one must never be handled (order).
+  let letGo = false;
+  const letGoOf = () => {
+    letGo = true;
+    socket.terminate();
+  };
   const connection: HubConnection = {
     id: hub.newId(),
     transport: 'websocket',
@@ -21,7 +28,7 @@ export function serveWebSocket(hub: Hub, socket: WebSocket, options: WebSocketSi
     suspends: 0,
     deliver: (event) => send(socket, { type: 'event', ...event }),
     ping: () => send(socket, { type: 'ping' }),
-    drop: () => socket.terminate(),
+    drop: letGoOf,
   };
   hub.add(connection);
   const heartbeat = setInterval(() => {
@@ -34,6 +41,7 @@ export function serveWebSocket(hub: Hub, socket: WebSocket, options: WebSocketSi
   socket.on('error', () => socket.terminate());
 
   socket.on('message', (raw, isBinary) => {
+    if (letGo) return;
     if (isBinary || (raw as Buffer).length > options.maxBodyBytes) {
       socket.close(1009, 'frame too large or binary');
       return;
@@ -65,8 +73,7 @@ export function serveWebSocket(hub: Hub, socket: WebSocket, options: WebSocketSi
         if (hub.takeFailure() !== undefined) {
           // WebSocket has no status per message: a failing server drops the socket, and
           // nothing after the failed message is handled on it.
-          socket.terminate();
-          return;
+          return letGoOf();
         }
         const verdict = hub.accept({ id: frame.id, data: frame.data }, connection);
         return send(

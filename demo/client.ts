@@ -1,0 +1,84 @@
+/** One demo client: a connection that sends numbered messages and watches the feed. */
+import {
+  type Connection,
+  createConnection,
+  fullJitterBackoff,
+  type Transport,
+} from '../src/index.js';
+
+export interface ClientRun {
+  name: string;
+  transport: 'websocket' | 'sse';
+  conn: Connection;
+  sent: number;
+  dropped: number;
+  reconnects: number;
+  latencies: number[];
+  /** Feed values in the order the app got them. */
+  feed: number[];
+  /** Resolves once every message was sent and settled. */
+  finished: Promise<void>;
+}
+
+export function startClient(
+  name: string,
+  kind: 'websocket' | 'sse',
+  transport: Transport,
+  messages: number,
+  random: () => number,
+  log: (line: string) => void,
+): ClientRun {
+  const conn = createConnection({
+    transport,
+    backoff: fullJitterBackoff({ baseMs: 20, capMs: 300, random }),
+    connectTimeoutMs: 1000,
+    resumeTimeoutMs: 1000,
+    heartbeatTimeoutMs: 400,
+    maxDeliveryAttempts: 1000,
+    maxQueue: messages,
+  });
+  const run: ClientRun = {
+    name,
+    transport: kind,
+    conn,
+    sent: 0,
+    dropped: 0,
+    reconnects: 0,
+    latencies: [],
+    feed: [],
+    finished: Promise.resolve(),
+  };
+  conn.on('state', (to, from) => {
+    if (to === 'reconnecting') run.reconnects++;
+    log(`${name.padEnd(6)} ${from} → ${to}`);
+  });
+  conn.on('error', (e) =>
+    log(`${name.padEnd(6)} ${e.kind}: ${e.message.replace(/^holdfast: /, '')}`),
+  );
+  conn.on('message', (data) => run.feed.push(data as number));
+  conn.watch('feed');
+
+  run.finished = new Promise<void>((resolve) => {
+    const settled: Promise<void>[] = [];
+    const timer = setInterval(() => {
+      if (run.sent >= messages) {
+        clearInterval(timer);
+        void Promise.all(settled).then(() => resolve());
+        return;
+      }
+      const n = ++run.sent;
+      const started = performance.now();
+      settled.push(
+        conn.send({ client: name, n }).then(
+          () => {
+            run.latencies.push(performance.now() - started);
+          },
+          () => {
+            run.dropped++;
+          },
+        ),
+      );
+    }, 5);
+  });
+  return run;
+}

@@ -1,0 +1,49 @@
+/** The demo's flags and its seeded randomness. */
+
+export interface DemoOptions {
+  transport: 'ws' | 'sse' | 'both';
+  messages: number;
+  seed: number;
+  chaos: 'off' | 'normal' | 'heavy';
+  json: boolean;
+}
+
+function fail(message: string): never {
+  console.error(`demo: ${message}`);
+  process.exit(2);
+}
+
+export function readOptions(argv: readonly string[]): DemoOptions {
+  const value = (name: string, fallback: string) => {
+    const i = argv.indexOf(`--${name}`);
+    if (i < 0) return fallback;
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith('--')) fail(`--${name} needs a value`);
+    return v;
+  };
+  const transport = value('transport', 'both');
+  if (transport !== 'ws' && transport !== 'sse' && transport !== 'both') {
+    fail(`--transport must be ws, sse or both, got ${transport}`);
+  }
+  const chaos = value('chaos', 'normal');
+  if (chaos !== 'off' && chaos !== 'normal' && chaos !== 'heavy') {
+    fail(`--chaos must be off, normal or heavy, got ${chaos}`);
+  }
+  const messages = Number(value('messages', '500'));
+  if (!Number.isInteger(messages) || messages < 1) fail('--messages must be an integer ≥ 1');
+  const seed = Number(value('seed', '1'));
+  if (!Number.isInteger(seed)) fail('--seed must be an integer');
+  return { transport, chaos, messages, seed, json: argv.includes('--json') };
+}
+
+/** mulberry32: a small seeded PRNG, so one seed replays the same chaos. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
