@@ -43,7 +43,7 @@ if (options.transport !== 'sse') {
   clients.push(startClient('ws-1', 'websocket', transport, options.messages, random, log));
 }
 if (options.transport !== 'ws') {
-  const transport = sseTransport({ url: listening.sseUrl, EventSource: EventSource as never });
+  const transport = sseTransport({ url: listening.sseUrl, EventSource });
   clients.push(startClient('sse-1', 'sse', transport, options.messages, random, log));
 }
 

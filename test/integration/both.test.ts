@@ -10,7 +10,7 @@ import { connect, startServer, until } from './wire.js';
 
 const adapters: Array<[string, (l: Listening) => Transport]> = [
   ['websocket', (l) => webSocketTransport({ url: l.wsUrl, WebSocket })],
-  ['sse', (l) => sseTransport({ url: l.sseUrl, EventSource: EventSource as never })],
+  ['sse', (l) => sseTransport({ url: l.sseUrl, EventSource })],
 ];
 
 describe.each(adapters)('%s adapter', (_name, transportFor) => {

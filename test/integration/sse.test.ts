@@ -4,7 +4,7 @@ import { sseTransport } from '../../adapters/sse.js';
 import { connect, recordStates, startServer, until } from './wire.js';
 
 const transport = (url: string, extra: Partial<Parameters<typeof sseTransport>[0]> = {}) =>
-  sseTransport({ url, EventSource: EventSource as never, ...extra });
+  sseTransport({ url, EventSource, ...extra });
 
 describe('SSE + POST adapter against the reference server', () => {
   it('R1 order and no loss across dropped links', async () => {
