@@ -205,6 +205,21 @@ function openLink(config: Config, events: LinkEvents): Link {
       return messages.map(() => ({ status: 'retry', error }));
     }
     const error = (answer.body as { error?: unknown } | undefined)?.error;
+    const refused = answer.status === 400 || answer.status === 413 || answer.status === 422;
+    if (refused && messages.length > 1) {
+      // The server refused the request, not a message (one too big, one malformed), and
+      // handled none of it: send them one by one, in order, so only the culprit is refused.
+      const outcomes: SendOutcome[] = [];
+      for (const message of messages) {
+        const [outcome] = done ? [{ status: 'stale' } as const] : await sendBatch([message]);
+        outcomes.push(outcome as SendOutcome);
+        if (outcome?.status === 'stale' || outcome?.status === 'retry') {
+          while (outcomes.length < messages.length) outcomes.push(outcome);
+          break;
+        }
+      }
+      return outcomes;
+    }
     if (answer.status !== 200) return messages.map(() => statusOutcome(answer.status, error));
     const results = (answer.body as { results?: unknown } | undefined)?.results;
     const byId = new Map<string, { status?: unknown; error?: unknown }>();
