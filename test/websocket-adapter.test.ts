@@ -1,0 +1,138 @@
+/** The WebSocket adapter against a fake socket: framing, close codes, stale sends. */
+import { describe, expect, it } from 'vitest';
+import type { LinkClose, LinkEvents } from '../adapters/transport.js';
+import { isFatalCloseCode, webSocketTransport } from '../adapters/websocket.js';
+import { settle } from './helpers.js';
+
+type Listener = (event: never) => void;
+
+class FakeSocket {
+  static last: FakeSocket | undefined;
+  readyState = 1;
+  readonly sent: unknown[] = [];
+  readonly listeners = new Map<string, Listener>();
+  closedWith: number | undefined;
+  constructor(readonly url: string) {
+    FakeSocket.last = this;
+  }
+  send(data: string) {
+    this.sent.push(JSON.parse(data));
+  }
+  close(code?: number) {
+    this.closedWith = code;
+  }
+  addEventListener(type: string, listener: Listener) {
+    this.listeners.set(type, listener);
+  }
+  receive(frame: object | string) {
+    const data = typeof frame === 'string' ? frame : JSON.stringify(frame);
+    (this.listeners.get('message') as (e: { data: unknown }) => void)({ data });
+  }
+  serverClose(code: number, reason = '') {
+    (this.listeners.get('close') as (e: { code: number; reason: string }) => void)({
+      code,
+      reason,
+    });
+  }
+}
+
+function open(url: string | (() => Promise<string>) = 'ws://x') {
+  const seen: string[] = [];
+  const closes: LinkClose[] = [];
+  const events: LinkEvents = {
+    open: () => seen.push('open'),
+    message: (f) => seen.push(`message ${JSON.stringify(f)}`),
+    alive: () => seen.push('alive'),
+    close: (info) => closes.push(info),
+  };
+  const link = webSocketTransport({ url, WebSocket: FakeSocket }).connect(events);
+  return { link, seen, closes, socket: () => FakeSocket.last as FakeSocket };
+}
+
+describe('WebSocket adapter', () => {
+  it('is open on welcome, not on the socket open; frames map to events', () => {
+    const { socket, seen } = open();
+    expect(seen).toEqual([]);
+    socket().receive({ type: 'welcome', connectionId: 'c', heartbeatMs: 10 });
+    socket().receive({ type: 'event', stream: 's', seq: 1, data: 'd' });
+    socket().receive({ type: 'ping' });
+    expect(seen).toEqual([
+      'open',
+      'message {"type":"event","stream":"s","seq":1,"data":"d"}',
+      'alive',
+    ]);
+  });
+
+  it('acks and nacks settle their sends; a close makes the rest stale', async () => {
+    const { link, socket } = open();
+    socket().receive({ type: 'welcome', connectionId: 'c', heartbeatMs: 10 });
+    const a = link.send({ id: 'a', data: 1 });
+    const b = link.send({ id: 'b', data: 2 });
+    const c = link.send({ id: 'c', data: 3 });
+    expect(socket().sent).toEqual([
+      { type: 'send', id: 'a', data: 1 },
+      { type: 'send', id: 'b', data: 2 },
+      { type: 'send', id: 'c', data: 3 },
+    ]);
+    socket().receive({ type: 'ack', id: 'a' });
+    socket().receive({ type: 'nack', id: 'b', error: 'no' });
+    socket().serverClose(1006);
+    expect(await Promise.all([a, b, c])).toEqual([
+      { status: 'ok' },
+      { status: 'rejected', error: 'no' },
+      { status: 'stale' },
+    ]);
+  });
+
+  it('resumes are answered in order by resumed', async () => {
+    const { link, socket } = open();
+    socket().receive({ type: 'welcome', connectionId: 'c', heartbeatMs: 10 });
+    const order: string[] = [];
+    void link.resume([{ stream: 'a', seq: 1 }]).then(() => order.push('first'));
+    void link.resume([{ stream: 'b', seq: 0 }]).then(() => order.push('second'));
+    socket().receive({ type: 'resumed' });
+    socket().receive({ type: 'resumed' });
+    await settle();
+    expect(order).toEqual(['first', 'second']);
+  });
+
+  it('close codes 4000–4099 are fatal, others are not', () => {
+    expect([3999, 4000, 4099, 4100, 1006, undefined].map(isFatalCloseCode)).toEqual([
+      false,
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
+    const { socket, closes } = open();
+    socket().serverClose(4001, 'auth');
+    expect(closes).toEqual([{ code: 4001, reason: 'auth', fatal: true }]);
+  });
+
+  it('a malformed frame is a protocol error that closes the link', () => {
+    const { socket, closes } = open();
+    socket().receive('{nope');
+    expect(socket().closedWith).toBe(1002);
+    expect(closes).toEqual([{ code: 1002, reason: 'malformed JSON from the server' }]);
+  });
+
+  it('after close() nothing is reported', () => {
+    const { link, socket, seen, closes } = open();
+    link.close();
+    socket().receive({ type: 'welcome', connectionId: 'c', heartbeatMs: 10 });
+    socket().serverClose(1000);
+    expect([seen, closes, socket().closedWith]).toEqual([[], [], 1000]);
+  });
+
+  it('an async url is awaited on every attempt; a failing one closes the link', async () => {
+    const good = open(async () => 'ws://fresh-token');
+    await settle();
+    expect(good.socket().url).toBe('ws://fresh-token');
+    const bad = open(async () => {
+      throw new Error('no token');
+    });
+    await settle();
+    expect(bad.closes).toMatchObject([{ reason: 'the url function failed' }]);
+  });
+});
