@@ -14,6 +14,52 @@ const adapters: Array<[string, (l: Listening) => Transport]> = [
 ];
 
 describe.each(adapters)('%s adapter', (_name, transportFor) => {
+  it('R1 order and no loss across dropped links', async () => {
+    const { server, listening, received } = await startServer();
+    const conn = connect({ transport: transportFor(listening) });
+    const sends = Array.from({ length: 200 }, (_, i) => conn.send(i, { id: `m${i}` }));
+    for (let k = 0; k < 3; k++) {
+      await until(() => received.length > 50 * (k + 1), 'progress');
+      server.faults.dropAll();
+    }
+    await Promise.all(sends);
+    expect(received.map((m) => m.data)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+  });
+
+  it('R2 the resume finishes before the first send on a new link: the server replays, then handles', async () => {
+    const order: string[] = [];
+    const { server, listening } = await startServer({ onMessage: () => order.push('send') });
+    server.publish('a', 'old');
+    const conn = connect({ transport: transportFor(listening) });
+    conn.on('message', (data) => order.push(`event ${data}`));
+    conn.watch('a');
+    await conn.send('x');
+    expect(order).toEqual(['event old', 'send']);
+  });
+
+  it('R13 the suspend notice is sent once', async () => {
+    const { server, listening } = await startServer();
+    const conn = connect({ transport: transportFor(listening) });
+    await until(() => conn.state === 'open', 'open');
+    const [connection] = server.connections.values();
+    conn.suspend();
+    conn.suspend();
+    await until(() => (connection?.suspends ?? 0) > 0, 'suspend notice');
+    expect(connection?.suspends).toBe(1);
+  });
+
+  it('R15 a silent server is detected and the connection comes back', async () => {
+    const { server, listening } = await startServer();
+    const conn = connect({ transport: transportFor(listening), heartbeatTimeoutMs: 200 });
+    const errors: string[] = [];
+    conn.on('error', (e) => errors.push(e.kind));
+    await until(() => conn.state === 'open', 'open');
+    server.faults.silence(true);
+    await until(() => errors.includes('timeout'), 'heartbeat timeout');
+    server.faults.silence(false);
+    await until(() => conn.state === 'open', 'open again');
+  });
+
   it('R3 a failed resume discards the link; nothing is flushed into it; the queue is kept', async () => {
     const order: string[] = [];
     const { server, listening, received } = await startServer({
