@@ -1,0 +1,120 @@
+/**
+ * Random schedules for the deterministic simulation: a run's configuration and the steps
+ * the app, the server and the clock take, as fast-check arbitraries (so failures shrink
+ * to a short, readable schedule).
+ */
+import fc from 'fast-check';
+
+export interface SimConfig {
+  maxQueue: number;
+  overflow: 'reject' | 'drop-oldest';
+  maxInFlight: number;
+  maxDeliveryAttempts: number;
+  maxAttempts: number;
+}
+
+export type Step =
+  | { do: 'send'; retry: boolean; signal: boolean }
+  | { do: 'abort'; which: number }
+  | { do: 'answer-send'; outcome: 'ok' | 'stale' | 'retry' | 'rejected'; which: number }
+  | { do: 'lose-ack' }
+  | { do: 'accept' }
+  | { do: 'refuse'; fatal: boolean }
+  | { do: 'answer-resume'; ok: boolean }
+  | { do: 'drop' }
+  | { do: 'silence' }
+  | { do: 'advance'; ms: number }
+  | { do: 'suspend' }
+  | { do: 'resume' }
+  | { do: 'close' }
+  | { do: 'watch'; stream: 'a' | 'b' }
+  | { do: 'unwatch'; stream: 'a' | 'b' }
+  | { do: 'frame'; stream: 'a' | 'b'; seq: 'next' | 'same' | 'old' | 'gap' }
+  | { do: 'ping' };
+
+export const TIMING = { connect: 100, resume: 150, heartbeat: 200, backoff: 20 } as const;
+
+export const configArbitrary: fc.Arbitrary<SimConfig> = fc.record({
+  maxQueue: fc.integer({ min: 1, max: 6 }),
+  overflow: fc.constantFrom('reject' as const, 'drop-oldest' as const),
+  maxInFlight: fc.integer({ min: 1, max: 3 }),
+  maxDeliveryAttempts: fc.integer({ min: 1, max: 4 }),
+  maxAttempts: fc.constantFrom(2, 4, Number.POSITIVE_INFINITY),
+});
+
+const stream = fc.constantFrom('a' as const, 'b' as const);
+
+export const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      do: fc.constant('send' as const),
+      retry: fc.boolean(),
+      signal: fc.boolean(),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ do: fc.constant('abort' as const), which: fc.nat(8) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      do: fc.constant('answer-send' as const),
+      outcome: fc.constantFrom(
+        'ok' as const,
+        'ok' as const,
+        'ok' as const,
+        'stale' as const,
+        'retry' as const,
+        'rejected' as const,
+      ),
+      which: fc.nat(2),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ do: 'lose-ack' as const }) },
+  { weight: 4, arbitrary: fc.constant({ do: 'accept' as const }) },
+  { weight: 1, arbitrary: fc.record({ do: fc.constant('refuse' as const), fatal: fc.boolean() }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ do: fc.constant('answer-resume' as const), ok: fc.boolean() }),
+  },
+  { weight: 2, arbitrary: fc.constant({ do: 'drop' as const }) },
+  { weight: 1, arbitrary: fc.constant({ do: 'silence' as const }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      do: fc.constant('advance' as const),
+      ms: fc.constantFrom(1, TIMING.backoff, TIMING.connect, TIMING.resume, TIMING.heartbeat),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ do: 'suspend' as const }) },
+  { weight: 1, arbitrary: fc.constant({ do: 'resume' as const }) },
+  { weight: 1, arbitrary: fc.constant({ do: 'close' as const }) },
+  { weight: 1, arbitrary: fc.record({ do: fc.constant('watch' as const), stream }) },
+  { weight: 1, arbitrary: fc.record({ do: fc.constant('unwatch' as const), stream }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      do: fc.constant('frame' as const),
+      stream,
+      seq: fc.constantFrom('next' as const, 'same' as const, 'old' as const, 'gap' as const),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ do: 'ping' as const }) },
+);
+
+export const scheduleArbitrary = fc.tuple(
+  configArbitrary,
+  fc.array(stepArbitrary, { minLength: 1, maxLength: 40 }),
+);
+
+/** One line per step, for a failure report a person can read and replay. */
+export function describeSchedule(config: SimConfig, steps: readonly Step[]): string {
+  const lines = [`config ${JSON.stringify(config)}`];
+  for (const [i, step] of steps.entries()) {
+    const { do: what, ...rest } = step;
+    const args = Object.entries(rest)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    lines.push(`${String(i + 1).padStart(3)}. ${what}${args ? ` ${args}` : ''}`);
+  }
+  return lines.join('\n');
+}
