@@ -5,5 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     reporters: ['default', './test/summary-reporter.ts'],
     restoreMocks: true,
+    // The leak test forces a garbage collection before it measures the heap.
+    execArgv: ['--expose-gc'],
   },
 });

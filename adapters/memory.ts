@@ -88,8 +88,9 @@ function toOutcome(outcome: SendOutcome | Status): SendOutcome {
 
 /** The server end of in-memory links. */
 export class MemoryServer {
-  /** Every link the server has seen, oldest first. */
+  /** Every link the server has seen, oldest first (without `record`: the ones not closed). */
   readonly links: ServerLink[] = [];
+  private linkCount = 0;
   /** Every message the server accepted, once per id, in arrival order (with `record: true`). */
   readonly received: OutboundMessage[] = [];
   private behaviour: MemoryBehaviour;
@@ -154,7 +155,13 @@ export class MemoryServer {
 
   private connect(events: LinkEvents): Link {
     const { heartbeatMs, clock } = this.options;
-    const link = new MemoryLink(this.links.length + 1, events, heartbeatMs, clock);
+    const link = new MemoryLink(++this.linkCount, events, heartbeatMs, clock);
+    // Without `record`, closed links are forgotten so a long-lived server does not grow.
+    if (!this.options.record) {
+      for (let i = this.links.length - 1; i >= 0; i--) {
+        if (this.links[i]?.state === 'closed') this.links.splice(i, 1);
+      }
+    }
     this.links.push(link);
     if (this.behaviour.connect === 'accept') link.accept();
     else if (this.behaviour.connect === 'refuse') link.refuse();
