@@ -144,7 +144,7 @@ function openLink(config: Config, events: LinkEvents): Link {
     const welcome = parse(event.data);
     if (done || connectionId !== undefined) return;
     if (typeof welcome?.connectionId !== 'string') {
-      return finish({ reason: 'the welcome event has no connectionId' });
+      return finish({ reason: 'the welcome event has no connectionId', protocol: true });
     }
     connectionId = welcome.connectionId;
     events.open();
@@ -152,7 +152,7 @@ function openLink(config: Config, events: LinkEvents): Link {
   source.addEventListener('event', (event) => {
     const frame = parse(event.data);
     if (done) return;
-    if (!frame) return finish({ reason: 'malformed JSON in an event' });
+    if (!frame) return finish({ reason: 'malformed JSON in an event', protocol: true });
     events.message(frame as unknown as InboundFrame);
   });
   source.addEventListener('ping', () => {
@@ -224,12 +224,21 @@ function openLink(config: Config, events: LinkEvents): Link {
     const results = (answer.body as { results?: unknown } | undefined)?.results;
     const byId = new Map<string, { status?: unknown; error?: unknown }>();
     if (Array.isArray(results)) for (const r of results) byId.set(String(r?.id), r ?? {});
-    return messages.map(({ id }) => {
+    const outcomes = messages.map(({ id }): SendOutcome | undefined => {
       const result = byId.get(id);
       if (result?.status === 'ok') return { status: 'ok' };
       if (result?.status === 'rejected') return { status: 'rejected', error: result.error };
-      return { status: 'retry', error: new Error(`POST send gave no result for message ${id}`) };
+      return undefined;
     });
+    if (outcomes.includes(undefined)) {
+      // A 200 without a verdict for every message breaks the protocol: end the link; the
+      // messages without a verdict are resent (same ids) on the next one.
+      finish({
+        reason: 'POST send answered 200 without a result for every message',
+        protocol: true,
+      });
+    }
+    return outcomes.map((o) => o ?? { status: 'stale' });
   }
 
   async function postWaiting(): Promise<void> {

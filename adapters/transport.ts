@@ -63,6 +63,11 @@ export interface LinkClose {
    * connection closes at once instead of retrying (rule R17).
    */
   readonly fatal?: boolean;
+  /**
+   * The peer broke the wire protocol (malformed or unexpected input): reported to the app
+   * as a `protocol` error; the connection reconnects unless `fatal`.
+   */
+  readonly protocol?: boolean;
 }
 
 /** How a link reports what happens to it. The machine supplies these; a link calls them. */

@@ -94,7 +94,7 @@ function openLink(
   };
   const protocolError = (reason: string) => {
     socket?.close(1002, reason);
-    finish({ code: 1002, reason });
+    finish({ code: 1002, reason, protocol: true });
   };
   const write = (frame: object) => socket?.send(JSON.stringify(frame));
 
@@ -118,18 +118,22 @@ function openLink(
         if (greeted) return protocolError('a second welcome');
         greeted = true;
         return events.open();
-      case 'resumed':
-        return resumes.shift()?.resolve();
+      case 'resumed': {
+        const resume = resumes.shift();
+        if (!resume) return protocolError('resumed without a resume');
+        return resume.resolve();
+      }
       case 'ack':
       case 'nack': {
         const resolve = acks.get(String(frame.id));
-        if (!resolve) return;
+        if (!resolve) return protocolError(`${frame.type} for a message not in flight`);
         acks.delete(String(frame.id));
         return resolve(
           frame.type === 'ack' ? { status: 'ok' } : { status: 'rejected', error: frame.error },
         );
       }
       case 'event':
+        if (!greeted) return protocolError('an event before welcome');
         return events.message(frame as InboundFrame);
       case 'ping':
         return events.alive();

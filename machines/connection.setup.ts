@@ -40,15 +40,16 @@ function linkLost(info: LinkClose): ConnectionError {
   const detail = [info.code === undefined ? '' : `code ${info.code}`, info.reason ?? '']
     .filter(Boolean)
     .join(': ');
-  const what = info.fatal ? 'the server refused this client for good' : 'the link was lost';
-  return new ConnectionError(
-    info.fatal ? 'fatal' : 'link',
-    `holdfast: ${what}${detail ? ` (${detail})` : ''}`,
-    {
-      cause: info.error,
-      ...(info.code === undefined ? {} : { code: info.code }),
-    },
-  );
+  const kind = info.fatal ? 'fatal' : info.protocol ? 'protocol' : 'link';
+  const what = {
+    fatal: 'the server refused this client for good',
+    protocol: 'the server broke the protocol; reconnecting',
+    link: 'the link was lost',
+  }[kind];
+  return new ConnectionError(kind, `holdfast: ${what}${detail ? ` (${detail})` : ''}`, {
+    cause: info.error,
+    ...(info.code === undefined ? {} : { code: info.code }),
+  });
 }
 
 export const connectionSetup = setup({

@@ -108,14 +108,17 @@ describe('SSE adapter outcomes', () => {
     ]);
   });
 
-  it('a result missing from a 200 is retry; a rejected result carries its error', async () => {
-    const { link } = open(answer(200, { results: [{ id: 'a', status: 'rejected', error: 'no' }] }));
+  it('a result missing from a 200 breaks the protocol: that message is stale and the link ends', async () => {
+    const { link, closes } = open(
+      answer(200, { results: [{ id: 'a', status: 'rejected', error: 'no' }] }),
+    );
     const [a, b] = await Promise.all([
       link.send({ id: 'a', data: 1 }),
       link.send({ id: 'b', data: 2 }),
     ]);
     expect(a).toEqual({ status: 'rejected', error: 'no' });
-    expect(b).toMatchObject({ status: 'retry' });
+    expect(b).toEqual({ status: 'stale' });
+    expect(closes).toMatchObject([{ protocol: true }]);
   });
 
   it('the first EventSource error closes the link; 401 is fatal; nothing is reported after close()', async () => {

@@ -114,7 +114,9 @@ describe('WebSocket adapter', () => {
     const { socket, closes } = open();
     socket().receive('{nope');
     expect(socket().closedWith).toBe(1002);
-    expect(closes).toEqual([{ code: 1002, reason: 'malformed JSON from the server' }]);
+    expect(closes).toEqual([
+      { code: 1002, reason: 'malformed JSON from the server', protocol: true },
+    ]);
   });
 
   it('after close() nothing is reported', () => {
