@@ -27,6 +27,7 @@ export function startClient(
   messages: number,
   random: () => number,
   log: (line: string) => void,
+  intervalMs = 5,
 ): ClientRun {
   const conn = createConnection({
     transport,
@@ -78,7 +79,7 @@ export function startClient(
           },
         ),
       );
-    }, 5);
+    }, intervalMs);
   });
   return run;
 }
