@@ -135,6 +135,29 @@ describe('SSE adapter outcomes', () => {
     expect(second.closes).toEqual([]);
   });
 
+  it('results in another order than the messages are matched by id', async () => {
+    const { link, closes } = open(
+      answer(200, {
+        results: [
+          { id: 'b', status: 'rejected', error: 'no' },
+          { id: 'a', status: 'ok' },
+        ],
+      }),
+    );
+    const outcomes = await Promise.all([
+      link.send({ id: 'a', data: 1 }),
+      link.send({ id: 'b', data: 2 }),
+    ]);
+    expect(outcomes).toEqual([{ status: 'ok' }, { status: 'rejected', error: 'no' }]);
+    expect(closes).toEqual([]);
+  });
+
+  it('results for other ids break the protocol', async () => {
+    const { link, closes } = open(answer(200, { results: [{ id: 'zzz', status: 'ok' }] }));
+    expect(await link.send({ id: 'a', data: 1 })).toEqual({ status: 'stale' });
+    expect(closes).toMatchObject([{ protocol: true }]);
+  });
+
   it('resume answers other than 200 reject', async () => {
     const { link } = open(answer(404));
     await expect(link.resume([{ stream: 'a', seq: 0 }])).rejects.toThrow(/HTTP 404/);
