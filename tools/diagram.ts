@@ -1,0 +1,89 @@
+/**
+ * The Mermaid `stateDiagram-v2` of the connection machine, generated from its definition
+ * (states, events, guards), so the picture in docs/machine.md cannot drift from the code.
+ * `npm run diagram` writes it between the markers; test/diagram.test.ts fails on a diff.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { AnyStateNode, AnyTransitionDefinition } from 'xstate';
+import { connectionMachine } from '../machines/connection.machine.js';
+
+export const START = '<!-- diagram:start (npm run diagram writes this block) -->';
+export const END = '<!-- diagram:end -->';
+
+const id = (node: AnyStateNode) => node.path.join('_');
+
+function label(t: AnyTransitionDefinition): string {
+  const type = t.eventType;
+  const event = !type
+    ? ''
+    : type.startsWith('xstate.after.')
+      ? `after ${type.split('.')[2]}`
+      : type;
+  const guard = t.guard
+    ? `[${typeof t.guard === 'string' ? t.guard : ((t.guard as { type?: string }).type ?? 'guard')}]`
+    : '';
+  return [event, guard].filter(Boolean).join(' ');
+}
+
+function transitionsOf(node: AnyStateNode): AnyTransitionDefinition[] {
+  return [...node.transitions.values()].flat().concat(node.always ?? []);
+}
+
+export function machineDiagram(): string {
+  const root = connectionMachine.root;
+  const lines = ['```mermaid', 'stateDiagram-v2'];
+  const declare = (node: AnyStateNode, indent: string) => {
+    const children = Object.values(node.states) as AnyStateNode[];
+    if (children.length === 0) {
+      lines.push(`${indent}state "${node.key}" as ${id(node)}`);
+      return;
+    }
+    lines.push(`${indent}state "${node.key}" as ${id(node)} {`);
+    const initial = node.initial?.target?.[0] as AnyStateNode | undefined;
+    if (initial) lines.push(`${indent}  [*] --> ${id(initial)}`);
+    for (const child of children) declare(child, `${indent}  `);
+    lines.push(`${indent}}`);
+  };
+  const top = Object.values(root.states) as AnyStateNode[];
+  const initial = root.initial?.target?.[0] as AnyStateNode | undefined;
+  if (initial) lines.push(`  [*] --> ${id(initial)}`);
+  for (const node of top) declare(node, '  ');
+
+  const edges = new Set<string>();
+  const edge = (from: AnyStateNode, t: AnyTransitionDefinition) => {
+    for (const target of (t.target ?? []) as AnyStateNode[]) {
+      const text = label(t);
+      edges.add(`  ${id(from)} --> ${id(target)}${text ? ` : ${text}` : ''}`);
+    }
+  };
+  // Root transitions apply in every top-level state that does not handle the event itself.
+  for (const t of transitionsOf(root)) {
+    for (const node of top) {
+      if (node.type === 'final' || node.transitions.has(t.eventType)) continue;
+      edge(node, t);
+    }
+  }
+  const visit = (node: AnyStateNode) => {
+    for (const t of transitionsOf(node)) edge(node, t);
+    for (const child of Object.values(node.states) as AnyStateNode[]) visit(child);
+  };
+  for (const node of top) visit(node);
+  lines.push(...[...edges].sort());
+  for (const node of top) if (node.type === 'final') lines.push(`  ${id(node)} --> [*]`);
+  lines.push('```');
+  return lines.join('\n');
+}
+
+export function withDiagram(markdown: string): string {
+  const start = markdown.indexOf(START);
+  const end = markdown.indexOf(END);
+  if (start < 0 || end < start)
+    throw new Error(`docs/machine.md needs the markers ${START} and ${END}`);
+  return `${markdown.slice(0, start + START.length)}\n${machineDiagram()}\n${markdown.slice(end)}`;
+}
+
+if (process.argv[1]?.endsWith('diagram.ts')) {
+  const file = new URL('../docs/machine.md', import.meta.url);
+  writeFileSync(file, withDiagram(readFileSync(file, 'utf8')));
+  console.log('docs/machine.md: diagram written from the machine definition');
+}
