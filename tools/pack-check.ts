@@ -1,0 +1,134 @@
+/**
+ * The package as a user gets it: pack the tarball, install it into a fresh project with
+ * its peers, import every subpath from ESM and CommonJS on this Node, type-check a
+ * consumer against the published .d.ts with moduleResolution NodeNext and Bundler, and
+ * print each entry's minified + gzipped size (xstate excluded) against a budget.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+
+const root = new URL('..', import.meta.url).pathname;
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const subpaths = Object.keys(pkg.exports).filter((p) => p !== './package.json');
+const names = subpaths.map((p) => (p === '.' ? 'holdfast' : `holdfast/${p.slice(2)}`));
+/** Budgets in bytes, minified + gzipped, xstate and ws excluded. */
+const BUDGETS: Record<string, number> = {
+  index: 9000,
+  memory: 3500,
+  websocket: 2500,
+  sse: 3000,
+  server: 5000,
+};
+
+const run = (cmd: string, args: string[], cwd: string) =>
+  execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+
+const work = mkdtempSync(join(tmpdir(), 'holdfast-pack-'));
+let failed = false;
+try {
+  const tarball = run('npm', ['pack', '--silent', '--pack-destination', work], root)
+    .trim()
+    .split('\n')
+    .pop() as string;
+  const project = join(work, 'consumer');
+  mkdirSync(project);
+  writeFileSync(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
+  );
+  run(
+    'npm',
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      join(work, tarball),
+      `xstate@${pkg.devDependencies.xstate.replace(/^[~^]/, '')}`,
+      'ws@8',
+    ],
+    project,
+  );
+
+  const esm = names
+    .map(
+      (n) =>
+        `import * as m${names.indexOf(n)} from '${n}'; if (!Object.keys(m${names.indexOf(n)}).length) throw new Error('${n} is empty');`,
+    )
+    .join('\n');
+  writeFileSync(join(project, 'esm.mjs'), `${esm}\nconsole.log('esm ok');`);
+  const cjs = names
+    .map((n) => `if (!Object.keys(require('${n}')).length) throw new Error('${n} is empty');`)
+    .join('\n');
+  writeFileSync(join(project, 'cjs.cjs'), `${cjs}\nconsole.log('cjs ok');`);
+  console.log(run(process.execPath, ['esm.mjs'], project).trim(), '—', names.join(', '));
+  console.log(run(process.execPath, ['cjs.cjs'], project).trim());
+
+  writeFileSync(
+    join(project, 'consumer.ts'),
+    `import { createConnection, type ConnectionState } from 'holdfast';
+import { createMemoryServer } from 'holdfast/memory';
+import { webSocketTransport } from 'holdfast/websocket';
+import { sseTransport } from 'holdfast/sse';
+import { createServer } from 'holdfast/server';
+const server = createMemoryServer();
+const conn = createConnection({ transport: server.transport() });
+const state: ConnectionState = conn.state;
+void [state, webSocketTransport, sseTransport, createServer];
+`,
+  );
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  for (const [module, resolution] of [
+    ['NodeNext', 'NodeNext'],
+    ['ESNext', 'Bundler'],
+  ] as const) {
+    run(
+      process.execPath,
+      [
+        tsc,
+        '--noEmit',
+        '--strict',
+        '--skipLibCheck',
+        '--types',
+        'node',
+        '--typeRoots',
+        join(root, 'node_modules', '@types'),
+        '--module',
+        module,
+        '--moduleResolution',
+        resolution,
+        '--target',
+        'ES2022',
+        'consumer.ts',
+      ],
+      project,
+    );
+    console.log(`types ok with moduleResolution ${resolution}`);
+  }
+
+  for (const entry of Object.keys(BUDGETS)) {
+    const result = await build({
+      entryPoints: [join(root, 'dist', `${entry}.js`)],
+      bundle: true,
+      minify: true,
+      write: false,
+      format: 'esm',
+      platform: entry === 'server' ? 'node' : 'neutral',
+      external: ['xstate', 'ws', 'node:*'],
+      logLevel: 'silent',
+    });
+    const size = gzipSync(result.outputFiles[0]?.contents ?? new Uint8Array()).length;
+    const budget = BUDGETS[entry] as number;
+    const over = size > budget;
+    failed ||= over;
+    console.log(
+      `size ${entry.padEnd(9)} ${String(size).padStart(6)} B gzipped (budget ${budget})${over ? '  OVER BUDGET' : ''}`,
+    );
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
