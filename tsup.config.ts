@@ -7,6 +7,7 @@ export default defineConfig({
     websocket: 'adapters/websocket.ts',
     sse: 'adapters/sse.ts',
     server: 'src/server/index.ts',
+    browser: 'src/browser.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

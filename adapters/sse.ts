@@ -76,7 +76,9 @@ export function sseTransport(options: SseTransportOptions): Transport {
       'holdfast/sse: there is no global EventSource here (Node): pass the EventSource option, e.g. EventSource from the eventsource package',
     );
   }
-  const fetchFn = options.fetch ?? (globalThis as { fetch?: FetchLike }).fetch;
+  const globalFetch = (globalThis as { fetch?: FetchLike }).fetch;
+  // Browsers throw "Illegal invocation" when fetch is called off its window: bind it.
+  const fetchFn = options.fetch ?? globalFetch?.bind(globalThis);
   if (typeof fetchFn !== 'function') {
     throw new TypeError('holdfast/sse: there is no global fetch here: pass the fetch option');
   }

@@ -163,6 +163,31 @@ describe('SSE adapter outcomes', () => {
     await expect(link.resume([{ stream: 'a', seq: 0 }])).rejects.toThrow(/HTTP 404/);
   });
 
+  it('calls the global fetch on its own global, as browsers require ("Illegal invocation")', async () => {
+    const saved = globalThis.fetch;
+    const strict = function (this: unknown) {
+      if (this !== globalThis) throw new TypeError('Illegal invocation');
+      return Promise.resolve({
+        status: 200,
+        json: async () => ({ results: [{ id: 'a', status: 'ok' }] }),
+      });
+    };
+    globalThis.fetch = strict as unknown as typeof fetch;
+    try {
+      const transport = sseTransport({ url: 'http://server/sse', EventSource: FakeEventSource });
+      const link = transport.connect({
+        open: () => {},
+        message: () => {},
+        alive: () => {},
+        close: () => {},
+      });
+      FakeEventSource.last?.emit('welcome', { connectionId: 'c1', heartbeatMs: 1000 });
+      expect(await link.send({ id: 'a', data: 1 })).toEqual({ status: 'ok' });
+    } finally {
+      globalThis.fetch = saved;
+    }
+  });
+
   it('names a bad option', () => {
     expect(() => sseTransport({ url: '', EventSource: FakeEventSource })).toThrow(/url must be/);
     expect(() =>

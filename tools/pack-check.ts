@@ -74,10 +74,11 @@ import { createMemoryServer } from 'holdfast/memory';
 import { webSocketTransport } from 'holdfast/websocket';
 import { sseTransport } from 'holdfast/sse';
 import { createServer } from 'holdfast/server';
+import { bindPageLifecycle } from 'holdfast/browser';
 const server = createMemoryServer();
 const conn = createConnection({ transport: server.transport() });
 const state: ConnectionState = conn.state;
-void [state, webSocketTransport, sseTransport, createServer];
+void [state, webSocketTransport, sseTransport, createServer, bindPageLifecycle];
 `,
   );
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');

@@ -3,7 +3,12 @@
  * transports on one port: WebSocket at `/ws`, SSE + POST under `/sse`. Node only; `ws`
  * is an optional peer dependency of the package that this entry needs.
  */
-import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import {
@@ -29,6 +34,12 @@ export interface ServerOptions extends HubOptions {
    * @default everyone is allowed
    */
   authorize?: (request: IncomingMessage) => boolean;
+  /**
+   * Answers every HTTP request the protocol does not own (anything outside `/sse/` and
+   * `/ws`), so an app can serve its pages from the same origin.
+   * @default 404
+   */
+  fallback?: (request: IncomingMessage, response: ServerResponse) => void;
 }
 
 export interface Listening {
@@ -91,6 +102,7 @@ export function createServer(options: ServerOptions = {}): ReferenceServer {
         void handlePost(hub, post[1] as string, req, res, side);
         return;
       }
+      if (options.fallback && !path?.startsWith('/sse/')) return options.fallback(req, res);
       res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"error":"not found"}');
     });
     server.on('connection', (socket) => {

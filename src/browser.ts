@@ -1,0 +1,113 @@
+/**
+ * `holdfast/browser`: tie a connection to the page's life. A hidden page is suspended
+ * (after an optional grace period) and comes back on a fresh link when visible again, as
+ * does a page restored from the back/forward cache or a device back online — because a
+ * link that looks open after a sleep may be dead (spec R13).
+ */
+import type { Connection } from './connection.js';
+
+interface EventTargetLike {
+  addEventListener(type: string, listener: (event: { persisted?: boolean }) => void): void;
+  removeEventListener(type: string, listener: (event: { persisted?: boolean }) => void): void;
+}
+
+/** The part of `window` this helper uses. */
+export interface WindowLike extends EventTargetLike {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(id: unknown): void;
+}
+
+/** The part of `document` this helper uses. */
+export interface DocumentLike extends EventTargetLike {
+  readonly visibilityState: string;
+}
+
+export interface PageLifecycleOptions {
+  /**
+   * How long the page may stay hidden before the connection is suspended, in ms (a tab
+   * switched away from for a moment keeps its link).
+   * @default 0
+   */
+  hiddenGraceMs?: number;
+  /** @default globalThis.window */
+  window?: WindowLike;
+  /** @default globalThis.document */
+  document?: DocumentLike;
+  /** @default Date.now */
+  now?: () => number;
+}
+
+/** Bind `conn` to the page lifecycle; returns the function that unbinds it. */
+export function bindPageLifecycle(
+  conn: Pick<Connection, 'suspend' | 'resume'>,
+  options: PageLifecycleOptions = {},
+): () => void {
+  const win = options.window ?? (globalThis as { window?: WindowLike }).window;
+  const doc = options.document ?? (globalThis as { document?: DocumentLike }).document;
+  if (!win || !doc) {
+    throw new TypeError(
+      'holdfast/browser: no window or document here: pass the window and document options',
+    );
+  }
+  const grace = options.hiddenGraceMs ?? 0;
+  if (!Number.isInteger(grace) || grace < 0) {
+    throw new TypeError(
+      `holdfast/browser: hiddenGraceMs must be an integer ≥ 0, got ${String(grace)}`,
+    );
+  }
+  const now = options.now ?? Date.now;
+  let timer: unknown;
+  let hiddenAt: number | undefined;
+  let suspendedByUs = false;
+
+  const suspend = () => {
+    if (timer !== undefined) win.clearTimeout(timer);
+    timer = undefined;
+    suspendedByUs = true;
+    conn.suspend();
+  };
+  const resume = () => {
+    if (timer !== undefined) win.clearTimeout(timer);
+    timer = undefined;
+    suspendedByUs = false;
+    hiddenAt = undefined;
+    conn.resume();
+  };
+
+  const onVisibility = () => {
+    if (doc.visibilityState === 'hidden') {
+      hiddenAt = now();
+      if (grace === 0) suspend();
+      else timer = win.setTimeout(suspend, grace);
+      return;
+    }
+    // Timers may not have run while hidden (mobile sleeps them): trust the clock too.
+    const long = hiddenAt !== undefined && now() - hiddenAt >= grace;
+    if (suspendedByUs || long) resume();
+    else if (timer !== undefined) {
+      win.clearTimeout(timer);
+      timer = undefined;
+    }
+    hiddenAt = undefined;
+  };
+  const onPageHide = () => suspend();
+  const onPageShow = (event: { persisted?: boolean }) => {
+    if (event.persisted || suspendedByUs) resume();
+  };
+  const onOffline = () => suspend();
+  const onOnline = () => resume();
+
+  doc.addEventListener('visibilitychange', onVisibility);
+  win.addEventListener('pagehide', onPageHide);
+  win.addEventListener('pageshow', onPageShow);
+  win.addEventListener('offline', onOffline);
+  win.addEventListener('online', onOnline);
+  return () => {
+    if (timer !== undefined) win.clearTimeout(timer);
+    doc.removeEventListener('visibilitychange', onVisibility);
+    win.removeEventListener('pagehide', onPageHide);
+    win.removeEventListener('pageshow', onPageShow);
+    win.removeEventListener('offline', onOffline);
+    win.removeEventListener('online', onOnline);
+  };
+}
