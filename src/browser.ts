@@ -6,9 +6,15 @@
  */
 import type { Connection } from './connection.js';
 
+/** What the listeners read of an event; a DOM `Event` (or `PageTransitionEvent`) fits. */
+interface PageEvent {
+  readonly type: string;
+  readonly persisted?: boolean;
+}
+
 interface EventTargetLike {
-  addEventListener(type: string, listener: (event: { persisted?: boolean }) => void): void;
-  removeEventListener(type: string, listener: (event: { persisted?: boolean }) => void): void;
+  addEventListener(type: string, listener: (event: PageEvent) => void): void;
+  removeEventListener(type: string, listener: (event: PageEvent) => void): void;
 }
 
 /** The part of `window` this helper uses. */
@@ -91,7 +97,7 @@ export function bindPageLifecycle(
     hiddenAt = undefined;
   };
   const onPageHide = () => suspend();
-  const onPageShow = (event: { persisted?: boolean }) => {
+  const onPageShow = (event: PageEvent) => {
     if (event.persisted || suspendedByUs) resume();
   };
   const onOffline = () => suspend();
