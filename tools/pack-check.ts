@@ -22,6 +22,7 @@ const BUDGETS: Record<string, number> = {
   websocket: 2500,
   sse: 3000,
   server: 5000,
+  browser: 1200,
 };
 
 const run = (cmd: string, args: string[], cwd: string) =>
