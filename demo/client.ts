@@ -1,6 +1,7 @@
 /** One demo client: a connection that sends numbered messages and watches the feed. */
 import {
   type Connection,
+  type ConnectionOptions,
   createConnection,
   fullJitterBackoff,
   type Transport,
@@ -28,9 +29,11 @@ export function startClient(
   random: () => number,
   log: (line: string) => void,
   intervalMs = 5,
+  inspect?: ConnectionOptions['inspect'],
 ): ClientRun {
   const conn = createConnection({
     transport,
+    ...(inspect ? { inspect } : {}),
     backoff: fullJitterBackoff({ baseMs: 20, capMs: 300, random }),
     connectTimeoutMs: 1000,
     resumeTimeoutMs: 1000,

@@ -7,7 +7,10 @@
  * anything was lost, duplicated or reordered.
  *
  * Flags: --transport ws|sse|both  --messages N  --seed S  --chaos off|normal|heavy  --json
+ *        --inspect (stream both machines to the Stately inspector on http://localhost:8080)
  */
+import { createWebSocketInspector } from '@statelyai/inspect';
+import { createInspectorServer } from '@statelyai/inspect/server';
 import { EventSource } from 'eventsource';
 import { WebSocket } from 'ws';
 import { sseTransport } from '../adapters/sse.js';
@@ -37,14 +40,31 @@ const server = createServer({
 const listening = await server.listen();
 log(`server listening on ${listening.url} (seed ${options.seed}, chaos ${options.chaos})`);
 
+// --inspect: a local bridge to the Stately inspector UI; open the printed URL to watch.
+let inspect: ReturnType<typeof createWebSocketInspector>['inspect'] | undefined;
+let stopInspector = () => {};
+if (options.inspect) {
+  const port = 8080;
+  const bridge = createInspectorServer({ port, autoOpen: false });
+  const inspector = createWebSocketInspector({ url: `ws://127.0.0.1:${port}` });
+  inspect = inspector.inspect;
+  stopInspector = () => {
+    inspector.stop();
+    bridge.stop();
+  };
+  log(`inspector: open http://localhost:${port} in a browser to watch the machines live`);
+}
+
 const clients: ClientRun[] = [];
 if (options.transport !== 'sse') {
   const transport = webSocketTransport({ url: listening.wsUrl, WebSocket });
-  clients.push(startClient('ws-1', 'websocket', transport, options.messages, random, log));
+  clients.push(
+    startClient('ws-1', 'websocket', transport, options.messages, random, log, 5, inspect),
+  );
 }
 if (options.transport !== 'ws') {
   const transport = sseTransport({ url: listening.sseUrl, EventSource });
-  clients.push(startClient('sse-1', 'sse', transport, options.messages, random, log));
+  clients.push(startClient('sse-1', 'sse', transport, options.messages, random, log, 5, inspect));
 }
 
 let published = 0;
@@ -104,6 +124,7 @@ while (clients.some((c) => new Set(c.feed).size < published) && performance.now(
 }
 for (const c of clients) c.conn.close();
 await listening.close();
+stopInspector();
 
 function outOfOrder(values: number[], strict: boolean): number {
   let count = 0;

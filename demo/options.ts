@@ -6,6 +6,8 @@ export interface DemoOptions {
   seed: number;
   chaos: 'off' | 'normal' | 'heavy';
   json: boolean;
+  /** Start a local Stately inspector server and stream the clients' machines to it. */
+  inspect: boolean;
 }
 
 function fail(message: string): never {
@@ -33,7 +35,14 @@ export function readOptions(argv: readonly string[]): DemoOptions {
   if (!Number.isInteger(messages) || messages < 1) fail('--messages must be an integer ≥ 1');
   const seed = Number(value('seed', '1'));
   if (!Number.isInteger(seed)) fail('--seed must be an integer');
-  return { transport, chaos, messages, seed, json: argv.includes('--json') };
+  return {
+    transport,
+    chaos,
+    messages,
+    seed,
+    json: argv.includes('--json'),
+    inspect: argv.includes('--inspect'),
+  };
 }
 
 /** mulberry32: a small seeded PRNG, so one seed replays the same chaos. */
