@@ -1,11 +1,11 @@
 /** The diagram in docs/machine.md is the machine's: regenerate with `npm run diagram`. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { machineDiagram, withDiagram } from '../tools/diagram.js';
+import { DIAGRAM_FILES, machineDiagram, withDiagram } from '../tools/diagram.js';
 
 describe('machine diagram', () => {
-  it('docs/machine.md holds the diagram generated from the machine definition', () => {
-    const doc = readFileSync(new URL('../docs/machine.md', import.meta.url), 'utf8');
+  it.each(DIAGRAM_FILES)('%s holds the diagram generated from the machine definition', (name) => {
+    const doc = readFileSync(new URL(`../${name}`, import.meta.url), 'utf8');
     expect(doc, 'run npm run diagram').toBe(withDiagram(doc));
   });
 

@@ -82,8 +82,13 @@ export function withDiagram(markdown: string): string {
   return `${markdown.slice(0, start + START.length)}\n${machineDiagram()}\n${markdown.slice(end)}`;
 }
 
+/** The files that carry the diagram between the markers. */
+export const DIAGRAM_FILES = ['docs/machine.md', 'README.md'] as const;
+
 if (process.argv[1]?.endsWith('diagram.ts')) {
-  const file = new URL('../docs/machine.md', import.meta.url);
-  writeFileSync(file, withDiagram(readFileSync(file, 'utf8')));
-  console.log('docs/machine.md: diagram written from the machine definition');
+  for (const name of DIAGRAM_FILES) {
+    const file = new URL(`../${name}`, import.meta.url);
+    writeFileSync(file, withDiagram(readFileSync(file, 'utf8')));
+    console.log(`${name}: diagram written from the machine definition`);
+  }
 }
