@@ -4,6 +4,7 @@
  * uses the browser's own WebSocket, EventSource and fetch.
  */
 import { existsSync } from 'node:fs';
+import { build } from 'esbuild';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { sseTransport } from '../../adapters/sse.js';
@@ -12,7 +13,7 @@ import type { bindPageLifecycle } from '../../src/browser.js';
 import type { createConnection } from '../../src/index.js';
 import { createServer, type Listening, type ReferenceServer } from '../../src/server/index.js';
 import { until } from '../integration/wire.js';
-import { servePage } from './page.js';
+import { extraScripts, servePage } from './page.js';
 
 /** What the page puts on `window.holdfast`: the built bundle's exports. */
 interface PageApi {
@@ -41,6 +42,26 @@ beforeAll(async () => {
     onMessage: ({ data }) => received.push(data as { client: string; n: number }),
   });
   listening = await server.listen();
+  // The React example, bundled for the page with React; xstate comes from the import map.
+  const bundle = await build({
+    stdin: {
+      contents: `
+        import { createElement } from 'react';
+        import { createRoot } from 'react-dom/client';
+        import { ConnectionStatus } from './examples/react-status.tsx';
+        window.renderStatus = (conn, element) => createRoot(element).render(createElement(ConnectionStatus, { conn }));`,
+      resolveDir: new URL('../..', import.meta.url).pathname,
+      loader: 'tsx',
+    },
+    bundle: true,
+    format: 'esm',
+    jsx: 'automatic',
+    external: ['xstate'],
+    define: { 'process.env.NODE_ENV': '"production"' },
+    write: false,
+    logLevel: 'silent',
+  });
+  extraScripts.set('/react-example.js', bundle.outputFiles[0]?.text ?? '');
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -160,6 +181,43 @@ describe('page lifecycle in Chromium', () => {
       () => (window as never as { states: string[] }).states.at(-1) === 'open',
     );
     expect(await states()).toEqual(['open', 'suspended', 'connecting', 'open']);
+    await page.close();
+  });
+});
+
+describe('React in Chromium', () => {
+  it('useSelector on conn.actor re-renders with the connection state', async () => {
+    const page = await openPage();
+    await page.addScriptTag({ url: '/react-example.js', type: 'module' });
+    await page.waitForFunction(
+      () => typeof (window as unknown as { renderStatus?: unknown }).renderStatus === 'function',
+    );
+    await page.evaluate((wsUrl) => {
+      const { createConnection, webSocketTransport } = (window as unknown as { holdfast: PageApi })
+        .holdfast;
+      const conn = createConnection({
+        transport: webSocketTransport({ url: wsUrl }),
+        backoff: () => 20,
+      });
+      const element = document.createElement('div');
+      element.id = 'status';
+      document.body.append(element);
+      const w = window as unknown as {
+        conn: typeof conn;
+        renderStatus: (c: unknown, e: Element) => void;
+      };
+      w.conn = conn;
+      w.renderStatus(conn, element);
+    }, listening.wsUrl);
+    const text = () => page.locator('#status p').getAttribute('data-state');
+    await page.waitForFunction(
+      () => document.querySelector('#status p')?.getAttribute('data-state') === 'open',
+    );
+    await page.evaluate(() => (window as unknown as { conn: { suspend(): void } }).conn.suspend());
+    await page.waitForFunction(
+      () => document.querySelector('#status p')?.getAttribute('data-state') === 'suspended',
+    );
+    expect(await text()).toBe('suspended');
     await page.close();
   });
 });

@@ -27,9 +27,17 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json',
 };
 
+/** Scripts a test builds on the fly (path → JavaScript), e.g. the React example. */
+export const extraScripts = new Map<string, string>();
+
 /** Serves the page, dist/ and xstate's browser build; everything else is 404. */
 export function servePage(req: IncomingMessage, res: ServerResponse): void {
   const path = normalize(decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/'));
+  const extra = extraScripts.get(path);
+  if (extra !== undefined) {
+    res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(extra);
+    return;
+  }
   if (path === '/favicon.ico') {
     res.writeHead(204).end();
     return;
