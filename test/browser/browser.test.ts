@@ -185,6 +185,56 @@ describe('page lifecycle in Chromium', () => {
   });
 });
 
+describe('page visibility in Chromium', () => {
+  it('a hidden page suspends and a visible one resumes on a fresh link', async () => {
+    // Headless Chromium keeps pages visible (minimising its window over the DevTools
+    // protocol changes nothing), so the page's visibility is set from inside it.
+    const page = await openPage();
+    await page.evaluate((wsUrl) => {
+      const { createConnection, webSocketTransport, bindPageLifecycle } = (
+        window as unknown as { holdfast: PageApi }
+      ).holdfast;
+      const conn = createConnection({
+        transport: webSocketTransport({ url: wsUrl }),
+        backoff: () => 20,
+      });
+      const w = window as unknown as { states: string[]; setVisibility(v: string): void };
+      w.states = [];
+      conn.on('state', (to) => {
+        w.states.push(to);
+      });
+      let visibility = 'visible';
+      Object.defineProperty(document, 'visibilityState', { get: () => visibility });
+      w.setVisibility = (v) => {
+        visibility = v;
+        document.dispatchEvent(new Event('visibilitychange'));
+      };
+      bindPageLifecycle(conn);
+    }, listening.wsUrl);
+    const last = (state: string) =>
+      page.waitForFunction(
+        (s) => (window as unknown as { states: string[] }).states.at(-1) === s,
+        state,
+      );
+    await last('open');
+    await page.evaluate(() =>
+      (window as unknown as { setVisibility(v: string): void }).setVisibility('hidden'),
+    );
+    await last('suspended');
+    await page.evaluate(() =>
+      (window as unknown as { setVisibility(v: string): void }).setVisibility('visible'),
+    );
+    await last('open');
+    expect(await page.evaluate(() => (window as unknown as { states: string[] }).states)).toEqual([
+      'open',
+      'suspended',
+      'connecting',
+      'open',
+    ]);
+    await page.close();
+  });
+});
+
 describe('React in Chromium', () => {
   it('useSelector on conn.actor re-renders with the connection state', async () => {
     const page = await openPage();
