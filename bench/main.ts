@@ -1,0 +1,79 @@
+/**
+ * `npm run bench [-- --json] [-- --tiny]`: every figure of docs/benchmarks.md beside its
+ * baseline, as a table; with --json the last line is one JSON object.
+ */
+import { flush, machineOverhead, memory, recovery, sizes, webSocketThroughput } from './figures.js';
+
+export async function runBenchmarks(tiny: boolean) {
+  const n = (full: number, small: number) => (tiny ? small : full);
+  const overhead = await machineOverhead(n(20_000, 50));
+  const ws = await webSocketThroughput(n(100_000, 50));
+  const flushed = await flush(n(10_000, 20));
+  const recovered = await recovery(n(50, 2));
+  const heap = await memory(n(500, 5), n(10_000, 20));
+  const size = await sizes();
+  const overheadUs =
+    (overhead['holdfast, 64 in flight'] ?? 0) - (overhead['direct link, 64 in flight'] ?? 0);
+  const summary = {
+    overheadUsPerMsg: overheadUs,
+    wsConfirmedRatio: ws.ratio,
+    sseFlushBatchRatio: flushed.ratio,
+    recoveryRoundTrips: Math.max(
+      recovered.websocket?.roundTrips ?? 0,
+      recovered.sse?.roundTrips ?? 0,
+    ),
+    heapPerIdleConnectionKB: heap.perIdleConnectionKB,
+    sizeMinGzBytes: size.holdfastWithoutXstate,
+  };
+  return { summary, details: { overhead, ws, flushed, recovered, heap, size } };
+}
+
+const isMain = process.argv[1]?.endsWith('main.ts');
+if (isMain) {
+  const json = process.argv.includes('--json');
+  const { summary, details } = await runBenchmarks(process.argv.includes('--tiny'));
+  const f = (x: number, d = 2) => x.toFixed(d);
+  const rows = [
+    [
+      'machine overhead, µs/message (64 in flight)',
+      f(summary.overheadUsPerMsg),
+      `holdfast ${f(details.overhead['holdfast, 64 in flight'] ?? 0)} vs direct ${f(details.overhead['direct link, 64 in flight'] ?? 0)} µs; 1 in flight: ${f(details.overhead['holdfast, 1 in flight'] ?? 0)} vs ${f(details.overhead['direct link, 1 in flight'] ?? 0)}`,
+      '≤ 5',
+    ],
+    [
+      'confirmed WebSocket throughput, holdfast / raw ws',
+      f(summary.wsConfirmedRatio),
+      `${details.ws.holdfastPerSec} vs ${details.ws.rawPerSec} msg/s`,
+      '≥ 0.8',
+    ],
+    [
+      'SSE flush, one per POST / batched',
+      f(summary.sseFlushBatchRatio, 1),
+      `${f(details.flushed.sseUnbatchedMs, 0)} vs ${f(details.flushed.sseBatchedMs, 0)} ms (WebSocket ${f(details.flushed.webSocketMs, 0)} ms)`,
+      '≥ 20',
+    ],
+    [
+      'recovery to open, round trips',
+      f(summary.recoveryRoundTrips, 1),
+      `ws median ${f(details.recovered.websocket?.medianMs ?? 0)} ms p99 ${f(details.recovered.websocket?.p99Ms ?? 0)}; sse median ${f(details.recovered.sse?.medianMs ?? 0)} p99 ${f(details.recovered.sse?.p99Ms ?? 0)}; rtt ${f(details.recovered.rttMs)} ms`,
+      '≤ 3',
+    ],
+    [
+      'heap per idle connection, KB',
+      f(summary.heapPerIdleConnectionKB, 1),
+      `per queued 100-byte message ${f(details.heap.perQueuedMessageBytes, 0)} B${details.heap.measuredWithGc ? '' : ' (no --expose-gc: rough)'}`,
+      '≤ 20',
+    ],
+    [
+      'holdfast + websocket, min+gz bytes (no xstate)',
+      String(summary.sizeMinGzBytes),
+      `with xstate ${details.size.holdfastWithXstate}; partysocket ${details.size.partysocket}, reconnecting-websocket ${details.size.reconnectingWebsocket}, socket.io-client ${details.size.socketIoClient}`,
+      '≤ 6144',
+    ],
+  ];
+  console.table(
+    rows.map(([figure, value, baseline, target]) => ({ figure, value, baseline, target })),
+  );
+  if (json) console.log(JSON.stringify(summary));
+  process.exit(0);
+}
