@@ -265,3 +265,52 @@ function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
 }
+
+/**
+ * For context: unconfirmed throughput of partysocket and reconnecting-websocket sending
+ * the same frames to the same server, until the server has handled them all.
+ */
+export async function contextThroughput(messages: number) {
+  const { WebSocket: PartySocket } = await import('partysocket');
+  const { default: ReconnectingWebSocket } = await import('reconnecting-websocket');
+  const payload = 'x'.repeat(100);
+  const perSec: Record<string, number> = {};
+  for (const [name, Client] of [
+    ['partysocket', PartySocket],
+    ['reconnecting-websocket', ReconnectingWebSocket],
+  ] as const) {
+    let handled = 0;
+    let done: () => void = () => {};
+    const all = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    const server = createServer({
+      heartbeatMs: 10_000,
+      dedupWindow: 1,
+      onMessage: () => {
+        if (++handled === messages) done();
+      },
+    });
+    const listening = await server.listen();
+    const socket = new (
+      Client as new (
+        url: string,
+        protocols: undefined,
+        options: object,
+      ) => {
+        send(data: string): void;
+        close(): void;
+        addEventListener(type: string, fn: () => void): void;
+      }
+    )(listening.wsUrl, undefined, { WebSocket });
+    await new Promise<void>((resolve) => socket.addEventListener('open', () => resolve()));
+    const started = performance.now();
+    for (let i = 0; i < messages; i++)
+      socket.send(JSON.stringify({ type: 'send', id: `${name}${i}`, data: payload }));
+    await all;
+    perSec[name] = Math.round((messages / (performance.now() - started)) * 1000);
+    socket.close();
+    await listening.close();
+  }
+  return perSec;
+}

@@ -2,12 +2,21 @@
  * `npm run bench [-- --json] [-- --tiny]`: every figure of docs/benchmarks.md beside its
  * baseline, as a table; with --json the last line is one JSON object.
  */
-import { flush, machineOverhead, memory, recovery, sizes, webSocketThroughput } from './figures.js';
+import {
+  contextThroughput,
+  flush,
+  machineOverhead,
+  memory,
+  recovery,
+  sizes,
+  webSocketThroughput,
+} from './figures.js';
 
 export async function runBenchmarks(tiny: boolean) {
   const n = (full: number, small: number) => (tiny ? small : full);
   const overhead = await machineOverhead(n(20_000, 50));
   const ws = await webSocketThroughput(n(100_000, 50));
+  const context = await contextThroughput(n(100_000, 50));
   const flushed = await flush(n(10_000, 20));
   const recovered = await recovery(n(50, 2));
   const heap = await memory(n(500, 5), n(10_000, 20));
@@ -25,7 +34,7 @@ export async function runBenchmarks(tiny: boolean) {
     heapPerIdleConnectionKB: heap.perIdleConnectionKB,
     sizeMinGzBytes: size.holdfastWithoutXstate,
   };
-  return { summary, details: { overhead, ws, flushed, recovered, heap, size } };
+  return { summary, details: { overhead, ws, context, flushed, recovered, heap, size } };
 }
 
 const isMain = process.argv[1]?.endsWith('main.ts');
@@ -43,7 +52,7 @@ if (isMain) {
     [
       'confirmed WebSocket throughput, holdfast / raw ws',
       f(summary.wsConfirmedRatio),
-      `${details.ws.holdfastPerSec} vs ${details.ws.rawPerSec} msg/s`,
+      `${details.ws.holdfastPerSec} vs ${details.ws.rawPerSec} msg/s; unconfirmed, for context: partysocket ${details.context.partysocket}, reconnecting-websocket ${details.context['reconnecting-websocket']}`,
       '≥ 0.8',
     ],
     [
