@@ -45,7 +45,7 @@ export const connectionMachine = connectionSetup.createMachine({
     'link.watch-failed': { target: '.reconnecting', actions: 'reportResumeFailed' },
     // Verdicts only exist while a link carries sends, which is only in flushing and open.
     'link.outcome': [
-      { guard: 'isConfirmed', actions: ['confirm', 'pump'] },
+      { guard: 'isConfirmed', actions: 'confirm' },
       { guard: 'isRefused', actions: ['refuse', 'pump'] },
       { target: '.reconnecting', actions: 'reportSendFailure' },
     ],
@@ -183,7 +183,7 @@ export const connectionMachine = connectionSetup.createMachine({
         },
       },
       on: {
-        send: { actions: ['enqueue', 'pump'] },
+        send: { actions: 'enqueueAndSend' },
         'link.frame': { target: '.live', reenter: true, actions: 'receiveFrame' },
         'link.alive': { target: '.live', reenter: true },
       },
@@ -209,7 +209,7 @@ export const connectionMachine = connectionSetup.createMachine({
         },
       },
       on: {
-        send: { actions: ['enqueue', 'pump'] },
+        send: { actions: 'enqueueAndSend' },
         'link.frame': { target: '.live', reenter: true, actions: 'receiveFrame' },
         'link.alive': { target: '.live', reenter: true },
       },

@@ -126,12 +126,32 @@ export const connectionSetup = setup({
       for (const { id, data } of sent)
         enqueue.sendTo('link', { type: 'link.send', message: { id, data } });
     }),
+    // The hot path of a usable link: queue and put on the wire in one context update.
+    enqueueAndSend: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'send');
+      const entry = {
+        id: event.id ?? context.options.createId(),
+        data: event.data,
+        retry: event.retry !== false,
+        attempts: 0,
+      };
+      const change = enqueueMessage(context.outbox, entry, context.options);
+      const { outbox, sent } = takeForSending(change.outbox, context.options.maxInFlight);
+      if (outbox !== context.outbox) enqueue.assign({ outbox });
+      for (const error of change.dropped) enqueue.emit({ type: 'dropped', error });
+      for (const { id, data } of sent)
+        enqueue.sendTo('link', { type: 'link.send', message: { id, data } });
+    }),
+    // Confirm and refill the window in one context update.
     confirm: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'link.outcome');
-      const { outbox, entry } = settle(context.outbox, event.id);
-      if (entry === undefined) return;
+      const settled = settle(context.outbox, event.id);
+      if (settled.entry === undefined) return;
+      const { outbox, sent } = takeForSending(settled.outbox, context.options.maxInFlight);
       enqueue.assign({ outbox });
-      enqueue.emit({ type: 'delivered', id: entry.id });
+      enqueue.emit({ type: 'delivered', id: settled.entry.id });
+      for (const { id, data } of sent)
+        enqueue.sendTo('link', { type: 'link.send', message: { id, data } });
     }),
     refuse: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'link.outcome');
