@@ -6,6 +6,7 @@ import {
   fullJitterBackoff,
   type Transport,
 } from '../src/index.js';
+import { createServer } from '../src/server/index.js';
 
 export interface ClientRun {
   name: string;
@@ -85,4 +86,19 @@ export function startClient(
     }, intervalMs);
   });
   return run;
+}
+
+/** The reference server for the demo and the soak, recording each client's numbers in arrival order. */
+export function recordingServer(heartbeatMs: number) {
+  const arrivals = new Map<string, number[]>();
+  const server = createServer({
+    heartbeatMs,
+    onMessage: ({ data }) => {
+      const { client, n } = data as { client: string; n: number };
+      const list = arrivals.get(client) ?? [];
+      arrivals.set(client, list);
+      list.push(n);
+    },
+  });
+  return { server, arrivals };
 }

@@ -15,8 +15,7 @@ import { EventSource } from 'eventsource';
 import { WebSocket } from 'ws';
 import { sseTransport } from '../adapters/sse.js';
 import { webSocketTransport } from '../adapters/websocket.js';
-import { createServer } from '../src/server/index.js';
-import { type ClientRun, startClient } from './client.js';
+import { type ClientRun, recordingServer, startClient } from './client.js';
 import { readOptions, seededRandom } from './options.js';
 
 const options = readOptions(process.argv.slice(2));
@@ -27,16 +26,7 @@ const log = (line: string) => {
   console.log(`${at.padStart(9)}  ${line}`);
 };
 
-const arrivals = new Map<string, number[]>();
-const server = createServer({
-  heartbeatMs: 100,
-  onMessage: ({ data }) => {
-    const { client, n } = data as { client: string; n: number };
-    const list = arrivals.get(client) ?? [];
-    arrivals.set(client, list);
-    list.push(n);
-  },
-});
+const { server, arrivals } = recordingServer(100);
 const listening = await server.listen();
 log(`server listening on ${listening.url} (seed ${options.seed}, chaos ${options.chaos})`);
 

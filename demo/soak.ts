@@ -8,8 +8,7 @@ import { EventSource } from 'eventsource';
 import { WebSocket } from 'ws';
 import { sseTransport } from '../adapters/sse.js';
 import { webSocketTransport } from '../adapters/websocket.js';
-import { createServer } from '../src/server/index.js';
-import { type ClientRun, startClient } from './client.js';
+import { type ClientRun, recordingServer, startClient } from './client.js';
 import { seededRandom } from './options.js';
 
 const arg = (name: string, fallback: number) => {
@@ -32,16 +31,7 @@ const started = performance.now();
 const log = (line: string) =>
   console.log(`+${((performance.now() - started) / 1000).toFixed(1)}s  ${line}`);
 
-const arrivals = new Map<string, number[]>();
-const server = createServer({
-  heartbeatMs: 100,
-  onMessage: ({ data }) => {
-    const { client, n } = data as { client: string; n: number };
-    const list = arrivals.get(client) ?? [];
-    arrivals.set(client, list);
-    list.push(n);
-  },
-});
+const { server, arrivals } = recordingServer(100);
 const listening = await server.listen();
 log(
   `soak: ${clientCount} clients for ${seconds} s, ${1000 / intervalMs} messages/s each, rss ${startRss} MB`,

@@ -22,6 +22,7 @@ import {
   allEntries,
   emptyOutbox,
   enqueue as enqueueMessage,
+  type OutboxEntry,
   outboxSize,
   requeueInFlight,
   settle,
@@ -50,6 +51,19 @@ function linkLost(info: LinkClose): ConnectionError {
     cause: info.error,
     ...(info.code === undefined ? {} : { code: info.code }),
   });
+}
+
+/** A message as the app sent it, before it was ever on the wire. */
+function newEntry(
+  event: { id?: string; data: unknown; retry?: boolean },
+  createId: () => string,
+): OutboxEntry {
+  return {
+    id: event.id ?? createId(),
+    data: event.data,
+    retry: event.retry !== false,
+    attempts: 0,
+  };
 }
 
 export const connectionSetup = setup({
@@ -109,12 +123,7 @@ export const connectionSetup = setup({
     }),
     enqueue: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'send');
-      const entry = {
-        id: event.id ?? context.options.createId(),
-        data: event.data,
-        retry: event.retry !== false,
-        attempts: 0,
-      };
+      const entry = newEntry(event, context.options.createId);
       const change = enqueueMessage(context.outbox, entry, context.options);
       enqueue.assign({ outbox: change.outbox });
       for (const error of change.dropped) enqueue.emit({ type: 'dropped', error });
@@ -129,12 +138,7 @@ export const connectionSetup = setup({
     // The hot path of a usable link: queue and put on the wire in one context update.
     enqueueAndSend: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'send');
-      const entry = {
-        id: event.id ?? context.options.createId(),
-        data: event.data,
-        retry: event.retry !== false,
-        attempts: 0,
-      };
+      const entry = newEntry(event, context.options.createId);
       const change = enqueueMessage(context.outbox, entry, context.options);
       const { outbox, sent } = takeForSending(change.outbox, context.options.maxInFlight);
       if (outbox !== context.outbox) enqueue.assign({ outbox });
