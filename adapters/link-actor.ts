@@ -11,7 +11,8 @@ import type {
 
 /** What the machine asks of its link. */
 export type LinkCommand =
-  | { type: 'link.send'; message: OutboundMessage }
+  /** Put these messages on the wire, in this order. */
+  | { type: 'link.send'; messages: readonly OutboundMessage[] }
   /** `handshake`: the resume every new link starts with; `watch`: one stream watched later. */
   | { type: 'link.resume'; positions: readonly StreamPosition[]; purpose: 'handshake' | 'watch' }
   | { type: 'link.suspend'; positions: readonly StreamPosition[] };
@@ -25,7 +26,14 @@ export type LinkEvent =
   | { type: 'link.resumed' }
   | { type: 'link.resume-failed'; error: unknown }
   | { type: 'link.watch-failed'; error: unknown }
-  | { type: 'link.outcome'; id: string; outcome: SendOutcome };
+  /** Verdicts on sends, in the order they came in: every verdict of one tick at once. */
+  | { type: 'link.verdicts'; verdicts: readonly Verdict[] };
+
+/** The server's verdict on one message. */
+export interface Verdict {
+  readonly id: string;
+  readonly outcome: SendOutcome;
+}
 
 export interface LinkActorInput {
   transport: Transport;
@@ -54,25 +62,50 @@ function checkedOutcome(outcome: unknown): SendOutcome {
  * it fires are dropped by `stopped`), and a link that reports synchronously from inside
  * one of our calls has its events delivered after that call, in order, so they never
  * sit in the machine's mailbox behind the step that replaces the link.
+ *
+ * Verdicts are the hot path: every verdict that comes in within one tick reaches the
+ * machine as one `link.verdicts` event (one macrostep for a window of 64 acks, not 64),
+ * still in order with every other event of the link.
  */
 export const linkActor = fromCallback<LinkCommand, LinkActorInput, LinkEvent>(
   ({ input, sendBack, receive }) => {
     let stopped = false;
     let calling = 0;
-    const pending: LinkEvent[] = [];
+    let scheduled = false;
+    // Events held back until the current call returns or the tick's verdicts are in.
+    let pending: LinkEvent[] = [];
 
     const drain = () => {
-      while (!stopped && pending.length > 0) sendBack(pending.shift() as LinkEvent);
-      pending.length = 0;
+      scheduled = false;
+      const events = pending;
+      pending = [];
+      calling++;
+      try {
+        for (const event of events) {
+          if (stopped) return;
+          sendBack(event);
+        }
+      } finally {
+        calling--;
+      }
+    };
+    const hold = (event: LinkEvent) => {
+      pending.push(event);
+      if (!scheduled) {
+        scheduled = true;
+        queueMicrotask(drain);
+      }
     };
     const deliver = (event: LinkEvent) => {
       if (stopped) return;
-      if (calling > 0 || pending.length > 0) {
-        pending.push(event);
-        if (pending.length === 1) queueMicrotask(drain);
-        return;
-      }
-      sendBack(event);
+      if (calling > 0 || pending.length > 0) hold(event);
+      else sendBack(event);
+    };
+    const deliverVerdict = (verdict: Verdict) => {
+      if (stopped) return;
+      const last = pending[pending.length - 1];
+      if (last?.type === 'link.verdicts') (last.verdicts as Verdict[]).push(verdict);
+      else hold({ type: 'link.verdicts', verdicts: [verdict] });
     };
     const call = <T>(fn: () => T): T => {
       calling++;
@@ -102,18 +135,19 @@ export const linkActor = fromCallback<LinkCommand, LinkActorInput, LinkEvent>(
       if (current === undefined) return;
       switch (command.type) {
         case 'link.send': {
-          const { id } = command.message;
-          let sent: Promise<SendOutcome>;
-          try {
-            sent = call(() => current.send(command.message));
-          } catch (error) {
-            sent = Promise.resolve({ status: 'retry', error });
+          for (const message of command.messages) {
+            const { id } = message;
+            let sent: Promise<SendOutcome>;
+            try {
+              sent = call(() => current.send(message));
+            } catch (error) {
+              sent = Promise.resolve({ status: 'retry', error });
+            }
+            Promise.resolve(sent).then(
+              (outcome) => deliverVerdict({ id, outcome: checkedOutcome(outcome) }),
+              (error: unknown) => deliverVerdict({ id, outcome: { status: 'retry', error } }),
+            );
           }
-          Promise.resolve(sent).then(
-            (outcome) => deliver({ type: 'link.outcome', id, outcome: checkedOutcome(outcome) }),
-            (error: unknown) =>
-              deliver({ type: 'link.outcome', id, outcome: { status: 'retry', error } }),
-          );
           return;
         }
         case 'link.resume': {
@@ -149,7 +183,7 @@ export const linkActor = fromCallback<LinkCommand, LinkActorInput, LinkEvent>(
 
     return () => {
       stopped = true;
-      pending.length = 0;
+      pending = [];
       try {
         link?.close();
       } catch {

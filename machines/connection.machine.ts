@@ -44,10 +44,13 @@ export const connectionMachine = connectionSetup.createMachine({
     ],
     'link.watch-failed': { target: '.reconnecting', actions: 'reportResumeFailed' },
     // Verdicts only exist while a link carries sends, which is only in flushing and open.
-    'link.outcome': [
-      { guard: 'isConfirmed', actions: 'confirm' },
-      { guard: 'isRefused', actions: ['refuse', 'pump'] },
-      { target: '.reconnecting', actions: 'reportSendFailure' },
+    'link.verdicts': [
+      {
+        guard: 'sendFailed',
+        target: '.reconnecting',
+        actions: ['settleVerdicts', 'reportSendFailure'],
+      },
+      { actions: ['settleVerdicts', 'pump'] },
     ],
   },
   states: {

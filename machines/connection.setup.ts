@@ -13,15 +13,16 @@ import {
   stateIn,
   stopChild,
 } from 'xstate';
-import { linkActor } from '../adapters/link-actor.js';
-import type { LinkClose } from '../adapters/transport.js';
+import { linkActor, type Verdict } from '../adapters/link-actor.js';
+import type { LinkClose, OutboundMessage } from '../adapters/transport.js';
 import { ConnectionError, DeliveryError } from '../src/errors.js';
 import { backoffDelay } from '../src/options.js';
 import { readFrame } from './frames.js';
 import {
   allEntries,
   emptyOutbox,
-  enqueue as enqueueMessage,
+  enqueueAll,
+  type OutboxChange,
   type OutboxEntry,
   outboxSize,
   requeueInFlight,
@@ -34,6 +35,7 @@ import {
   type ConnectionEmitted,
   type ConnectionEvent,
   type ConnectionInput,
+  type OutgoingMessage,
   positionList,
 } from './types.js';
 
@@ -53,17 +55,32 @@ function linkLost(info: LinkClose): ConnectionError {
   });
 }
 
-/** A message as the app sent it, before it was ever on the wire. */
-function newEntry(
-  event: { id?: string; data: unknown; retry?: boolean },
-  createId: () => string,
-): OutboxEntry {
-  return {
-    id: event.id ?? createId(),
-    data: event.data,
-    retry: event.retry !== false,
-    attempts: 0,
-  };
+/** A verdict that ends the link: the server forgot it (R6) or failed in passing (R12). */
+function isLinkFailure({ outcome }: Verdict): boolean {
+  return outcome.status === 'stale' || outcome.status === 'retry';
+}
+
+/** What goes on the wire: only id and data, never the outbox's own bookkeeping. */
+function onTheWire(entries: readonly OutboxEntry[]): OutboundMessage[] {
+  return entries.map(({ id, data }) => ({ id, data }));
+}
+
+/** The outbox with the app's messages added at the back, in order, and what fell out. */
+function enqueueSent(
+  context: ConnectionContext,
+  event: OutgoingMessage | { messages: readonly OutgoingMessage[] },
+): OutboxChange {
+  const messages = 'messages' in event ? event.messages : [event];
+  const { createId } = context.options;
+  const entries = messages.map(
+    (message): OutboxEntry => ({
+      id: message.id ?? createId(),
+      data: message.data,
+      retry: message.retry !== false,
+      attempts: 0,
+    }),
+  );
+  return enqueueAll(context.outbox, entries, context.options);
 }
 
 export const connectionSetup = setup({
@@ -86,8 +103,7 @@ export const connectionSetup = setup({
     heartbeatEnabled: ({ context }) => context.options.heartbeatTimeoutMs > 0,
     attemptsExhausted: ({ context }) => context.failedAttempts >= context.options.maxAttempts,
     isFatal: ({ event }) => event.type === 'link.closed' && event.info.fatal === true,
-    isConfirmed: ({ event }) => event.type === 'link.outcome' && event.outcome.status === 'ok',
-    isRefused: ({ event }) => event.type === 'link.outcome' && event.outcome.status === 'rejected',
+    sendFailed: ({ event }) => event.type === 'link.verdicts' && event.verdicts.some(isLinkFailure),
     // The link has greeted us: it can carry a resume or a suspend notice.
     linkIsOpen: or([
       stateIn('#holdfast.connecting.resuming'),
@@ -123,59 +139,61 @@ export const connectionSetup = setup({
     }),
     enqueue: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'send');
-      const entry = newEntry(event, context.options.createId);
-      const change = enqueueMessage(context.outbox, entry, context.options);
-      enqueue.assign({ outbox: change.outbox });
-      for (const error of change.dropped) enqueue.emit({ type: 'dropped', error });
+      const { outbox, dropped } = enqueueSent(context, event);
+      if (outbox !== context.outbox) enqueue.assign({ outbox });
+      for (const error of dropped) enqueue.emit({ type: 'dropped', error });
     }),
     pump: enqueueActions(({ context, enqueue }) => {
       const { outbox, sent } = takeForSending(context.outbox, context.options.maxInFlight);
       if (sent.length === 0) return;
       enqueue.assign({ outbox });
-      for (const { id, data } of sent)
-        enqueue.sendTo('link', { type: 'link.send', message: { id, data } });
+      enqueue.sendTo('link', { type: 'link.send', messages: onTheWire(sent) });
     }),
     // The hot path of a usable link: queue and put on the wire in one context update.
     enqueueAndSend: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'send');
-      const entry = newEntry(event, context.options.createId);
-      const change = enqueueMessage(context.outbox, entry, context.options);
-      const { outbox, sent } = takeForSending(change.outbox, context.options.maxInFlight);
+      const queued = enqueueSent(context, event);
+      const { outbox, sent } = takeForSending(queued.outbox, context.options.maxInFlight);
       if (outbox !== context.outbox) enqueue.assign({ outbox });
-      for (const error of change.dropped) enqueue.emit({ type: 'dropped', error });
-      for (const { id, data } of sent)
-        enqueue.sendTo('link', { type: 'link.send', message: { id, data } });
+      for (const error of queued.dropped) enqueue.emit({ type: 'dropped', error });
+      if (sent.length > 0) enqueue.sendTo('link', { type: 'link.send', messages: onTheWire(sent) });
     }),
-    // Confirm and refill the window in one context update.
-    confirm: enqueueActions(({ context, event, enqueue }) => {
-      assertEvent(event, 'link.outcome');
-      const settled = settle(context.outbox, event.id);
-      if (settled.entry === undefined) return;
-      const { outbox, sent } = takeForSending(settled.outbox, context.options.maxInFlight);
-      enqueue.assign({ outbox });
-      enqueue.emit({ type: 'delivered', id: settled.entry.id });
-      for (const { id, data } of sent)
-        enqueue.sendTo('link', { type: 'link.send', message: { id, data } });
-    }),
-    refuse: enqueueActions(({ context, event, enqueue }) => {
-      assertEvent(event, 'link.outcome');
-      const { outbox, entry } = settle(context.outbox, event.id);
-      if (entry === undefined) return;
-      const cause = event.outcome.status === 'rejected' ? event.outcome.error : undefined;
-      const why =
-        cause === undefined ? '' : `: ${cause instanceof Error ? cause.message : String(cause)}`;
-      enqueue.assign({ outbox });
-      enqueue.emit({
-        type: 'dropped',
-        error: new DeliveryError(
-          'rejected',
-          entry.id,
-          `holdfast: the server rejected message ${entry.id}${why}`,
-          {
-            cause,
-          },
-        ),
-      });
+    // Every verdict up to the first that ends the link, in order: confirmations resolve
+    // their sends, refusals drop theirs (R11). What follows a link failure stays in flight
+    // and is requeued with the rest.
+    settleVerdicts: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'link.verdicts');
+      let { inFlight } = context.outbox;
+      let delivered: string[] = [];
+      for (const verdict of event.verdicts) {
+        if (isLinkFailure(verdict)) break;
+        const settled = settle(inFlight, verdict.id);
+        if (settled.entry === undefined) continue;
+        inFlight = settled.inFlight;
+        const { outcome } = verdict;
+        if (outcome.status === 'ok') {
+          delivered.push(settled.entry.id);
+          continue;
+        }
+        // Emitted in order, so promises settle in the order the verdicts came.
+        if (delivered.length > 0) enqueue.emit({ type: 'delivered', ids: delivered });
+        delivered = [];
+        const cause = outcome.status === 'rejected' ? outcome.error : undefined;
+        const why =
+          cause === undefined ? '' : `: ${cause instanceof Error ? cause.message : String(cause)}`;
+        enqueue.emit({
+          type: 'dropped',
+          error: new DeliveryError(
+            'rejected',
+            settled.entry.id,
+            `holdfast: the server rejected message ${settled.entry.id}${why}`,
+            { cause },
+          ),
+        });
+      }
+      if (inFlight !== context.outbox.inFlight)
+        enqueue.assign({ outbox: { queue: context.outbox.queue, inFlight } });
+      if (delivered.length > 0) enqueue.emit({ type: 'delivered', ids: delivered });
     }),
     requeueInFlight: enqueueActions(({ context, enqueue }) => {
       const change = requeueInFlight(context.outbox, context.options.maxDeliveryAttempts);
@@ -263,8 +281,10 @@ export const connectionSetup = setup({
       enqueue.emit({ type: 'error', error });
     }),
     reportSendFailure: enqueueActions(({ event, enqueue }) => {
-      assertEvent(event, 'link.outcome');
-      const { outcome } = event;
+      assertEvent(event, 'link.verdicts');
+      const failure = event.verdicts.find(isLinkFailure);
+      if (failure === undefined) return;
+      const { outcome } = failure;
       const error =
         outcome.status === 'stale'
           ? new ConnectionError(

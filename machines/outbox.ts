@@ -8,9 +8,11 @@ import {
   emptyQueue,
   peek,
   push,
+  pushAll,
   type Queue,
   removeFirst,
   shift,
+  takeFront,
   toArray,
   unshiftAll,
 } from './queue.js';
@@ -77,37 +79,55 @@ export function enqueue(outbox: Outbox, entry: OutboxEntry, limits: OutboxLimits
   return { outbox, dropped: [overflowError(entry.id, why)] };
 }
 
+const NOTHING_DROPPED: readonly DeliveryError[] = [];
+
+/** Add messages at the back in order, under the bound of `enqueue`. O(1) per message. */
+export function enqueueAll(
+  outbox: Outbox,
+  entries: readonly OutboxEntry[],
+  limits: OutboxLimits,
+): OutboxChange {
+  if (outboxSize(outbox) + entries.length <= limits.maxQueue) {
+    return {
+      outbox: { queue: pushAll(outbox.queue, entries), inFlight: outbox.inFlight },
+      dropped: NOTHING_DROPPED,
+    };
+  }
+  // Past the bound the overflow policy decides message by message.
+  let next = outbox;
+  const dropped: DeliveryError[] = [];
+  for (const entry of entries) {
+    const change = enqueue(next, entry, limits);
+    next = change.outbox;
+    dropped.push(...change.dropped);
+  }
+  return { outbox: next, dropped };
+}
+
 /** Move messages from the head of the queue onto the wire while the window allows. */
 export function takeForSending(
   outbox: Outbox,
   maxInFlight: number,
 ): { outbox: Outbox; sent: OutboxEntry[] } {
-  let { queue, inFlight } = outbox;
-  const sent: OutboxEntry[] = [];
-  for (
-    let head = peek(queue);
-    head !== undefined && inFlight.size < maxInFlight;
-    head = peek(queue)
-  ) {
-    const entry = { ...head, attempts: head.attempts + 1 };
-    queue = shift(queue);
-    inFlight = push(inFlight, entry);
-    sent.push(entry);
-  }
-  return sent.length === 0 ? { outbox, sent } : { outbox: { queue, inFlight }, sent };
+  const { taken, rest } = takeFront(outbox.queue, maxInFlight - outbox.inFlight.size);
+  if (taken.length === 0) return { outbox, sent: taken };
+  const sent = taken.map((entry) => ({ ...entry, attempts: entry.attempts + 1 }));
+  return { outbox: { queue: rest, inFlight: pushAll(outbox.inFlight, sent) }, sent };
 }
 
-/** Take a message off the wire once its verdict is in. O(1) when verdicts come in order. */
-export function settle(outbox: Outbox, id: string): { outbox: Outbox; entry?: OutboxEntry } {
-  const head = peek(outbox.inFlight);
-  if (head?.id === id)
-    return { outbox: { ...outbox, inFlight: shift(outbox.inFlight) }, entry: head };
-  const entry = toArray(outbox.inFlight).find((e) => e.id === id);
-  if (entry === undefined) return { outbox };
-  return {
-    outbox: { ...outbox, inFlight: removeFirst(outbox.inFlight, (e) => e.id === id) },
-    entry,
-  };
+/**
+ * Take a message off the wire once its verdict is in: the in-flight queue without it.
+ * O(1) when verdicts come in order.
+ */
+export function settle(
+  inFlight: Queue<OutboxEntry>,
+  id: string,
+): { inFlight: Queue<OutboxEntry>; entry?: OutboxEntry } {
+  const head = peek(inFlight);
+  if (head?.id === id) return { inFlight: shift(inFlight), entry: head };
+  const entry = toArray(inFlight).find((e) => e.id === id);
+  if (entry === undefined) return { inFlight };
+  return { inFlight: removeFirst(inFlight, (e) => e.id === id), entry };
 }
 
 /**

@@ -37,6 +37,32 @@ export function push<T>(queue: Queue<T>, value: T): Queue<T> {
   return { front: queue.front, back: { value, next: queue.back }, size: queue.size + 1 };
 }
 
+/** The queue with `values` added at the back, in their order: one queue object, not one each. */
+export function pushAll<T>(queue: Queue<T>, values: readonly T[]): Queue<T> {
+  if (values.length === 0) return queue;
+  let { front, back } = queue;
+  let i = 0;
+  if (front === null) front = { value: values[i++] as T, next: null };
+  for (; i < values.length; i++) back = { value: values[i] as T, next: back };
+  return { front, back, size: queue.size + values.length };
+}
+
+/** Up to `count` values from the head, and the queue without them. */
+export function takeFront<T>(queue: Queue<T>, count: number): { taken: T[]; rest: Queue<T> } {
+  const taken: T[] = [];
+  let { front, back } = queue;
+  while (taken.length < count && front !== null) {
+    taken.push(front.value);
+    front = front.next;
+    if (front === null && back !== null) {
+      front = reversed(back);
+      back = null;
+    }
+  }
+  if (taken.length === 0) return { taken, rest: queue };
+  return { taken, rest: { front, back, size: queue.size - taken.length } };
+}
+
 /** The queue with `values` (in their order) put ahead of everything already in it. */
 export function unshiftAll<T>(queue: Queue<T>, values: readonly T[]): Queue<T> {
   let front = queue.front;

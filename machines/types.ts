@@ -19,9 +19,18 @@ export interface ConnectionContext {
   readonly closedBy: ConnectionError | undefined;
 }
 
+/** A message the app sends; without an `id` the machine makes one with `createId`. */
+export interface OutgoingMessage {
+  readonly id?: string;
+  readonly data: unknown;
+  /** `false`: never resend it (R9). Default `true`. */
+  readonly retry?: boolean;
+}
+
 /** What the app (or `createConnection`) tells the machine. */
 export type AppEvent =
-  | { type: 'send'; id?: string; data: unknown; retry?: boolean }
+  /** One message, or several queued in this order (`createConnection` sends a tick's worth). */
+  | ({ type: 'send' } & (OutgoingMessage | { messages: readonly OutgoingMessage[] }))
   | { type: 'abort'; id: string }
   | { type: 'watch'; stream: string; seq?: number }
   | { type: 'unwatch'; stream: string }
@@ -33,7 +42,8 @@ export type ConnectionEvent = AppEvent | LinkEvent;
 
 /** What the machine tells its observers (`actor.on(type, fn)`). */
 export type ConnectionEmitted =
-  | { type: 'delivered'; id: string }
+  /** Confirmed by the server, in send order: every confirmation of one verdict batch. */
+  | { type: 'delivered'; ids: readonly string[] }
   | { type: 'dropped'; error: DeliveryError }
   | { type: 'message'; data: unknown; frame: InboundFrame }
   | { type: 'error'; error: ConnectionError };

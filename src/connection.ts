@@ -1,7 +1,7 @@
 import { type Actor, createActor } from 'xstate';
 import type { StreamPosition } from '../adapters/transport.js';
 import { connectionMachine } from '../machines/connection.machine.js';
-import { positionList } from '../machines/types.js';
+import { type AppEvent, type OutgoingMessage, positionList } from '../machines/types.js';
 import { DeliveryError } from './errors.js';
 import { type ConnectionOptions, resolveOptions } from './options.js';
 import { reportListenerError } from './report.js';
@@ -42,9 +42,10 @@ export interface Connection {
 interface Pending {
   resolve(): void;
   reject(error: DeliveryError): void;
+  promise: Promise<void> | undefined;
   /** Only for sends with a signal: the abort listener to remove once settled. */
-  signal?: AbortSignalLike;
-  onAbort?: () => void;
+  signal: AbortSignalLike | undefined;
+  onAbort: (() => void) | undefined;
 }
 
 function topLevel(value: unknown): ConnectionState {
@@ -52,6 +53,14 @@ function topLevel(value: unknown): ConnectionState {
 }
 
 const ignore = () => {};
+
+function closedError(id: string): DeliveryError {
+  return new DeliveryError(
+    'closed',
+    id,
+    `holdfast: message ${id} not delivered: the connection is closed`,
+  );
+}
 
 const EVENT_NAMES: ReadonlySet<string> = new Set(['state', 'open', 'message', 'dropped', 'error']);
 
@@ -71,6 +80,10 @@ export function createConnection(options: ConnectionOptions): Connection {
 
   const listeners = new Map<ConnectionEventName, Set<(...args: never[]) => void>>();
   const pending = new Map<string, Pending>();
+  // In open, the sends of the current tick, handed to the machine as one `send` event at
+  // the end of the tick: one macrostep per burst instead of one per message. Any other
+  // command hands them over first, so the machine sees every call in the app's order.
+  let outgoing: OutgoingMessage[] = [];
 
   function fire<K extends ConnectionEventName>(
     event: K,
@@ -96,11 +109,20 @@ export function createConnection(options: ConnectionOptions): Connection {
   }
 
   function drop(error: DeliveryError): void {
-    settle(error.messageId)?.reject(error);
+    const entry = settle(error.messageId);
+    if (entry !== undefined) {
+      // Every rejection is also reported through `dropped`; an app that does not await
+      // its sends must not crash on an unhandled rejection. Marked here, not per send:
+      // the send path is hot.
+      entry.promise?.catch(ignore);
+      entry.reject(error);
+    }
     fire('dropped', error);
   }
 
-  actor.on('delivered', ({ id }) => settle(id)?.resolve());
+  actor.on('delivered', ({ ids }) => {
+    for (const id of ids) settle(id)?.resolve();
+  });
   actor.on('dropped', ({ error }) => drop(error));
   actor.on('message', ({ data, frame }) => fire('message', data, frame));
   actor.on('error', ({ error }) => fire('error', error));
@@ -115,6 +137,10 @@ export function createConnection(options: ConnectionOptions): Connection {
       fire('state', to, from);
       if (to === 'open') fire('open');
       if (to === 'closed') {
+        // Sends of this tick the machine never saw: reported while listeners remain.
+        const unsent = outgoing;
+        outgoing = [];
+        for (const { id } of unsent) drop(closedError(id as string));
         // Nothing outlives a closed connection (R14).
         listeners.clear();
         subscription?.unsubscribe();
@@ -125,6 +151,22 @@ export function createConnection(options: ConnectionOptions): Connection {
   actor.start();
 
   const isClosed = () => actor.getSnapshot().status !== 'active';
+
+  function handOver(): void {
+    if (outgoing.length === 0) return;
+    const messages = outgoing;
+    outgoing = [];
+    if (!isClosed()) {
+      actor.send({ type: 'send', messages });
+      return;
+    }
+    // Closed since they were sent (a fatal close from the server, say): never lost silently.
+    for (const { id } of messages) drop(closedError(id as string));
+  }
+  function command(event: Exclude<AppEvent, { type: 'send' }>): void {
+    handOver();
+    if (!isClosed()) actor.send(event);
+  }
 
   return {
     get state() {
@@ -161,38 +203,34 @@ export function createConnection(options: ConnectionOptions): Connection {
           new TypeError(`holdfast: send() id ${JSON.stringify(id)} is already pending`),
         );
       }
+      let entry!: Pending;
       const promise = new Promise<void>((resolve, reject) => {
-        // Closures per send only where a signal needs one: the send path is hot.
-        const entry: Pending = { resolve, reject };
-        pending.set(id, entry);
-        if (isClosed()) {
-          drop(
-            new DeliveryError(
-              'closed',
-              id,
-              `holdfast: message ${id} not delivered: the connection is closed`,
-            ),
-          );
-        } else if (signal?.aborted) {
-          drop(
-            new DeliveryError(
-              'aborted',
-              id,
-              `holdfast: message ${id} was aborted before it was sent`,
-            ),
-          );
-        } else {
-          if (signal !== undefined) {
-            entry.signal = signal;
-            entry.onAbort = () => actor.send({ type: 'abort', id });
-            signal.addEventListener('abort', entry.onAbort, { once: true });
-          }
-          actor.send({ type: 'send', id, data, retry });
-        }
+        entry = { resolve, reject, promise: undefined, signal: undefined, onAbort: undefined };
       });
-      // Every rejection is also reported through `dropped`; an app that does not await
-      // its sends must not crash on an unhandled rejection.
-      promise.catch(ignore);
+      entry.promise = promise;
+      pending.set(id, entry);
+      if (isClosed()) {
+        drop(closedError(id));
+      } else if (signal?.aborted) {
+        drop(
+          new DeliveryError(
+            'aborted',
+            id,
+            `holdfast: message ${id} was aborted before it was sent`,
+          ),
+        );
+      } else {
+        if (signal !== undefined) {
+          entry.signal = signal;
+          entry.onAbort = () => command({ type: 'abort', id });
+          signal.addEventListener('abort', entry.onAbort, { once: true });
+        }
+        if (state !== 'open') {
+          // Anywhere else a link event could overtake the burst and open before it (R4).
+          handOver();
+          actor.send({ type: 'send', messages: [{ id, data, retry }] });
+        } else if (outgoing.push({ id, data, retry }) === 1) queueMicrotask(handOver);
+      }
       return promise;
     },
 
@@ -207,22 +245,22 @@ export function createConnection(options: ConnectionOptions): Connection {
           `holdfast: watch() fromSeq must be an integer ≥ 0, got ${JSON.stringify(fromSeq)}`,
         );
       }
-      if (!isClosed()) actor.send({ type: 'watch', stream, seq: fromSeq });
+      command({ type: 'watch', stream, seq: fromSeq });
     },
     unwatch(stream) {
-      if (!isClosed()) actor.send({ type: 'unwatch', stream });
+      command({ type: 'unwatch', stream });
     },
     positions() {
       return positionList(actor.getSnapshot().context.positions);
     },
     suspend() {
-      if (!isClosed()) actor.send({ type: 'suspend' });
+      command({ type: 'suspend' });
     },
     resume() {
-      if (!isClosed()) actor.send({ type: 'resume' });
+      command({ type: 'resume' });
     },
     close() {
-      if (!isClosed()) actor.send({ type: 'close' });
+      command({ type: 'close' });
     },
 
     on(event, listener) {

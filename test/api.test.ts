@@ -154,7 +154,7 @@ describe('connectionMachine on its own', () => {
       clock,
     });
     const delivered: string[] = [];
-    actor.on('delivered', (event) => delivered.push(event.id));
+    actor.on('delivered', (event) => delivered.push(...event.ids));
     actor.start();
     actor.send({ type: 'send', data: 'hello' });
     await settle();

@@ -120,10 +120,27 @@ export function modelEvents(snapshot: Snapshot): ModelEvent[] {
     events.push({ type: 'link.alive' });
     events.push({ type: `xstate.after.heartbeatTimeout.holdfast.${key}` } as unknown as ModelEvent);
     if (!watched) events.push({ type: 'watch-refused' });
-    const head = toArray(context.outbox.inFlight)[0];
+    const [head, second] = toArray(context.outbox.inFlight);
     if (head) {
       for (const status of ['ok', 'stale', 'retry', 'rejected'] as const) {
-        events.push({ type: 'link.outcome', id: head.id, outcome: { status } });
+        events.push({ type: 'link.verdicts', verdicts: [{ id: head.id, outcome: { status } }] });
+      }
+    }
+    // Two verdicts in one tick arrive as one event: each is applied in order, and a verdict
+    // that ends the link leaves the rest in flight.
+    if (head && second) {
+      for (const [a, b] of [
+        ['ok', 'ok'],
+        ['rejected', 'ok'],
+        ['ok', 'retry'],
+      ] as const) {
+        events.push({
+          type: 'link.verdicts',
+          verdicts: [
+            { id: head.id, outcome: { status: a } },
+            { id: second.id, outcome: { status: b } },
+          ],
+        });
       }
     }
   }
@@ -132,9 +149,11 @@ export function modelEvents(snapshot: Snapshot): ModelEvent[] {
 
 /** An event's name with what distinguishes its variants (outcome, fatal, retry). */
 export function eventKey(event: ModelEvent): string {
-  if (event.type === 'link.outcome') return `${event.type}:${event.outcome.status}`;
+  if (event.type === 'link.verdicts')
+    return `${event.type}:${event.verdicts.map((v) => v.outcome.status).join(',')}`;
   if (event.type === 'link.closed') return `${event.type}:${event.info.fatal ? 'fatal' : 'lost'}`;
-  if (event.type === 'send') return `${event.type}:${event.retry === false ? 'once' : 'retry'}`;
+  if (event.type === 'send' && 'data' in event)
+    return `${event.type}:${event.retry === false ? 'once' : 'retry'}`;
   return event.type;
 }
 

@@ -75,14 +75,18 @@ async function perform(run: Run, event: ModelEvent): Promise<void> {
   }
   switch (event.type) {
     case 'send': {
-      const id = `s${run.order.size + 1}`;
-      const controller = new AbortController();
-      run.order.set(id, run.order.size);
-      run.aborts.set(id, controller);
-      conn.send(event.data, { id, retry: event.retry !== false, signal: controller.signal }).then(
-        () => run.delivered.push(id),
-        () => {},
-      );
+      for (const message of 'messages' in event ? event.messages : [event]) {
+        const id = `s${run.order.size + 1}`;
+        const controller = new AbortController();
+        run.order.set(id, run.order.size);
+        run.aborts.set(id, controller);
+        conn
+          .send(message.data, { id, retry: message.retry !== false, signal: controller.signal })
+          .then(
+            () => run.delivered.push(id),
+            () => {},
+          );
+      }
       break;
     }
     case 'abort': {
@@ -132,10 +136,14 @@ async function perform(run: Run, event: ModelEvent): Promise<void> {
       else pending.fail(event.error);
       break;
     }
-    case 'link.outcome': {
-      const pending = current(run).pendingSends[0];
-      check(pending !== undefined, 'the model answers a send the server never got');
-      pending.answer(event.outcome);
+    case 'link.verdicts': {
+      // Answered in one go, so the link actor hands them over as one event.
+      const pending = current(run).pendingSends.slice(0, event.verdicts.length);
+      check(
+        pending.length === event.verdicts.length,
+        'the model answers a send the server never got',
+      );
+      for (const [i, verdict] of event.verdicts.entries()) pending[i]?.answer(verdict.outcome);
       break;
     }
     case 'link.frame':
