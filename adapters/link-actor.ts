@@ -135,18 +135,24 @@ export const linkActor = fromCallback<LinkCommand, LinkActorInput, LinkEvent>(
       if (current === undefined) return;
       switch (command.type) {
         case 'link.send': {
-          for (const message of command.messages) {
-            const { id } = message;
-            let sent: Promise<SendOutcome>;
-            try {
-              sent = call(() => current.send(message));
-            } catch (error) {
-              sent = Promise.resolve({ status: 'retry', error });
+          // The whole batch is one call: reports a send makes synchronously wait for it.
+          calling++;
+          try {
+            for (const message of command.messages) {
+              const { id } = message;
+              let sent: Promise<SendOutcome>;
+              try {
+                sent = current.send(message);
+              } catch (error) {
+                sent = Promise.resolve({ status: 'retry', error });
+              }
+              Promise.resolve(sent).then(
+                (outcome) => deliverVerdict({ id, outcome: checkedOutcome(outcome) }),
+                (error: unknown) => deliverVerdict({ id, outcome: { status: 'retry', error } }),
+              );
             }
-            Promise.resolve(sent).then(
-              (outcome) => deliverVerdict({ id, outcome: checkedOutcome(outcome) }),
-              (error: unknown) => deliverVerdict({ id, outcome: { status: 'retry', error } }),
-            );
+          } finally {
+            calling--;
           }
           return;
         }

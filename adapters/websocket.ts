@@ -48,6 +48,14 @@ export interface WebSocketTransportOptions {
 
 const OPEN = 1;
 
+/** Shared: an ack carries nothing else, and one object per message adds up. */
+const CONFIRMED: SendOutcome = Object.freeze({ status: 'ok' });
+
+interface PendingAck {
+  readonly id: string;
+  readonly resolve: (outcome: SendOutcome) => void;
+}
+
 /** Close codes 4000–4099 mean "do not come back" (auth refused, protocol version). */
 export function isFatalCloseCode(code: number | undefined): boolean {
   return code !== undefined && code >= 4000 && code <= 4099;
@@ -80,15 +88,20 @@ function openLink(
   let socket: WebSocketLike | undefined;
   let greeted = false;
   let done = false;
-  const acks = new Map<string, (outcome: SendOutcome) => void>();
+  // Unconfirmed sends in send order. The server acks in handling order, which is send
+  // order, so the match is at the head: O(1) per ack, and no hashing of ids.
+  let acks: Array<PendingAck | undefined> = [];
+  let ackHead = 0;
   const resumes: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
 
   /** The link is over: unconfirmed sends are stale, resumes fail, then (maybe) report. */
   const finish = (info: LinkClose | undefined) => {
     if (done) return;
     done = true;
-    for (const resolve of acks.values()) resolve({ status: 'stale' });
-    acks.clear();
+    const unconfirmed = acks;
+    acks = [];
+    for (let i = ackHead; i < unconfirmed.length; i++) unconfirmed[i]?.resolve({ status: 'stale' });
+    ackHead = 0;
     for (const r of resumes.splice(0)) r.reject(new Error('the WebSocket closed before resumed'));
     if (info) events.close(info);
   };
@@ -97,6 +110,20 @@ function openLink(
     finish({ code: 1002, reason, protocol: true });
   };
   const write = (frame: object) => socket?.send(JSON.stringify(frame));
+  const takeAck = (id: string) => {
+    let at = ackHead;
+    while (at < acks.length && acks[at]?.id !== id) at++;
+    const pending = acks[at];
+    if (pending === undefined) return undefined;
+    if (at > ackHead) acks.splice(at, 1);
+    else acks[ackHead++] = undefined;
+    // Drop the settled head now and then, so a link that is never idle stays small.
+    if (ackHead === acks.length || ackHead >= 1024) {
+      acks = acks.slice(ackHead);
+      ackHead = 0;
+    }
+    return pending.resolve;
+  };
 
   const onMessage = ({ data }: { data: unknown }) => {
     if (done) return;
@@ -125,11 +152,10 @@ function openLink(
       }
       case 'ack':
       case 'nack': {
-        const resolve = acks.get(String(frame.id));
+        const resolve = takeAck(String(frame.id));
         if (!resolve) return protocolError(`${frame.type} for a message not in flight`);
-        acks.delete(String(frame.id));
         return resolve(
-          frame.type === 'ack' ? { status: 'ok' } : { status: 'rejected', error: frame.error },
+          frame.type === 'ack' ? CONFIRMED : { status: 'rejected', error: frame.error },
         );
       }
       case 'event':
@@ -182,13 +208,12 @@ function openLink(
       if (done || !greeted || socket?.readyState !== OPEN)
         return Promise.resolve({ status: 'stale' });
       return new Promise<SendOutcome>((resolve) => {
-        acks.set(message.id, resolve);
         try {
           write({ type: 'send', id: message.id, data: message.data });
         } catch (error) {
-          acks.delete(message.id);
-          resolve({ status: 'retry', error });
+          return resolve({ status: 'retry', error });
         }
+        acks.push({ id: message.id, resolve });
       });
     },
     suspend(positions: readonly StreamPosition[]) {

@@ -1,6 +1,11 @@
-export type { LinkCommand, LinkEvent } from '../adapters/link-actor.js';
+export type { LinkCommand, LinkEvent, Verdict } from '../adapters/link-actor.js';
 export { type ConnectionMachine, connectionMachine } from '../machines/connection.machine.js';
-export type { ConnectionContext, ConnectionEmitted, ConnectionEvent } from '../machines/types.js';
+export type {
+  ConnectionContext,
+  ConnectionEmitted,
+  ConnectionEvent,
+  OutgoingMessage,
+} from '../machines/types.js';
 export {
   type Backoff,
   defaultBackoff,

@@ -84,6 +84,40 @@ describe('WebSocket adapter', () => {
     ]);
   });
 
+  it('an ack out of send order settles its own send; an ack repeated is a protocol error', async () => {
+    const { link, socket, closes } = open();
+    socket().receive({ type: 'welcome', connectionId: 'c', heartbeatMs: 10 });
+    const a = link.send({ id: 'a', data: 1 });
+    const b = link.send({ id: 'b', data: 2 });
+    socket().receive({ type: 'ack', id: 'b' });
+    expect(await b).toEqual({ status: 'ok' });
+    socket().receive({ type: 'ack', id: 'a' });
+    expect(await a).toEqual({ status: 'ok' });
+    expect(closes).toEqual([]);
+    socket().receive({ type: 'ack', id: 'a' });
+    expect(closes).toEqual([
+      { code: 1002, reason: 'ack for a message not in flight', protocol: true },
+    ]);
+  });
+
+  it('a link that is never idle settles every send across thousands of acks', async () => {
+    const { link, socket } = open();
+    socket().receive({ type: 'welcome', connectionId: 'c', heartbeatMs: 10 });
+    const outcomes: Array<Promise<unknown>> = [];
+    // Always one send ahead of the acks, so the unconfirmed list never empties.
+    outcomes.push(link.send({ id: 'm0', data: 0 }));
+    for (let i = 1; i <= 3000; i++) {
+      outcomes.push(link.send({ id: `m${i}`, data: i }));
+      socket().receive({ type: 'ack', id: `m${i - 1}` });
+    }
+    socket().serverClose(1006);
+    const settled = await Promise.all(outcomes);
+    expect(settled.slice(0, 3000).every((o) => (o as { status: string }).status === 'ok')).toBe(
+      true,
+    );
+    expect(settled[3000]).toEqual({ status: 'stale' });
+  });
+
   it('resumes are answered in order by resumed', async () => {
     const { link, socket } = open();
     socket().receive({ type: 'welcome', connectionId: 'c', heartbeatMs: 10 });
