@@ -78,6 +78,7 @@ function enqueueSent(
       data: message.data,
       retry: message.retry !== false,
       attempts: 0,
+      tag: message.tag,
     }),
   );
   return enqueueAll(context.outbox, entries, context.options);
@@ -141,7 +142,7 @@ export const connectionSetup = setup({
       assertEvent(event, 'send');
       const { outbox, dropped } = enqueueSent(context, event);
       if (outbox !== context.outbox) enqueue.assign({ outbox });
-      for (const error of dropped) enqueue.emit({ type: 'dropped', error });
+      for (const drop of dropped) enqueue.emit({ type: 'dropped', ...drop });
     }),
     pump: enqueueActions(({ context, enqueue }) => {
       const { outbox, sent } = takeForSending(context.outbox, context.options.maxInFlight);
@@ -155,7 +156,7 @@ export const connectionSetup = setup({
       const queued = enqueueSent(context, event);
       const { outbox, sent } = takeForSending(queued.outbox, context.options.maxInFlight);
       if (outbox !== context.outbox) enqueue.assign({ outbox });
-      for (const error of queued.dropped) enqueue.emit({ type: 'dropped', error });
+      for (const drop of queued.dropped) enqueue.emit({ type: 'dropped', ...drop });
       if (sent.length > 0) enqueue.sendTo('link', { type: 'link.send', messages: onTheWire(sent) });
     }),
     // Every verdict up to the first that ends the link, in order: confirmations resolve
@@ -164,7 +165,7 @@ export const connectionSetup = setup({
     settleVerdicts: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'link.verdicts');
       let { inFlight } = context.outbox;
-      let delivered: string[] = [];
+      let delivered: OutboxEntry[] = [];
       for (const verdict of event.verdicts) {
         if (isLinkFailure(verdict)) break;
         const settled = settle(inFlight, verdict.id);
@@ -172,17 +173,18 @@ export const connectionSetup = setup({
         inFlight = settled.inFlight;
         const { outcome } = verdict;
         if (outcome.status === 'ok') {
-          delivered.push(settled.entry.id);
+          delivered.push(settled.entry);
           continue;
         }
         // Emitted in order, so promises settle in the order the verdicts came.
-        if (delivered.length > 0) enqueue.emit({ type: 'delivered', ids: delivered });
+        if (delivered.length > 0) enqueue.emit({ type: 'delivered', messages: delivered });
         delivered = [];
         const cause = outcome.status === 'rejected' ? outcome.error : undefined;
         const why =
           cause === undefined ? '' : `: ${cause instanceof Error ? cause.message : String(cause)}`;
         enqueue.emit({
           type: 'dropped',
+          message: settled.entry,
           error: new DeliveryError(
             'rejected',
             settled.entry.id,
@@ -193,13 +195,13 @@ export const connectionSetup = setup({
       }
       if (inFlight !== context.outbox.inFlight)
         enqueue.assign({ outbox: { queue: context.outbox.queue, inFlight } });
-      if (delivered.length > 0) enqueue.emit({ type: 'delivered', ids: delivered });
+      if (delivered.length > 0) enqueue.emit({ type: 'delivered', messages: delivered });
     }),
     requeueInFlight: enqueueActions(({ context, enqueue }) => {
       const change = requeueInFlight(context.outbox, context.options.maxDeliveryAttempts);
       if (change.outbox === context.outbox) return;
       enqueue.assign({ outbox: change.outbox });
-      for (const error of change.dropped) enqueue.emit({ type: 'dropped', error });
+      for (const drop of change.dropped) enqueue.emit({ type: 'dropped', ...drop });
     }),
     withdraw: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'abort');
@@ -208,6 +210,7 @@ export const connectionSetup = setup({
       enqueue.assign({ outbox });
       enqueue.emit({
         type: 'dropped',
+        message: entry,
         error: new DeliveryError(
           'aborted',
           entry.id,
@@ -223,9 +226,11 @@ export const connectionSetup = setup({
           : cause.message.replace(/^holdfast: /, '');
       const entries = allEntries(context.outbox);
       enqueue.assign({ outbox: emptyOutbox });
-      for (const { id } of entries) {
+      for (const message of entries) {
+        const { id } = message;
         enqueue.emit({
           type: 'dropped',
+          message,
           error: new DeliveryError('closed', id, `holdfast: message ${id} not delivered: ${why}`, {
             cause,
           }),

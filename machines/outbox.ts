@@ -25,6 +25,14 @@ export interface OutboxEntry {
   readonly retry: boolean;
   /** How often it has been put on the wire; 0 means it may still be withdrawn (R19). */
   readonly attempts: number;
+  /** The sender's own handle, handed back with the verdict (`OutgoingMessage.tag`). */
+  readonly tag?: unknown;
+}
+
+/** A message that will not be delivered, and why. */
+export interface Dropped {
+  readonly message: OutboxEntry;
+  readonly error: DeliveryError;
 }
 
 export interface Outbox {
@@ -42,7 +50,7 @@ export interface OutboxLimits {
 /** A new outbox and the messages that fell out of the old one. */
 export interface OutboxChange {
   readonly outbox: Outbox;
-  readonly dropped: readonly DeliveryError[];
+  readonly dropped: readonly Dropped[];
 }
 
 export const emptyOutbox: Outbox = { queue: emptyQueue(), inFlight: emptyQueue() };
@@ -51,8 +59,12 @@ export function outboxSize(outbox: Outbox): number {
   return outbox.queue.size + outbox.inFlight.size;
 }
 
-function overflowError(id: string, cause: string): DeliveryError {
-  return new DeliveryError('overflow', id, `holdfast: message ${id} dropped: ${cause}`);
+function overflow(message: OutboxEntry, cause: string): Dropped {
+  const { id } = message;
+  return {
+    message,
+    error: new DeliveryError('overflow', id, `holdfast: message ${id} dropped: ${cause}`),
+  };
 }
 
 /** Add a message at the back, keeping queued + in flight within `maxQueue` (R10). */
@@ -65,8 +77,8 @@ export function enqueue(outbox: Outbox, entry: OutboxEntry, limits: OutboxLimits
     return {
       outbox: { ...outbox, queue: push(shift(outbox.queue), entry) },
       dropped: [
-        overflowError(
-          oldest.id,
+        overflow(
+          oldest,
           `the outbox is full (maxQueue ${limits.maxQueue}) and it was the oldest queued`,
         ),
       ],
@@ -76,10 +88,10 @@ export function enqueue(outbox: Outbox, entry: OutboxEntry, limits: OutboxLimits
     limits.overflow === 'drop-oldest'
       ? `the outbox is full (maxQueue ${limits.maxQueue}) and every message in it is in flight`
       : `the outbox is full (maxQueue ${limits.maxQueue})`;
-  return { outbox, dropped: [overflowError(entry.id, why)] };
+  return { outbox, dropped: [overflow(entry, why)] };
 }
 
-const NOTHING_DROPPED: readonly DeliveryError[] = [];
+const NOTHING_DROPPED: readonly Dropped[] = [];
 
 /** Add messages at the back in order, under the bound of `enqueue`. O(1) per message. */
 export function enqueueAll(
@@ -95,7 +107,7 @@ export function enqueueAll(
   }
   // Past the bound the overflow policy decides message by message.
   let next = outbox;
-  const dropped: DeliveryError[] = [];
+  const dropped: Dropped[] = [];
   for (const entry of entries) {
     const change = enqueue(next, entry, limits);
     next = change.outbox;
@@ -139,24 +151,26 @@ export function settle(
 export function requeueInFlight(outbox: Outbox, maxDeliveryAttempts: number): OutboxChange {
   if (outbox.inFlight.size === 0) return { outbox, dropped: [] };
   const back: OutboxEntry[] = [];
-  const dropped: DeliveryError[] = [];
+  const dropped: Dropped[] = [];
   for (const entry of toArray(outbox.inFlight)) {
     if (!entry.retry) {
-      dropped.push(
-        new DeliveryError(
+      dropped.push({
+        message: entry,
+        error: new DeliveryError(
           'not-retried',
           entry.id,
           `holdfast: message ${entry.id} was sent with retry: false and needs a resend`,
         ),
-      );
+      });
     } else if (entry.attempts >= maxDeliveryAttempts) {
-      dropped.push(
-        new DeliveryError(
+      dropped.push({
+        message: entry,
+        error: new DeliveryError(
           'attempts-exhausted',
           entry.id,
           `holdfast: message ${entry.id} was sent ${entry.attempts} times without success (maxDeliveryAttempts ${maxDeliveryAttempts})`,
         ),
-      );
+      });
     } else {
       back.push(entry);
     }

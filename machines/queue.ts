@@ -1,21 +1,28 @@
 /**
- * A persistent (immutable) FIFO queue with O(1) amortised push, unshift and shift.
+ * A persistent (immutable) FIFO queue of chunks, with O(1) amortised push, unshift and
+ * shift, and O(1) per batch for `pushAll` and `takeFront`.
  *
  * Machine context must not be mutated in place: XState's pure `transition()` and the
- * model-based tests branch from old snapshots. Copying an array per send would be
- * O(n) per message and O(n²) for a long queue, so the queue is two linked lists:
- * `front` in queue order and `back` in reverse, turned around only when `front` runs
- * out. Invariant: `front` is empty only when the whole queue is.
+ * model-based tests branch from old snapshots. Copying an array per send would be O(n)
+ * per message and O(n²) for a long queue, so the queue is two linked lists of chunks:
+ * `front` in queue order and `back` in reverse, turned around only when `front` runs out.
+ * A chunk is an array that is never written after it joins the queue, and a start index
+ * into it: a burst of sends is one chunk, not one list cell per message, which is what
+ * keeps a long queue light on the garbage collector (docs/benchmarks.md).
+ * Invariants: every chunk holds at least one value; `front` is empty only when the whole
+ * queue is.
  */
 
-interface Cell<T> {
-  readonly value: T;
-  readonly next: Cell<T> | null;
+interface Chunk<T> {
+  readonly values: readonly T[];
+  /** The index of this chunk's first value still in the queue. */
+  readonly start: number;
+  readonly next: Chunk<T> | null;
 }
 
 export interface Queue<T> {
-  readonly front: Cell<T> | null;
-  readonly back: Cell<T> | null;
+  readonly front: Chunk<T> | null;
+  readonly back: Chunk<T> | null;
   readonly size: number;
 }
 
@@ -25,77 +32,88 @@ export function emptyQueue<T>(): Queue<T> {
   return EMPTY;
 }
 
-function reversed<T>(cell: Cell<T> | null, onto: Cell<T> | null = null): Cell<T> | null {
-  let out = onto;
-  for (let at = cell; at !== null; at = at.next) out = { value: at.value, next: out };
+function reversed<T>(chunk: Chunk<T> | null): Chunk<T> | null {
+  let out: Chunk<T> | null = null;
+  for (let at = chunk; at !== null; at = at.next)
+    out = { values: at.values, start: at.start, next: out };
   return out;
+}
+
+/**
+ * The queue with `values` added at the back, in their order. The array becomes part of
+ * the queue: the caller must not change it afterwards.
+ */
+export function pushAll<T>(queue: Queue<T>, values: readonly T[]): Queue<T> {
+  if (values.length === 0) return queue;
+  const size = queue.size + values.length;
+  if (queue.front === null) return { front: { values, start: 0, next: null }, back: null, size };
+  return { front: queue.front, back: { values, start: 0, next: queue.back }, size };
 }
 
 /** The queue with `value` added at the back. */
 export function push<T>(queue: Queue<T>, value: T): Queue<T> {
-  if (queue.front === null) return { front: { value, next: null }, back: null, size: 1 };
-  return { front: queue.front, back: { value, next: queue.back }, size: queue.size + 1 };
+  return pushAll(queue, [value]);
 }
 
-/** The queue with `values` added at the back, in their order: one queue object, not one each. */
-export function pushAll<T>(queue: Queue<T>, values: readonly T[]): Queue<T> {
+/** The queue with `values` (in their order) put ahead of everything already in it. */
+export function unshiftAll<T>(queue: Queue<T>, values: readonly T[]): Queue<T> {
   if (values.length === 0) return queue;
-  let { front, back } = queue;
-  let i = 0;
-  if (front === null) front = { value: values[i++] as T, next: null };
-  for (; i < values.length; i++) back = { value: values[i] as T, next: back };
-  return { front, back, size: queue.size + values.length };
+  return {
+    front: { values, start: 0, next: queue.front },
+    back: queue.back,
+    size: queue.size + values.length,
+  };
+}
+
+/** The value at the head, if any. */
+export function peek<T>(queue: Queue<T>): T | undefined {
+  const { front } = queue;
+  return front === null ? undefined : front.values[front.start];
+}
+
+/** A front whose first chunk starts `taken` values later (and is dropped when used up). */
+function advance<T>(queue: Queue<T>, taken: number): Queue<T> {
+  const front = queue.front as Chunk<T>;
+  const start = front.start + taken;
+  if (start < front.values.length) {
+    return {
+      front: { values: front.values, start, next: front.next },
+      back: queue.back,
+      size: queue.size - taken,
+    };
+  }
+  if (front.next !== null) return { front: front.next, back: queue.back, size: queue.size - taken };
+  return { front: reversed(queue.back), back: null, size: queue.size - taken };
+}
+
+/** The queue without its head. */
+export function shift<T>(queue: Queue<T>): Queue<T> {
+  return queue.front === null ? queue : advance(queue, 1);
 }
 
 /** Up to `count` values from the head, and the queue without them. */
 export function takeFront<T>(queue: Queue<T>, count: number): { taken: T[]; rest: Queue<T> } {
   const taken: T[] = [];
-  let { front, back } = queue;
-  while (taken.length < count && front !== null) {
-    taken.push(front.value);
-    front = front.next;
-    if (front === null && back !== null) {
-      front = reversed(back);
-      back = null;
-    }
+  let rest = queue;
+  while (taken.length < count && rest.front !== null) {
+    const { values, start } = rest.front;
+    const end = Math.min(values.length, start + count - taken.length);
+    for (let i = start; i < end; i++) taken.push(values[i] as T);
+    rest = advance(rest, end - start);
   }
-  if (taken.length === 0) return { taken, rest: queue };
-  return { taken, rest: { front, back, size: queue.size - taken.length } };
-}
-
-/** The queue with `values` (in their order) put ahead of everything already in it. */
-export function unshiftAll<T>(queue: Queue<T>, values: readonly T[]): Queue<T> {
-  let front = queue.front;
-  for (let i = values.length - 1; i >= 0; i--) front = { value: values[i] as T, next: front };
-  return { front, back: queue.back, size: queue.size + values.length };
-}
-
-/** The value at the head, if any. */
-export function peek<T>(queue: Queue<T>): T | undefined {
-  return queue.front?.value;
-}
-
-/** The queue without its head. */
-export function shift<T>(queue: Queue<T>): Queue<T> {
-  if (queue.front === null) return queue;
-  const next = queue.front.next;
-  if (next !== null) return { front: next, back: queue.back, size: queue.size - 1 };
-  return { front: reversed(queue.back), back: null, size: queue.size - 1 };
+  return { taken, rest };
 }
 
 /** Every value, head first. O(n): for inspection, tests and the rare removal. */
 export function toArray<T>(queue: Queue<T>): T[] {
   const out: T[] = [];
-  for (let at = queue.front; at !== null; at = at.next) out.push(at.value);
-  const tail: T[] = [];
-  for (let at = queue.back; at !== null; at = at.next) tail.push(at.value);
-  for (let i = tail.length - 1; i >= 0; i--) out.push(tail[i] as T);
+  for (let at = queue.front; at !== null; at = at.next) {
+    for (let i = at.start; i < at.values.length; i++) out.push(at.values[i] as T);
+  }
+  for (let at = reversed(queue.back); at !== null; at = at.next) {
+    for (let i = at.start; i < at.values.length; i++) out.push(at.values[i] as T);
+  }
   return out;
-}
-
-/** The first value that matches, head first. O(n). */
-export function find<T>(queue: Queue<T>, match: (value: T) => boolean): T | undefined {
-  return toArray(queue).find(match);
 }
 
 /** The queue without the first value that matches. O(n); used only to withdraw one message. */
@@ -104,5 +122,5 @@ export function removeFirst<T>(queue: Queue<T>, match: (value: T) => boolean): Q
   const index = values.findIndex(match);
   if (index < 0) return queue;
   values.splice(index, 1);
-  return unshiftAll(emptyQueue<T>(), values);
+  return pushAll(emptyQueue<T>(), values);
 }

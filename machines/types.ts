@@ -2,7 +2,7 @@ import type { LinkEvent } from '../adapters/link-actor.js';
 import type { InboundFrame, StreamPosition } from '../adapters/transport.js';
 import type { ConnectionError, DeliveryError } from '../src/errors.js';
 import type { ConnectionOptions, ResolvedOptions } from '../src/options.js';
-import type { Outbox } from './outbox.js';
+import type { Outbox, OutboxEntry } from './outbox.js';
 
 export interface ConnectionContext {
   readonly options: ResolvedOptions;
@@ -25,6 +25,11 @@ export interface OutgoingMessage {
   readonly data: unknown;
   /** `false`: never resend it (R9). Default `true`. */
   readonly retry?: boolean;
+  /**
+   * Anything of the sender's: handed back with the message in `delivered` and `dropped`,
+   * so the sender can settle its own bookkeeping without looking the id up.
+   */
+  readonly tag?: unknown;
 }
 
 /** What the app (or `createConnection`) tells the machine. */
@@ -43,8 +48,8 @@ export type ConnectionEvent = AppEvent | LinkEvent;
 /** What the machine tells its observers (`actor.on(type, fn)`). */
 export type ConnectionEmitted =
   /** Confirmed by the server, in send order: every confirmation of one verdict batch. */
-  | { type: 'delivered'; ids: readonly string[] }
-  | { type: 'dropped'; error: DeliveryError }
+  | { type: 'delivered'; messages: readonly OutboxEntry[] }
+  | { type: 'dropped'; error: DeliveryError; message: OutboxEntry }
   | { type: 'message'; data: unknown; frame: InboundFrame }
   | { type: 'error'; error: ConnectionError };
 

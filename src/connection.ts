@@ -4,9 +4,9 @@ import { connectionMachine } from '../machines/connection.machine.js';
 import { type AppEvent, type OutgoingMessage, positionList } from '../machines/types.js';
 import { DeliveryError } from './errors.js';
 import { type ConnectionOptions, resolveOptions } from './options.js';
+import { PendingSends, pendingOf } from './pending.js';
 import { reportListenerError } from './report.js';
 import type {
-  AbortSignalLike,
   ConnectionEventMap,
   ConnectionEventName,
   ConnectionState,
@@ -39,20 +39,9 @@ export interface Connection {
   readonly actor: Actor<typeof connectionMachine>;
 }
 
-interface Pending {
-  resolve(): void;
-  reject(error: DeliveryError): void;
-  promise: Promise<void> | undefined;
-  /** Only for sends with a signal: the abort listener to remove once settled. */
-  signal: AbortSignalLike | undefined;
-  onAbort: (() => void) | undefined;
-}
-
 function topLevel(value: unknown): ConnectionState {
   return (typeof value === 'string' ? value : Object.keys(value as object)[0]) as ConnectionState;
 }
-
-const ignore = () => {};
 
 function closedError(id: string): DeliveryError {
   return new DeliveryError(
@@ -79,7 +68,9 @@ export function createConnection(options: ConnectionOptions): Connection {
   });
 
   const listeners = new Map<ConnectionEventName, Set<(...args: never[]) => void>>();
-  const pending = new Map<string, Pending>();
+  const pending = new PendingSends();
+  // Ids from the default createId cannot collide; any other id is checked (spec §3).
+  const idsMayCollide = options.createId !== undefined;
   // In open, the sends of the current tick, handed to the machine as one `send` event at
   // the end of the tick: one macrostep per burst instead of one per message. Any other
   // command hands them over first, so the machine sees every call in the app's order.
@@ -100,30 +91,15 @@ export function createConnection(options: ConnectionOptions): Connection {
     }
   }
 
-  function settle(id: string): Pending | undefined {
-    const entry = pending.get(id);
-    if (entry === undefined) return undefined;
-    pending.delete(id);
-    if (entry.onAbort) entry.signal?.removeEventListener('abort', entry.onAbort);
-    return entry;
-  }
-
-  function drop(error: DeliveryError): void {
-    const entry = settle(error.messageId);
-    if (entry !== undefined) {
-      // Every rejection is also reported through `dropped`; an app that does not await
-      // its sends must not crash on an unhandled rejection. Marked here, not per send:
-      // the send path is hot.
-      entry.promise?.catch(ignore);
-      entry.reject(error);
-    }
+  function drop(error: DeliveryError, tag: unknown): void {
+    pendingOf(tag)?.reject(error);
     fire('dropped', error);
   }
 
-  actor.on('delivered', ({ ids }) => {
-    for (const id of ids) settle(id)?.resolve();
+  actor.on('delivered', ({ messages }) => {
+    for (const message of messages) pendingOf(message.tag)?.resolve();
   });
-  actor.on('dropped', ({ error }) => drop(error));
+  actor.on('dropped', ({ error, message }) => drop(error, message.tag));
   actor.on('message', ({ data, frame }) => fire('message', data, frame));
   actor.on('error', ({ error }) => fire('error', error));
 
@@ -140,7 +116,7 @@ export function createConnection(options: ConnectionOptions): Connection {
         // Sends of this tick the machine never saw: reported while listeners remain.
         const unsent = outgoing;
         outgoing = [];
-        for (const { id } of unsent) drop(closedError(id as string));
+        for (const { id, tag } of unsent) drop(closedError(id as string), tag);
         // Nothing outlives a closed connection (R14).
         listeners.clear();
         subscription?.unsubscribe();
@@ -161,7 +137,7 @@ export function createConnection(options: ConnectionOptions): Connection {
       return;
     }
     // Closed since they were sent (a fatal close from the server, say): never lost silently.
-    for (const { id } of messages) drop(closedError(id as string));
+    for (const { id, tag } of messages) drop(closedError(id as string), tag);
   }
   function command(event: Exclude<AppEvent, { type: 'send' }>): void {
     handOver();
@@ -202,23 +178,15 @@ export function createConnection(options: ConnectionOptions): Connection {
       ) {
         return Promise.reject(new TypeError('holdfast: send() signal must be an AbortSignal'));
       }
-      // V8 hands out `crypto.randomUUID()` (and any id built by concatenation) as a rope
-      // string; as a Map key a rope made every later lookup ~3 µs (docs/benchmarks.md).
-      // Reading one character flattens it in place, once.
-      void id.charCodeAt(0);
-      if (pending.has(id)) {
+      const claim = given !== undefined || idsMayCollide;
+      if (claim && pending.has(id)) {
         return Promise.reject(
           new TypeError(`holdfast: send() id ${JSON.stringify(id)} is already pending`),
         );
       }
-      let entry!: Pending;
-      const promise = new Promise<void>((resolve, reject) => {
-        entry = { resolve, reject, promise: undefined, signal: undefined, onAbort: undefined };
-      });
-      entry.promise = promise;
-      pending.set(id, entry);
+      const tag = pending.open(id, claim);
       if (isClosed()) {
-        drop(closedError(id));
+        drop(closedError(id), tag);
       } else if (signal?.aborted) {
         drop(
           new DeliveryError(
@@ -226,20 +194,21 @@ export function createConnection(options: ConnectionOptions): Connection {
             id,
             `holdfast: message ${id} was aborted before it was sent`,
           ),
+          tag,
         );
       } else {
         if (signal !== undefined) {
-          entry.signal = signal;
-          entry.onAbort = () => command({ type: 'abort', id });
-          signal.addEventListener('abort', entry.onAbort, { once: true });
+          tag.signal = signal;
+          tag.onAbort = () => command({ type: 'abort', id });
+          signal.addEventListener('abort', tag.onAbort, { once: true });
         }
         if (state !== 'open') {
           // Anywhere else a link event could overtake the burst and open before it (R4).
           handOver();
-          actor.send({ type: 'send', messages: [{ id, data, retry }] });
-        } else if (outgoing.push({ id, data, retry }) === 1) queueMicrotask(handOver);
+          actor.send({ type: 'send', messages: [{ id, data, retry, tag }] });
+        } else if (outgoing.push({ id, data, retry, tag }) === 1) queueMicrotask(handOver);
       }
-      return promise;
+      return tag.promise;
     },
 
     watch(stream, fromSeq = 0) {

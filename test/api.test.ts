@@ -96,6 +96,15 @@ describe('createConnection sends', () => {
     await expect(h.conn.send('b', { id: 'same' })).rejects.toThrow(/id "same" is already pending/);
   });
 
+  it('a custom createId that repeats a pending id is caught the same way', async () => {
+    const h = harness({ createId: () => 'fixed' }, { behaviour: { send: 'hold' } });
+    void outcome(h.conn.send('a'));
+    await expect(h.conn.send('b')).rejects.toThrow(/id "fixed" is already pending/);
+    const given = outcome(h.conn.send('c', { id: 'fixed' }));
+    await settle();
+    expect(given.value).toMatch(/already pending/);
+  });
+
   it('an id can be used again once its message settled', async () => {
     const h = harness();
     await h.conn.send('a', { id: 'again' });
@@ -154,7 +163,7 @@ describe('connectionMachine on its own', () => {
       clock,
     });
     const delivered: string[] = [];
-    actor.on('delivered', (event) => delivered.push(...event.ids));
+    actor.on('delivered', (event) => delivered.push(...event.messages.map((m) => m.id)));
     actor.start();
     actor.send({ type: 'send', data: 'hello' });
     await settle();

@@ -102,4 +102,16 @@ describe('the send path in bursts', () => {
     await settle();
     expect(first.value).toBe('ok');
   });
+
+  it('messages sent to the actor directly, without a promise behind them, are delivered and reported', async () => {
+    const h = harness({}, {}, 8);
+    await settle();
+    h.conn.actor.send({ type: 'send', data: 'plain', id: 'direct' });
+    h.conn.actor.send({ type: 'send', data: 'tagged', id: 'foreign', tag: { mine: true } });
+    const mine = outcome(h.conn.send('mine', { id: 'mine' }));
+    await settle();
+    expect(h.received()).toEqual(['direct', 'foreign', 'mine']);
+    expect(mine.value).toBe('ok');
+    expect(h.dropped).toEqual([]);
+  });
 });

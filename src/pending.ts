@@ -1,0 +1,77 @@
+import type { DeliveryError } from './errors.js';
+import type { AbortSignalLike } from './types.js';
+
+const ignore = () => {};
+
+/**
+ * One `send()`'s promise until its verdict. The machine carries it as the message's `tag`
+ * and hands it back with `delivered` or `dropped`, so settling it needs no lookup.
+ */
+export class PendingSend {
+  readonly promise: Promise<void>;
+  private settled = false;
+  /** Only for sends with a signal: the abort listener to remove once settled. */
+  signal: AbortSignalLike | undefined = undefined;
+  onAbort: (() => void) | undefined = undefined;
+  private resolvePromise!: () => void;
+  private rejectPromise!: (error: DeliveryError) => void;
+
+  constructor(
+    readonly id: string,
+    /** The registry this send's id is claimed in, when its id could collide. */
+    private readonly claims: Map<string, PendingSend> | undefined,
+  ) {
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.resolvePromise = resolve;
+      this.rejectPromise = reject;
+    });
+  }
+
+  /** The first verdict settles it; a later one finds it settled and does nothing. */
+  private finish(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.claims?.delete(this.id);
+    if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
+    return true;
+  }
+
+  resolve(): void {
+    if (this.finish()) this.resolvePromise();
+  }
+
+  reject(error: DeliveryError): void {
+    if (!this.finish()) return;
+    // Every rejection is also reported through `dropped`; an app that does not await its
+    // sends must not crash on an unhandled rejection. Marked here, not per send: the send
+    // path is hot.
+    this.promise.catch(ignore);
+    this.rejectPromise(error);
+  }
+}
+
+/**
+ * The sends still waiting for a verdict whose ids could collide: ids the app gave, and
+ * those of a custom `createId`. Ids from `crypto.randomUUID()` cannot collide, so they are
+ * never hashed: with 100,000 sends queued, a map lookup per message on the way in and one
+ * on the way out was the largest cost of the send path (docs/benchmarks.md).
+ */
+export class PendingSends {
+  private readonly claims = new Map<string, PendingSend>();
+
+  /** Whether a send with this (claimed) id is still waiting for its verdict. */
+  has(id: string): boolean {
+    return this.claims.has(id);
+  }
+
+  open(id: string, claim: boolean): PendingSend {
+    const pending = new PendingSend(id, claim ? this.claims : undefined);
+    if (claim) this.claims.set(id, pending);
+    return pending;
+  }
+}
+
+/** The `PendingSend` a machine event hands back, if the message came from `send()`. */
+export function pendingOf(tag: unknown): PendingSend | undefined {
+  return tag instanceof PendingSend ? tag : undefined;
+}
