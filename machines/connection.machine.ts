@@ -64,13 +64,7 @@ export const connectionMachine = connectionSetup.createMachine({
           after: {
             connectTimeout: {
               target: '#holdfast.reconnecting',
-              actions: {
-                type: 'reportTimeout',
-                params: ({ context }) => ({
-                  what: 'opening the link',
-                  ms: context.options.connectTimeoutMs,
-                }),
-              },
+              actions: 'reportConnectTimeout',
             },
           },
           on: {
@@ -85,13 +79,7 @@ export const connectionMachine = connectionSetup.createMachine({
           after: {
             resumeTimeout: {
               target: '#holdfast.reconnecting',
-              actions: {
-                type: 'reportTimeout',
-                params: ({ context }) => ({
-                  what: 'the resume handshake',
-                  ms: context.options.resumeTimeoutMs,
-                }),
-              },
+              actions: 'reportResumeTimeout',
             },
           },
           on: {
@@ -122,13 +110,7 @@ export const connectionMachine = connectionSetup.createMachine({
             connectTimeout: {
               target: '#holdfast.reconnecting',
               reenter: true,
-              actions: {
-                type: 'reportTimeout',
-                params: ({ context }) => ({
-                  what: 'opening the link',
-                  ms: context.options.connectTimeoutMs,
-                }),
-              },
+              actions: 'reportConnectTimeout',
             },
           },
           on: {
@@ -144,13 +126,7 @@ export const connectionMachine = connectionSetup.createMachine({
             resumeTimeout: {
               target: '#holdfast.reconnecting',
               reenter: true,
-              actions: {
-                type: 'reportTimeout',
-                params: ({ context }) => ({
-                  what: 'the resume handshake',
-                  ms: context.options.resumeTimeoutMs,
-                }),
-              },
+              actions: 'reportResumeTimeout',
             },
           },
           on: {
@@ -174,13 +150,7 @@ export const connectionMachine = connectionSetup.createMachine({
             heartbeatTimeout: {
               guard: 'heartbeatEnabled',
               target: '#holdfast.reconnecting',
-              actions: {
-                type: 'reportTimeout',
-                params: ({ context }) => ({
-                  what: 'silence on the link',
-                  ms: context.options.heartbeatTimeoutMs,
-                }),
-              },
+              actions: 'reportSilence',
             },
           },
         },
@@ -200,13 +170,7 @@ export const connectionMachine = connectionSetup.createMachine({
             heartbeatTimeout: {
               guard: 'heartbeatEnabled',
               target: '#holdfast.reconnecting',
-              actions: {
-                type: 'reportTimeout',
-                params: ({ context }) => ({
-                  what: 'silence on the link',
-                  ms: context.options.heartbeatTimeoutMs,
-                }),
-              },
+              actions: 'reportSilence',
             },
           },
         },

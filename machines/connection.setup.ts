@@ -6,6 +6,7 @@
 import {
   assertEvent,
   assign,
+  emit,
   enqueueActions,
   or,
   setup,
@@ -53,6 +54,13 @@ function linkLost(info: LinkClose): ConnectionError {
     cause: info.error,
     ...(info.code === undefined ? {} : { code: info.code }),
   });
+}
+
+function timeout(what: string, ms: number): ConnectionEmitted {
+  return {
+    type: 'error',
+    error: new ConnectionError('timeout', `holdfast: ${what} took longer than ${ms} ms`),
+  };
 }
 
 /** A verdict that ends the link: the server forgot it (R6) or failed in passing (R12). */
@@ -316,14 +324,14 @@ export const connectionSetup = setup({
       );
       enqueue.emit({ type: 'error', error });
     }),
-    reportTimeout: enqueueActions(({ enqueue }, params: { what: string; ms: number }) => {
-      enqueue.emit({
-        type: 'error',
-        error: new ConnectionError(
-          'timeout',
-          `holdfast: ${params.what} took longer than ${params.ms} ms`,
-        ),
-      });
-    }),
+    reportConnectTimeout: emit(({ context }) =>
+      timeout('opening the link', context.options.connectTimeoutMs),
+    ),
+    reportResumeTimeout: emit(({ context }) =>
+      timeout('the resume handshake', context.options.resumeTimeoutMs),
+    ),
+    reportSilence: emit(({ context }) =>
+      timeout('silence on the link', context.options.heartbeatTimeoutMs),
+    ),
   },
 });
