@@ -1,10 +1,10 @@
 import { type Actor, createActor } from 'xstate';
 import type { StreamPosition } from '../adapters/transport.js';
 import { connectionMachine } from '../machines/connection.machine.js';
-import { type AppEvent, type OutgoingMessage, positionList } from '../machines/types.js';
+import { type AppEvent, positionList } from '../machines/types.js';
 import { DeliveryError } from './errors.js';
 import { type ConnectionOptions, resolveOptions } from './options.js';
-import { PendingSends, pendingOf } from './pending.js';
+import { type PendingSend, PendingSends, pendingOf } from './pending.js';
 import { reportListenerError } from './report.js';
 import type {
   ConnectionEventMap,
@@ -74,7 +74,7 @@ export function createConnection(options: ConnectionOptions): Connection {
   // In open, the sends of the current tick, handed to the machine as one `send` event at
   // the end of the tick: one macrostep per burst instead of one per message. Any other
   // command hands them over first, so the machine sees every call in the app's order.
-  let outgoing: OutgoingMessage[] = [];
+  let outgoing: PendingSend[] = [];
 
   function fire<K extends ConnectionEventName>(
     event: K,
@@ -116,7 +116,7 @@ export function createConnection(options: ConnectionOptions): Connection {
         // Sends of this tick the machine never saw: reported while listeners remain.
         const unsent = outgoing;
         outgoing = [];
-        for (const { id, tag } of unsent) drop(closedError(id as string), tag);
+        for (const send of unsent) drop(closedError(send.id), send);
         // Nothing outlives a closed connection (R14).
         listeners.clear();
         subscription?.unsubscribe();
@@ -137,7 +137,7 @@ export function createConnection(options: ConnectionOptions): Connection {
       return;
     }
     // Closed since they were sent (a fatal close from the server, say): never lost silently.
-    for (const { id, tag } of messages) drop(closedError(id as string), tag);
+    for (const send of messages) drop(closedError(send.id), send);
   }
   function command(event: Exclude<AppEvent, { type: 'send' }>): void {
     handOver();
@@ -184,7 +184,7 @@ export function createConnection(options: ConnectionOptions): Connection {
           new TypeError(`holdfast: send() id ${JSON.stringify(id)} is already pending`),
         );
       }
-      const tag = pending.open(id, claim);
+      const tag = pending.open(id, data, retry, claim);
       if (isClosed()) {
         drop(closedError(id), tag);
       } else if (signal?.aborted) {
@@ -205,8 +205,8 @@ export function createConnection(options: ConnectionOptions): Connection {
         if (state !== 'open') {
           // Anywhere else a link event could overtake the burst and open before it (R4).
           handOver();
-          actor.send({ type: 'send', messages: [{ id, data, retry, tag }] });
-        } else if (outgoing.push({ id, data, retry, tag }) === 1) queueMicrotask(handOver);
+          actor.send({ type: 'send', messages: [tag] });
+        } else if (outgoing.push(tag) === 1) queueMicrotask(handOver);
       }
       return tag.promise;
     },

@@ -1,13 +1,16 @@
+import type { OutgoingMessage } from '../machines/types.js';
 import type { DeliveryError } from './errors.js';
 import type { AbortSignalLike } from './types.js';
 
 const ignore = () => {};
 
 /**
- * One `send()`'s promise until its verdict. The machine carries it as the message's `tag`
- * and hands it back with `delivered` or `dropped`, so settling it needs no lookup.
+ * One `send()`: the message as the machine takes it, and its promise until the verdict.
+ * It is its own `tag`, so the machine hands it back with `delivered` or `dropped` and
+ * settling it needs no lookup; and being the message itself, a send allocates one object
+ * fewer on a path that is hot.
  */
-export class PendingSend {
+export class PendingSend implements OutgoingMessage {
   readonly promise: Promise<void>;
   private settled = false;
   /** Only for sends with a signal: the abort listener to remove once settled. */
@@ -18,6 +21,8 @@ export class PendingSend {
 
   constructor(
     readonly id: string,
+    readonly data: unknown,
+    readonly retry: boolean,
     /** The registry this send's id is claimed in, when its id could collide. */
     private readonly claims: Map<string, PendingSend> | undefined,
   ) {
@@ -25,6 +30,10 @@ export class PendingSend {
       this.resolvePromise = resolve;
       this.rejectPromise = reject;
     });
+  }
+
+  get tag(): PendingSend {
+    return this;
   }
 
   /** The first verdict settles it; a later one finds it settled and does nothing. */
@@ -64,8 +73,8 @@ export class PendingSends {
     return this.claims.has(id);
   }
 
-  open(id: string, claim: boolean): PendingSend {
-    const pending = new PendingSend(id, claim ? this.claims : undefined);
+  open(id: string, data: unknown, retry: boolean, claim: boolean): PendingSend {
+    const pending = new PendingSend(id, data, retry, claim ? this.claims : undefined);
     if (claim) this.claims.set(id, pending);
     return pending;
   }
