@@ -12,6 +12,7 @@
  * caused it, as it would from a socket.
  */
 
+import { Recent } from '../src/recent.js';
 import {
   MemoryLink,
   type PendingResume,
@@ -95,7 +96,7 @@ export class MemoryServer {
   readonly received: OutboundMessage[] = [];
   private behaviour: MemoryBehaviour;
   private readonly logs = new Map<string, InboundFrame[]>();
-  private readonly seen = new Set<string>();
+  private readonly seen: Recent<true>;
   private readonly options: Required<Omit<MemoryServerOptions, 'behaviour' | 'onMessage'>> &
     Pick<MemoryServerOptions, 'onMessage'>;
 
@@ -109,6 +110,7 @@ export class MemoryServer {
       onMessage: options.onMessage,
       record: options.record ?? false,
     };
+    this.seen = new Recent(this.options.dedupWindow);
   }
 
   /** The newest link that is not closed, if any. */
@@ -256,11 +258,7 @@ export class MemoryServer {
   /** A message arrived: hand it to the app unless its id was seen (R7). */
   private accept(message: OutboundMessage, link: ServerLink): void {
     if (this.seen.has(message.id)) return;
-    this.seen.add(message.id);
-    if (this.seen.size > this.options.dedupWindow) {
-      const oldest = this.seen.values().next().value as string;
-      this.seen.delete(oldest);
-    }
+    this.seen.add(message.id, true);
     if (this.options.record) this.received.push(message);
     this.options.onMessage?.(message, link);
   }

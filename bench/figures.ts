@@ -110,9 +110,9 @@ async function rawRun(url: string, messages: number, window: number, payload: st
 /**
  * 2. Confirmed WebSocket throughput, holdfast vs a raw `ws` client with the same window.
  * Both warm up first (the server and `ws` are shared, so whichever ran first would pay
- * for the JIT), then run alternately; the median of each is compared.
+ * for the JIT), then run alternately five times; the median of each is compared.
  */
-export async function webSocketThroughput(messages: number, window = 64, rounds = 3) {
+export async function webSocketThroughput(messages: number, window = 64, rounds = 5) {
   const server = createServer({ heartbeatMs: 10_000, dedupWindow: 1 });
   const listening = await server.listen();
   const payload = 'x'.repeat(100);

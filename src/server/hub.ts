@@ -4,6 +4,7 @@
  * faults a test or the demo can inject. The WebSocket and SSE halves only speak the wire.
  */
 import { randomUUID } from 'node:crypto';
+import { Recent } from '../recent.js';
 
 export interface StreamEvent {
   stream: string;
@@ -47,12 +48,11 @@ export interface HubOptions {
 
 export class Hub {
   readonly connections = new Map<string, HubConnection>();
-  private readonly recent = new Map<string, HubConnection>();
+  private readonly recent = new Recent<HubConnection>(1000);
   private readonly logs = new Map<string, StreamEvent[]>();
   private readonly seqs = new Map<string, number>();
-  private readonly seen = new Set<string>();
+  private readonly seen: Recent<true>;
   private readonly replayWindow: number;
-  private readonly dedupWindow: number;
   private readonly onMessage: HubOptions['onMessage'];
   /** Fault injection: sends still to fail, and with which HTTP status. */
   failing = { count: 0, status: 500 };
@@ -64,7 +64,7 @@ export class Hub {
 
   constructor(options: HubOptions = {}) {
     this.replayWindow = options.replayWindow ?? 10_000;
-    this.dedupWindow = options.dedupWindow ?? 100_000;
+    this.seen = new Recent(options.dedupWindow ?? 100_000);
     this.onMessage = options.onMessage;
   }
 
@@ -81,8 +81,7 @@ export class Hub {
     this.connections.delete(connection.id);
     // A suspend notice is posted as the client lets go of its event stream, so it may
     // arrive just after the stream closed: remember the last few closed ids for it.
-    this.recent.set(connection.id, connection);
-    if (this.recent.size > 1000) this.recent.delete(this.recent.keys().next().value as string);
+    this.recent.add(connection.id, connection);
   }
 
   /** A live connection, or one closed moments ago (for a late suspend notice). */
@@ -129,9 +128,7 @@ export class Hub {
     } catch (error) {
       return { ok: false, error: error instanceof Error ? error.message : String(error) };
     }
-    this.seen.add(message.id);
-    if (this.seen.size > this.dedupWindow)
-      this.seen.delete(this.seen.values().next().value as string);
+    this.seen.add(message.id, true);
     return { ok: true };
   }
 
