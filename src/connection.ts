@@ -2,6 +2,7 @@ import { type Actor, createActor } from 'xstate';
 import type { StreamPosition } from '../adapters/transport.js';
 import { connectionMachine } from '../machines/connection.machine.js';
 import { type AppEvent, positionList } from '../machines/types.js';
+import { realClock } from './clock.js';
 import { DeliveryError } from './errors.js';
 import { type ConnectionOptions, resolveOptions } from './options.js';
 import { type PendingSend, PendingSends, pendingOf } from './pending.js';
@@ -62,8 +63,7 @@ export function createConnection(options: ConnectionOptions): Connection {
   const resolved = resolveOptions(options);
   const actor = createActor(connectionMachine, {
     input: options,
-    // Spread in only when set: `clock: undefined` would break delayed transitions.
-    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    clock: options.clock ?? realClock,
     ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
   });
 

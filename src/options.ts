@@ -68,7 +68,7 @@ export interface ConnectionOptions {
   /**
    * The clock every timer is scheduled on (`SimulatedClock` in tests). Only used by
    * `createConnection`; with `connectionMachine`, pass it to `createActor`.
-   * @default real timers
+   * @default real timers; a 0 ms wait runs on the next turn of the event loop
    */
   clock?: ClockLike;
   /**

@@ -1,0 +1,40 @@
+/** The default clock: real timers, with a 0 ms wait on the next turn of the event loop. */
+import { describe, expect, it } from 'vitest';
+import type { Transport } from '../adapters/transport.js';
+import { realClock } from '../src/clock.js';
+import { createConnection } from '../src/index.js';
+
+const waitMs = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+describe('the default clock', () => {
+  it('runs a 0 ms wait on the next turn, ahead of any real timer, and can cancel it', async () => {
+    const order: string[] = [];
+    realClock.setTimeout(() => order.push('timer'), 20);
+    realClock.setTimeout(() => order.push('zero'), 0);
+    const cancelled = realClock.setTimeout(() => order.push('cancelled'), 0);
+    realClock.clearTimeout(cancelled);
+    const cancelledTimer = realClock.setTimeout(() => order.push('cancelled timer'), 5);
+    realClock.clearTimeout(cancelledTimer);
+    await waitMs(40);
+    expect(order).toEqual(['zero', 'timer']);
+  });
+
+  it('a transport that fails at once, retried with backoff 0 forever, never starves the event loop', async () => {
+    let attempts = 0;
+    const failing: Transport = {
+      connect() {
+        attempts++;
+        throw new Error('no network');
+      },
+    };
+    const conn = createConnection({ transport: failing, backoff: () => 0 });
+    // Timers still run while it retries: each retry waits for a turn of the event loop.
+    await waitMs(30);
+    const seen = attempts;
+    expect(seen).toBeGreaterThan(1);
+    expect(conn.state).not.toBe('closed');
+    conn.close();
+    await waitMs(5);
+    expect(attempts).toBe(seen);
+  });
+});
