@@ -136,8 +136,7 @@ export const linkActor = fromCallback<LinkCommand, LinkActorInput, LinkEvent>(
       switch (command.type) {
         case 'link.send': {
           // The whole batch is one call: reports a send makes synchronously wait for it.
-          calling++;
-          try {
+          call(() => {
             for (const message of command.messages) {
               const { id } = message;
               let sent: Promise<SendOutcome>;
@@ -151,9 +150,7 @@ export const linkActor = fromCallback<LinkCommand, LinkActorInput, LinkEvent>(
                 (error: unknown) => deliverVerdict({ id, outcome: { status: 'retry', error } }),
               );
             }
-          } finally {
-            calling--;
-          }
+          });
           return;
         }
         case 'link.resume': {
