@@ -127,6 +127,7 @@ export async function play(config: SimConfig, steps: readonly Step[]): Promise<v
     }
   };
 
+  const acked: string[] = [];
   for (const [index, step] of steps.entries()) {
     const where = `step ${index + 1} (${step.do})`;
     const link = server.current;
@@ -165,7 +166,22 @@ export async function play(config: SimConfig, steps: readonly Step[]): Promise<v
         const pending = link?.pendingSends ?? [];
         const k = step.which % Math.max(1, pending.length);
         for (const earlier of pending.slice(0, k)) earlier.handleWithoutReply();
-        pending[k]?.answer(step.outcome);
+        const answered = pending[k];
+        answered?.answer(step.outcome);
+        if (answered && step.outcome === 'ok') acked.push(answered.message.id);
+        break;
+      }
+      case 'answer-sends': {
+        // In send order, and nothing after a failure: a server that fails a message
+        // handles none after it on that link.
+        const pending = [...(link?.pendingSends ?? [])];
+        for (const [i, outcome] of step.outcomes.entries()) {
+          const answered = pending[i];
+          if (answered === undefined) break;
+          answered.answer(outcome);
+          if (outcome === 'ok') acked.push(answered.message.id);
+          if (outcome === 'stale' || outcome === 'retry') break;
+        }
         break;
       }
       case 'lose-ack':
@@ -218,6 +234,15 @@ export async function play(config: SimConfig, steps: readonly Step[]): Promise<v
     }
     await settle();
     invariants(where);
+    // A send the server confirmed on a live link resolves on that confirmation, every one
+    // of a batch, not on some later resend.
+    for (const id of acked.splice(0)) {
+      check(
+        confirmed.has(id),
+        'send resolves on its ack',
+        `${where}: ${id} was acked, not resolved`,
+      );
+    }
   }
 
   // Liveness: once the server behaves, everything not dropped is delivered and the

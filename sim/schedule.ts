@@ -13,10 +13,14 @@ export interface SimConfig {
   maxAttempts: number;
 }
 
+type Outcome = 'ok' | 'stale' | 'retry' | 'rejected';
+
 export type Step =
   | { do: 'send'; retry: boolean; signal: boolean }
   | { do: 'abort'; which: number }
-  | { do: 'answer-send'; outcome: 'ok' | 'stale' | 'retry' | 'rejected'; which: number }
+  | { do: 'answer-send'; outcome: Outcome; which: number }
+  /** Answer the first sends in flight in one tick, so their verdicts arrive together. */
+  | { do: 'answer-sends'; outcomes: Outcome[] }
   | { do: 'lose-ack' }
   | { do: 'accept' }
   | { do: 'refuse'; fatal: boolean }
@@ -67,6 +71,16 @@ export const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
         'rejected' as const,
       ),
       which: fc.nat(2),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      do: fc.constant('answer-sends' as const),
+      outcomes: fc.array(fc.constantFrom<Outcome>('ok', 'ok', 'ok', 'stale', 'retry', 'rejected'), {
+        minLength: 2,
+        maxLength: 3,
+      }),
     }),
   },
   { weight: 1, arbitrary: fc.constant({ do: 'lose-ack' as const }) },

@@ -55,6 +55,8 @@ interface Run {
   handshakes: Set<ServerLink>;
   /** Links already seen open. */
   seenOpen: Set<ServerLink>;
+  /** Sends the server just confirmed on the live link: each must resolve on it. */
+  acked: string[];
 }
 
 function current(run: Run): ServerLink {
@@ -143,7 +145,12 @@ async function perform(run: Run, event: ModelEvent): Promise<void> {
         pending.length === event.verdicts.length,
         'the model answers a send the server never got',
       );
-      for (const [i, verdict] of event.verdicts.entries()) pending[i]?.answer(verdict.outcome);
+      for (const [i, verdict] of event.verdicts.entries()) {
+        pending[i]?.answer(verdict.outcome);
+        const { status } = verdict.outcome;
+        if (status === 'stale' || status === 'retry') break;
+        if (status === 'ok') run.acked.push(pending[i]?.message.id ?? '');
+      }
       break;
     }
     case 'link.frame':
@@ -208,6 +215,9 @@ function checkInvariants(run: Run, where: string, enteredOpen: boolean): void {
       outbox.length === 0,
       `${where}: entered open with ${outbox.length} message(s) in the outbox`,
     );
+  // A send the server confirmed resolves on that confirmation, every one of a batch.
+  for (const id of run.acked.splice(0))
+    check(run.delivered.includes(id), `${where}: ${id} was acked but not resolved`);
   // At most one live link.
   check(run.server.live.length <= 1, `${where}: ${run.server.live.length} live links`);
   // Nothing alive after closed.
@@ -244,6 +254,7 @@ export async function replay(
     aborts: new Map(),
     handshakes: new Set(),
     seenOpen: new Set(),
+    acked: [],
     conn: createConnection({
       transport: server.transport({ maxInFlight }),
       ...MODEL_OPTIONS,
