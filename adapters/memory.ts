@@ -12,7 +12,6 @@
  * caused it, as it would from a socket.
  */
 
-import { Recent } from '../src/recent.js';
 import {
   MemoryLink,
   type PendingResume,
@@ -22,6 +21,7 @@ import {
   type TimerLike,
   type WireRecord,
 } from './memory-link.js';
+import { Recent } from './recent.js';
 import type {
   InboundFrame,
   Link,

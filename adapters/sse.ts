@@ -8,8 +8,19 @@
  * (`withCredentials` for another origin) or a token in `url`; the POSTs also carry
  * `headers`, which may be an async function so a refreshed token is used every time.
  */
+import {
+  eventFields,
+  Header,
+  HttpStatus,
+  isFatalStreamStatus,
+  isRejectedStatus,
+  ResultStatus,
+  SseEvent,
+  SsePath,
+  type SsePostPath,
+  sendOutcomeOfStatus,
+} from './protocol.js';
 import type {
-  InboundFrame,
   Link,
   LinkClose,
   LinkEvents,
@@ -60,12 +71,6 @@ export interface SseTransportOptions {
   maxBatch?: number;
   /** A POST not answered by then counts as failed (a send: `retry`). @default 10000 */
   requestTimeoutMs?: number;
-}
-
-function statusOutcome(status: number, error: unknown): SendOutcome {
-  if (status === 404) return { status: 'stale' };
-  if (status === 400 || status === 413 || status === 422) return { status: 'rejected', error };
-  return { status: 'retry', error: new Error(`POST send answered HTTP ${status}`) };
 }
 
 export function sseTransport(options: SseTransportOptions): Transport {
@@ -139,37 +144,48 @@ function openLink(config: Config, events: LinkEvents): Link {
     if (info) events.close(info);
   };
 
-  const source = new config.ES(`${config.base}/events`, {
+  const source = new config.ES(`${config.base}${SsePath.events}`, {
     withCredentials: config.withCredentials,
   });
-  source.addEventListener('welcome', (event) => {
+  source.addEventListener(SseEvent.welcome, (event) => {
+    if (done) return;
+    // One link, one welcome: a second one breaks the protocol, as over WebSocket.
+    if (connectionId !== undefined) return finish({ reason: 'a second welcome', protocol: true });
     const welcome = parse(event.data);
-    if (done || connectionId !== undefined) return;
     if (typeof welcome?.connectionId !== 'string') {
       return finish({ reason: 'the welcome event has no connectionId', protocol: true });
     }
     connectionId = welcome.connectionId;
     events.open();
   });
-  source.addEventListener('event', (event) => {
+  source.addEventListener(SseEvent.event, (event) => {
     const frame = parse(event.data);
     if (done) return;
     if (!frame) return finish({ reason: 'malformed JSON in an event', protocol: true });
-    events.message(frame as unknown as InboundFrame);
+    if (connectionId === undefined)
+      return finish({ reason: 'an event before welcome', protocol: true });
+    // Only stream, seq and data reach the app, as over WebSocket.
+    events.message(eventFields(frame));
   });
-  source.addEventListener('ping', () => {
+  source.addEventListener(SseEvent.ping, () => {
     if (!done) events.alive();
   });
   // The machine decides when to reconnect, not EventSource's own retry (which would get a
   // new connection id behind its back): the first error ends the link.
+  // The `eventsource` package puts the HTTP status of a refused stream in `code`; it is an
+  // HTTP status, not a WebSocket close code, so it goes out as `httpStatus`.
   source.addEventListener('error', (event) => {
-    const code = event.code;
-    finish({ code, reason: 'the event stream failed', fatal: code === 401 || code === 403 });
+    const status = event.code;
+    finish({
+      ...(status === undefined ? {} : { httpStatus: status }),
+      reason: 'the event stream failed',
+      fatal: isFatalStreamStatus(status),
+    });
   });
 
   /** `untracked`: a fire-and-forget notice, sent even though the link closes right after. */
   async function post(
-    action: string,
+    path: SsePostPath,
     body: object,
     untracked = false,
   ): Promise<{ status: number; body: unknown }> {
@@ -180,18 +196,20 @@ function openLink(config: Config, events: LinkEvents): Link {
       : setTimeout(() => controller.abort(new Error('request timeout')), config.requestTimeoutMs);
     try {
       const extra = typeof config.headers === 'function' ? await config.headers() : config.headers;
-      const response = await config.fetch(`${config.base}/${action}`, {
+      const response = await config.fetch(`${config.base}${path}`, {
         method: 'POST',
         headers: {
           ...extra,
           'Content-Type': 'application/json',
-          'X-Connection-ID': connectionId ?? '',
+          [Header.connectionId]: connectionId ?? '',
         },
         body: JSON.stringify(body),
         signal: controller.signal,
       });
       const parsed =
-        response.status === 204 ? undefined : await response.json().catch(() => undefined);
+        response.status === HttpStatus.noContent
+          ? undefined
+          : await response.json().catch(() => undefined);
       return { status: response.status, body: parsed };
     } finally {
       clearTimeout(timer);
@@ -202,13 +220,12 @@ function openLink(config: Config, events: LinkEvents): Link {
   async function sendBatch(messages: OutboundMessage[]): Promise<SendOutcome[]> {
     let answer: { status: number; body: unknown };
     try {
-      answer = await post('send', { messages });
+      answer = await post(SsePath.send, { messages });
     } catch (error) {
       return messages.map(() => ({ status: 'retry', error }));
     }
     const error = (answer.body as { error?: unknown } | undefined)?.error;
-    const refused = answer.status === 400 || answer.status === 413 || answer.status === 422;
-    if (refused && messages.length > 1) {
+    if (isRejectedStatus(answer.status) && messages.length > 1) {
       // The server refused the request, not a message (one too big, one malformed), and
       // handled none of it: send them one by one, in order, so only the culprit is refused.
       const outcomes: SendOutcome[] = [];
@@ -222,14 +239,18 @@ function openLink(config: Config, events: LinkEvents): Link {
       }
       return outcomes;
     }
-    if (answer.status !== 200) return messages.map(() => statusOutcome(answer.status, error));
+    if (answer.status !== HttpStatus.ok) {
+      const outcome = sendOutcomeOfStatus(answer.status, error);
+      return messages.map(() => outcome);
+    }
     const results = (answer.body as { results?: unknown } | undefined)?.results;
     const byId = new Map<string, { status?: unknown; error?: unknown }>();
     if (Array.isArray(results)) for (const r of results) byId.set(String(r?.id), r ?? {});
     const outcomes = messages.map(({ id }): SendOutcome | undefined => {
       const result = byId.get(id);
-      if (result?.status === 'ok') return { status: 'ok' };
-      if (result?.status === 'rejected') return { status: 'rejected', error: result.error };
+      if (result?.status === ResultStatus.ok) return { status: 'ok' };
+      if (result?.status === ResultStatus.rejected)
+        return { status: 'rejected', error: result.error };
       return undefined;
     });
     if (outcomes.includes(undefined)) {
@@ -260,8 +281,12 @@ function openLink(config: Config, events: LinkEvents): Link {
   return {
     async resume(positions: readonly StreamPosition[]) {
       if (done || connectionId === undefined) throw new Error('the event stream is not open');
-      const answer = await post('resume', { streams: positions });
-      if (answer.status !== 200) throw new Error(`POST resume answered HTTP ${answer.status}`);
+      const answer = await post(SsePath.resume, { streams: positions });
+      if (answer.status !== HttpStatus.ok) {
+        throw Object.assign(new Error(`POST resume answered HTTP ${answer.status}`), {
+          httpStatus: answer.status,
+        });
+      }
     },
     send(message: OutboundMessage) {
       if (done) return Promise.resolve({ status: 'stale' });
@@ -277,7 +302,7 @@ function openLink(config: Config, events: LinkEvents): Link {
     },
     suspend(positions: readonly StreamPosition[]) {
       if (!done && connectionId !== undefined) {
-        post('suspend', { streams: positions }, true).catch(() => {});
+        post(SsePath.suspend, { streams: positions }, true).catch(() => {});
       }
     },
     close() {

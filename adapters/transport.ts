@@ -39,21 +39,26 @@ export interface InboundFrame {
   readonly data: unknown;
 }
 
-/** What the server made of one send. */
+/**
+ * What the server made of one send. `httpStatus` is the HTTP status of the answer that
+ * decided it, where the wire has one; the app sees it as `ConnectionError.status`.
+ */
 export type SendOutcome =
   /** The server has the message. */
   | { readonly status: 'ok' }
   /** The server no longer knows this link (e.g. HTTP 404): resend on a new link. */
-  | { readonly status: 'stale' }
+  | { readonly status: 'stale'; readonly httpStatus?: number }
   /** A transient failure (5xx, 429, network error, timeout): resend on a new link. */
-  | { readonly status: 'retry'; readonly error?: unknown }
+  | { readonly status: 'retry'; readonly error?: unknown; readonly httpStatus?: number }
   /** The server refused this message for good (HTTP 400/413/422, a nack). */
-  | { readonly status: 'rejected'; readonly error?: unknown };
+  | { readonly status: 'rejected'; readonly error?: unknown; readonly httpStatus?: number };
 
 /** Why a link is gone. */
 export interface LinkClose {
   /** A close code, where the wire has one (WebSocket close codes). */
   readonly code?: number;
+  /** The HTTP status that ended the link, where the wire has one (an event stream's 401). */
+  readonly httpStatus?: number;
   /** A human-readable reason from the wire or the adapter. */
   readonly reason?: string;
   /** The underlying error, where there is one. */
@@ -74,7 +79,11 @@ export interface LinkClose {
 export interface LinkEvents {
   /** The server greeted this link; it is usable (resume, then send). Called at most once. */
   open(): void;
-  /** One application frame arrived. Also counts as a sign of life. */
+  /**
+   * One application frame arrived. Also counts as a sign of life. Only after `open`: a
+   * frame before the greeting breaks the protocol (report `close` with `protocol: true`);
+   * the machine ignores one that comes anyway.
+   */
   message(frame: InboundFrame): void;
   /** A sign of life that is not a frame (a ping). */
   alive(): void;
@@ -87,8 +96,10 @@ export interface Link {
   /**
    * Ask the server to replay every stream after the given positions, and resolve once
    * it has (the replayed frames arrive through `message` before this resolves).
-   * Rejects when the server refused or the link failed. Called with every watched
-   * stream right after `open`, and with one stream when the app watches it later.
+   * Rejects when the server refused or the link failed; an error with a numeric
+   * `httpStatus` (the HTTP status of the refusal) reaches the app as
+   * `ConnectionError.status`. Called with every watched stream right after `open`, and
+   * with one stream when the app watches it later.
    */
   resume(positions: readonly StreamPosition[]): Promise<void>;
   /**

@@ -3,8 +3,8 @@
  * bytes only: no queue, no retry, no timer. The link is open on the server's `welcome`,
  * not on the socket's open; sends are pipelined and confirmed by `ack` / `nack`.
  */
+import { CloseCode, eventFields, Frame, isFatalCloseCode } from './protocol.js';
 import type {
-  InboundFrame,
   Link,
   LinkClose,
   LinkEvents,
@@ -56,10 +56,8 @@ interface PendingAck {
   readonly resolve: (outcome: SendOutcome) => void;
 }
 
-/** Close codes 4000–4099 mean "do not come back" (auth refused, protocol version). */
-export function isFatalCloseCode(code: number | undefined): boolean {
-  return code !== undefined && code >= 4000 && code <= 4099;
-}
+// Public API of `holdfast/websocket`; the range itself lives in the wire table.
+export { isFatalCloseCode };
 
 export function webSocketTransport(options: WebSocketTransportOptions): Transport {
   const Ctor =
@@ -106,8 +104,8 @@ function openLink(
     if (info) events.close(info);
   };
   const protocolError = (reason: string) => {
-    socket?.close(1002, reason);
-    finish({ code: 1002, reason, protocol: true });
+    socket?.close(CloseCode.protocolError, reason);
+    finish({ code: CloseCode.protocolError, reason, protocol: true });
   };
   const write = (frame: object) => socket?.send(JSON.stringify(frame));
   const takeAck = (id: string) => {
@@ -140,28 +138,32 @@ function openLink(
     } catch {
       return protocolError('malformed JSON from the server');
     }
+    // Valid JSON is not yet a frame: `null`, `42` or `[]` would throw below.
+    if (typeof frame !== 'object' || frame === null || Array.isArray(frame))
+      return protocolError('a frame that is not a JSON object');
     switch (frame.type) {
-      case 'welcome':
+      case Frame.welcome:
         if (greeted) return protocolError('a second welcome');
         greeted = true;
         return events.open();
-      case 'resumed': {
+      case Frame.resumed: {
         const resume = resumes.shift();
         if (!resume) return protocolError('resumed without a resume');
         return resume.resolve();
       }
-      case 'ack':
-      case 'nack': {
+      case Frame.ack:
+      case Frame.nack: {
         const resolve = takeAck(String(frame.id));
         if (!resolve) return protocolError(`${frame.type} for a message not in flight`);
         return resolve(
-          frame.type === 'ack' ? CONFIRMED : { status: 'rejected', error: frame.error },
+          frame.type === Frame.ack ? CONFIRMED : { status: 'rejected', error: frame.error },
         );
       }
-      case 'event':
+      case Frame.event:
         if (!greeted) return protocolError('an event before welcome');
-        return events.message(frame as InboundFrame);
-      case 'ping':
+        // Only stream, seq and data reach the app: never the frame's type or extra fields.
+        return events.message(eventFields(frame));
+      case Frame.ping:
         return events.alive();
       default:
         return protocolError(`unknown frame type ${JSON.stringify(frame.type)}`);
@@ -201,7 +203,7 @@ function openLink(
       }
       return new Promise<void>((resolve, reject) => {
         resumes.push({ resolve, reject });
-        write({ type: 'resume', streams: positions });
+        write({ type: Frame.resume, streams: positions });
       });
     },
     send(message: OutboundMessage) {
@@ -209,7 +211,7 @@ function openLink(
         return Promise.resolve({ status: 'stale' });
       return new Promise<SendOutcome>((resolve) => {
         try {
-          write({ type: 'send', id: message.id, data: message.data });
+          write({ type: Frame.send, id: message.id, data: message.data });
         } catch (error) {
           return resolve({ status: 'retry', error });
         }
@@ -218,13 +220,13 @@ function openLink(
     },
     suspend(positions: readonly StreamPosition[]) {
       if (!done && greeted && socket?.readyState === OPEN)
-        write({ type: 'suspend', streams: positions });
+        write({ type: Frame.suspend, streams: positions });
     },
     close() {
       const open = socket;
       finish(undefined);
       try {
-        open?.close(1000, 'closed by the client');
+        open?.close(CloseCode.normal, 'closed by the client');
       } catch {
         // Closing a socket that never opened may throw in some runtimes; it is gone either way.
       }

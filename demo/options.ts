@@ -6,8 +6,13 @@ export interface DemoOptions {
   seed: number;
   chaos: 'off' | 'normal' | 'heavy';
   json: boolean;
-  /** Start a local Stately inspector server and stream the clients' machines to it. */
+  /**
+   * Start a local Stately inspector server and stream the clients' machines to it; the
+   * demo then stays up until Ctrl-C.
+   */
   inspect: boolean;
+  /** The inspector server's port (`--inspect-port`), so two runs or a test need not share 8080. */
+  inspectPort: number;
 }
 
 function fail(message: string): never {
@@ -35,6 +40,10 @@ export function readOptions(argv: readonly string[]): DemoOptions {
   if (!Number.isInteger(messages) || messages < 1) fail('--messages must be an integer ≥ 1');
   const seed = Number(value('seed', '1'));
   if (!Number.isInteger(seed)) fail('--seed must be an integer');
+  const inspectPort = Number(value('inspect-port', '8080'));
+  if (!Number.isInteger(inspectPort) || inspectPort < 1 || inspectPort > 65_535) {
+    fail('--inspect-port must be a port number, 1 to 65535');
+  }
   return {
     transport,
     chaos,
@@ -42,6 +51,7 @@ export function readOptions(argv: readonly string[]): DemoOptions {
     seed,
     json: argv.includes('--json'),
     inspect: argv.includes('--inspect'),
+    inspectPort,
   };
 }
 

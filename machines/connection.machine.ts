@@ -3,12 +3,91 @@
  *
  * Top-level states are exactly the six of spec §4. The link is a child actor (`link`)
  * spawned on entry to an `opening` state and stopped whenever the machine lets go of it,
- * so a replaced link cannot change anything (R5). The outbox lives in context. Nothing
- * here does I/O: the link actor moves the bytes, and every side effect is a named action.
+ * so a replaced link cannot change anything (R5). `link.*` events are handled only in the
+ * states that hold a link: `opening` and `resuming` (of connecting and reconnecting),
+ * `flushing` and `open`. The outbox lives in context. Nothing here does I/O: the link
+ * actor moves the bytes, and every side effect is a named action.
+ *
+ * Every transition into `reconnecting` has `reenter: true`: from inside reconnecting
+ * (a failed attempt) it must start reconnecting over — let go of the link, requeue,
+ * plan the next backoff — which a transition to an ancestor does only when re-entering.
  */
-import { resolveOptions } from '../src/options.js';
 import { connectionSetup } from './connection.setup.js';
+import { resolveOptions } from './options.js';
 import { emptyOutbox } from './outbox.js';
+
+const RECONNECT = { target: '#holdfast.reconnecting', reenter: true } as const;
+
+/** A link reported itself gone: fatal closes for good (R17), anything else reconnects. */
+const linkClosed = {
+  'link.closed': [
+    { guard: 'isFatal', target: '#holdfast.closed', actions: 'closeAsFatal' },
+    { ...RECONNECT, actions: 'reportLinkLost' },
+  ],
+} as const;
+
+/** What a greeted link (resuming, flushing, open) can do beyond an opening one. */
+const greeted = {
+  ...linkClosed,
+  'link.frame': { actions: 'receiveFrame' },
+  'link.watch-failed': { ...RECONNECT, actions: 'reportResumeFailed' },
+  // The link can carry the notice and a late watch's resume (R13, R20).
+  suspend: { target: '#holdfast.suspended', actions: 'sendSuspendNotice' },
+  watch: { actions: ['resumeWatchedStream', 'watchStream'] },
+} as const;
+
+/**
+ * One link attempt: open a link, then resume the watched streams on it (R2), with a
+ * timeout each (R16). The same in connecting and reconnecting.
+ */
+const linkAttempt = {
+  opening: {
+    entry: 'openLink',
+    after: { connectTimeout: { ...RECONNECT, actions: 'reportConnectTimeout' } },
+    // Nothing but open or closed: a link delivers frames only once greeted (transport.ts).
+    on: {
+      ...linkClosed,
+      'link.open': [
+        { guard: 'hasWatchedStreams', target: 'resuming' },
+        { target: '#holdfast.flushing' },
+      ],
+    },
+  },
+  resuming: {
+    entry: 'sendHandshake',
+    after: { resumeTimeout: { ...RECONNECT, actions: 'reportResumeTimeout' } },
+    on: {
+      ...greeted,
+      'link.resumed': { target: '#holdfast.flushing' },
+      'link.resume-failed': { ...RECONNECT, actions: 'reportResumeFailed' },
+    },
+  },
+} as const;
+
+/**
+ * A usable link (flushing, open): sends go straight on the wire, verdicts settle them,
+ * and every sign of life re-enters `heartbeat`, which restarts its timer (R15).
+ */
+const usable = {
+  initial: 'heartbeat',
+  states: {
+    heartbeat: {
+      after: {
+        heartbeatTimeout: { guard: 'heartbeatEnabled', ...RECONNECT, actions: 'reportSilence' },
+      },
+    },
+  },
+  on: {
+    ...greeted,
+    send: { actions: 'enqueueAndSend' },
+    'link.frame': { target: '.heartbeat', reenter: true, actions: 'receiveFrame' },
+    'link.alive': { target: '.heartbeat', reenter: true },
+    'link.verdicts': [
+      { guard: 'sendFailed', ...RECONNECT, actions: ['settleVerdicts', 'reportSendFailure'] },
+      { actions: ['settleVerdicts', 'pump'] },
+    ],
+  },
+} as const;
 
 export const connectionMachine = connectionSetup.createMachine({
   id: 'holdfast',
@@ -16,81 +95,27 @@ export const connectionMachine = connectionSetup.createMachine({
     options: resolveOptions(input),
     outbox: emptyOutbox,
     positions: new Map(),
-    attempt: 0,
+    backoffAttempt: 0,
     backoffMs: 0,
-    failedAttempts: 0,
+    linkAttempts: 0,
     closedBy: undefined,
   }),
   initial: 'connecting',
   on: {
     send: { actions: 'enqueue' },
     abort: { actions: 'withdraw' },
-    watch: [
-      { guard: 'linkIsOpen', actions: ['resumeWatchedStream', 'watchStream'] },
-      { actions: 'watchStream' },
-    ],
+    watch: { actions: 'watchStream' },
     unwatch: { actions: 'unwatchStream' },
-    suspend: [
-      { guard: 'linkIsOpen', target: '.suspended', actions: 'sendSuspendNotice' },
-      { target: '.suspended' },
-    ],
+    suspend: { target: '.suspended' },
     resume: { target: '.connecting', actions: 'resetAttempts' },
     close: { target: '.closed' },
-    'link.frame': { actions: 'receiveFrame' },
-    // Every link failure lands here, whichever state the link was in.
-    'link.closed': [
-      { guard: 'isFatal', target: '.closed', actions: 'closeAsFatal' },
-      { target: '.reconnecting', actions: 'reportLinkLost' },
-    ],
-    'link.watch-failed': { target: '.reconnecting', actions: 'reportResumeFailed' },
-    // Verdicts only exist while a link carries sends, which is only in flushing and open.
-    'link.verdicts': [
-      {
-        guard: 'sendFailed',
-        target: '.reconnecting',
-        actions: ['settleVerdicts', 'reportSendFailure'],
-      },
-      { actions: ['settleVerdicts', 'pump'] },
-    ],
   },
   states: {
     connecting: {
       entry: 'requeueInFlight',
       initial: 'opening',
       on: { resume: {} },
-      states: {
-        opening: {
-          entry: 'openLink',
-          after: {
-            connectTimeout: {
-              target: '#holdfast.reconnecting',
-              actions: 'reportConnectTimeout',
-            },
-          },
-          on: {
-            'link.open': [
-              { guard: 'hasWatchedStreams', target: 'resuming' },
-              { target: '#holdfast.flushing' },
-            ],
-          },
-        },
-        resuming: {
-          entry: 'sendHandshake',
-          after: {
-            resumeTimeout: {
-              target: '#holdfast.reconnecting',
-              actions: 'reportResumeTimeout',
-            },
-          },
-          on: {
-            'link.resumed': { target: '#holdfast.flushing' },
-            'link.resume-failed': {
-              target: '#holdfast.reconnecting',
-              actions: 'reportResumeFailed',
-            },
-          },
-        },
-      },
+      states: linkAttempt,
     },
     reconnecting: {
       entry: ['dropLink', 'requeueInFlight', 'planBackoff'],
@@ -104,82 +129,17 @@ export const connectionMachine = connectionSetup.createMachine({
           },
           after: { backoff: { target: 'opening' } },
         },
-        opening: {
-          entry: 'openLink',
-          after: {
-            connectTimeout: {
-              target: '#holdfast.reconnecting',
-              reenter: true,
-              actions: 'reportConnectTimeout',
-            },
-          },
-          on: {
-            'link.open': [
-              { guard: 'hasWatchedStreams', target: 'resuming' },
-              { target: '#holdfast.flushing' },
-            ],
-          },
-        },
-        resuming: {
-          entry: 'sendHandshake',
-          after: {
-            resumeTimeout: {
-              target: '#holdfast.reconnecting',
-              reenter: true,
-              actions: 'reportResumeTimeout',
-            },
-          },
-          on: {
-            'link.resumed': { target: '#holdfast.flushing' },
-            'link.resume-failed': {
-              target: '#holdfast.reconnecting',
-              reenter: true,
-              actions: 'reportResumeFailed',
-            },
-          },
-        },
+        ...linkAttempt,
       },
     },
     flushing: {
       entry: ['markLinkUsable', 'pump'],
       always: { guard: 'outboxEmpty', target: 'open' },
-      initial: 'live',
-      states: {
-        live: {
-          after: {
-            heartbeatTimeout: {
-              guard: 'heartbeatEnabled',
-              target: '#holdfast.reconnecting',
-              actions: 'reportSilence',
-            },
-          },
-        },
-      },
-      on: {
-        send: { actions: 'enqueueAndSend' },
-        'link.frame': { target: '.live', reenter: true, actions: 'receiveFrame' },
-        'link.alive': { target: '.live', reenter: true },
-      },
+      ...usable,
     },
     open: {
       entry: 'resetBackoff',
-      initial: 'live',
-      states: {
-        live: {
-          after: {
-            heartbeatTimeout: {
-              guard: 'heartbeatEnabled',
-              target: '#holdfast.reconnecting',
-              actions: 'reportSilence',
-            },
-          },
-        },
-      },
-      on: {
-        send: { actions: 'enqueueAndSend' },
-        'link.frame': { target: '.live', reenter: true, actions: 'receiveFrame' },
-        'link.alive': { target: '.live', reenter: true },
-      },
+      ...usable,
     },
     suspended: {
       entry: ['dropLink', 'requeueInFlight'],

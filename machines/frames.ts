@@ -1,6 +1,6 @@
 /** What an inbound frame does to the stream positions (R18). Pure. */
 import type { InboundFrame } from '../adapters/transport.js';
-import { ConnectionError } from '../src/errors.js';
+import { ConnectionError, describeValue } from './errors.js';
 
 export interface FrameVerdict {
   readonly positions: ReadonlyMap<string, number>;
@@ -18,10 +18,7 @@ export function readFrame(
     return {
       positions,
       deliver: false,
-      error: new ConnectionError(
-        'protocol',
-        `holdfast: the link delivered a frame that is not an object: ${String(frame)}`,
-      ),
+      error: ConnectionError.badFrame(`a frame that is not an object: ${describeValue(frame)}`),
     };
   }
   const { stream, seq } = frame;
@@ -30,9 +27,8 @@ export function readFrame(
     return {
       positions,
       deliver: false,
-      error: new ConnectionError(
-        'protocol',
-        `holdfast: a frame needs both stream (a string) and seq (an integer ≥ 0) or neither, got stream ${JSON.stringify(stream)} and seq ${JSON.stringify(seq)}`,
+      error: ConnectionError.badFrame(
+        `a frame with stream ${describeValue(stream)} and seq ${describeValue(seq)}: it needs both stream (a string) and seq (an integer ≥ 0) or neither`,
       ),
     };
   }
@@ -46,9 +42,6 @@ export function readFrame(
   return {
     positions: next,
     deliver: true,
-    error: new ConnectionError(
-      'gap',
-      `holdfast: stream ${JSON.stringify(stream)} jumped from seq ${seen} to ${at}; ${at - seen - 1} frame(s) missing`,
-    ),
+    error: ConnectionError.gap(stream, seen, at),
   };
 }

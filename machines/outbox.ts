@@ -3,7 +3,7 @@
  * the server's verdict (`inFlight`), both in send order. Pure functions over persistent
  * queues, O(1) per message on the common paths, so machine context is never mutated.
  */
-import { DeliveryError } from '../src/errors.js';
+import { DeliveryError } from './errors.js';
 import {
   emptyQueue,
   peek,
@@ -59,14 +59,6 @@ export function outboxSize(outbox: Outbox): number {
   return outbox.queue.size + outbox.inFlight.size;
 }
 
-function overflow(message: OutboxEntry, cause: string): Dropped {
-  const { id } = message;
-  return {
-    message,
-    error: new DeliveryError('overflow', id, `holdfast: message ${id} dropped: ${cause}`),
-  };
-}
-
 /** Add a message at the back, keeping queued + in flight within `maxQueue` (R10). */
 export function enqueue(outbox: Outbox, entry: OutboxEntry, limits: OutboxLimits): OutboxChange {
   if (outboxSize(outbox) < limits.maxQueue) {
@@ -77,18 +69,15 @@ export function enqueue(outbox: Outbox, entry: OutboxEntry, limits: OutboxLimits
     return {
       outbox: { ...outbox, queue: push(shift(outbox.queue), entry) },
       dropped: [
-        overflow(
-          oldest,
-          `the outbox is full (maxQueue ${limits.maxQueue}) and it was the oldest queued`,
-        ),
+        { message: oldest, error: DeliveryError.overflow(oldest.id, limits.maxQueue, 'oldest') },
       ],
     };
   }
-  const why =
-    limits.overflow === 'drop-oldest'
-      ? `the outbox is full (maxQueue ${limits.maxQueue}) and every message in it is in flight`
-      : `the outbox is full (maxQueue ${limits.maxQueue})`;
-  return { outbox, dropped: [overflow(entry, why)] };
+  const why = limits.overflow === 'drop-oldest' ? 'all-in-flight' : 'full';
+  return {
+    outbox,
+    dropped: [{ message: entry, error: DeliveryError.overflow(entry.id, limits.maxQueue, why) }],
+  };
 }
 
 const NOTHING_DROPPED: readonly Dropped[] = [];
@@ -154,22 +143,11 @@ export function requeueInFlight(outbox: Outbox, maxDeliveryAttempts: number): Ou
   const dropped: Dropped[] = [];
   for (const entry of toArray(outbox.inFlight)) {
     if (!entry.retry) {
-      dropped.push({
-        message: entry,
-        error: new DeliveryError(
-          'not-retried',
-          entry.id,
-          `holdfast: message ${entry.id} was sent with retry: false and needs a resend`,
-        ),
-      });
+      dropped.push({ message: entry, error: DeliveryError.notRetried(entry.id) });
     } else if (entry.attempts >= maxDeliveryAttempts) {
       dropped.push({
         message: entry,
-        error: new DeliveryError(
-          'attempts-exhausted',
-          entry.id,
-          `holdfast: message ${entry.id} was sent ${entry.attempts} times without success (maxDeliveryAttempts ${maxDeliveryAttempts})`,
-        ),
+        error: DeliveryError.attemptsExhausted(entry.id, entry.attempts, maxDeliveryAttempts),
       });
     } else {
       back.push(entry);

@@ -1,7 +1,7 @@
-import type { LinkEvent } from '../adapters/link-actor.js';
 import type { InboundFrame, StreamPosition } from '../adapters/transport.js';
-import type { ConnectionError, DeliveryError } from '../src/errors.js';
-import type { ConnectionOptions, ResolvedOptions } from '../src/options.js';
+import type { ConnectionError, DeliveryError } from './errors.js';
+import type { LinkEvent } from './link-actor.js';
+import type { ResolvedOptions } from './options.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
 
 export interface ConnectionContext {
@@ -10,11 +10,11 @@ export interface ConnectionContext {
   /** Watched streams and the last seq seen on each, in the order they were watched. */
   readonly positions: ReadonlyMap<string, number>;
   /** The backoff attempt number of the current reconnect (R17); 0 once open. */
-  readonly attempt: number;
+  readonly backoffAttempt: number;
   /** The wait before the next link attempt, from `backoff(attempt)`. */
   readonly backoffMs: number;
   /** Link attempts since the last usable link, the current one included (R17). */
-  readonly failedAttempts: number;
+  readonly linkAttempts: number;
   /** Why the connection closed, when it was not the app's own `close()`. */
   readonly closedBy: ConnectionError | undefined;
 }
@@ -32,8 +32,8 @@ export interface OutgoingMessage {
   readonly tag?: unknown;
 }
 
-/** What the app (or `createConnection`) tells the machine. */
-export type AppEvent =
+/** What the app (or `createConnection`) tells the machine: the events it takes from outside. */
+export type ConnectionEvent =
   /** One message, or several queued in this order (`createConnection` sends a tick's worth). */
   | ({ type: 'send' } & (OutgoingMessage | { messages: readonly OutgoingMessage[] }))
   | { type: 'abort'; id: string }
@@ -43,7 +43,8 @@ export type AppEvent =
   | { type: 'resume' }
   | { type: 'close' };
 
-export type ConnectionEvent = AppEvent | LinkEvent;
+/** Everything the machine handles: the app's events and its own link actor's. */
+export type MachineEvent = ConnectionEvent | LinkEvent;
 
 /** What the machine tells its observers (`actor.on(type, fn)`). */
 export type ConnectionEmitted =
@@ -53,7 +54,7 @@ export type ConnectionEmitted =
   | { type: 'message'; data: unknown; frame: InboundFrame }
   | { type: 'error'; error: ConnectionError };
 
-export type ConnectionInput = ConnectionOptions;
+export type { ConnectionInput } from './options.js';
 
 export function positionList(positions: ReadonlyMap<string, number>): StreamPosition[] {
   return Array.from(positions, ([stream, seq]) => ({ stream, seq }));

@@ -5,9 +5,9 @@
  */
 import { SimulatedClock } from 'xstate';
 import { createMemoryServer } from '../adapters/memory.js';
+import type { DeliveryError } from '../machines/errors.js';
 import { toArray } from '../machines/queue.js';
 import { createConnection } from '../src/connection.js';
-import type { DeliveryError } from '../src/errors.js';
 import type { SimConfig, Step } from './schedule.js';
 import { TIMING } from './schedule.js';
 

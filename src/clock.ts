@@ -1,4 +1,8 @@
-import type { ClockLike } from './options.js';
+/** The timer API the machine schedules with; XState's `SimulatedClock` is one. */
+export interface ClockLike {
+  setTimeout(fn: () => void, timeout: number): unknown;
+  clearTimeout(id: unknown): void;
+}
 
 interface Immediate {
   readonly immediate: unknown;

@@ -1,10 +1,10 @@
-import { type Actor, createActor } from 'xstate';
+import { type Actor, createActor, type InspectionEvent, type Observer } from 'xstate';
 import type { StreamPosition } from '../adapters/transport.js';
 import { connectionMachine } from '../machines/connection.machine.js';
-import { type AppEvent, positionList } from '../machines/types.js';
-import { realClock } from './clock.js';
-import { DeliveryError } from './errors.js';
-import { type ConnectionOptions, resolveOptions } from './options.js';
+import { DeliveryError, describeValue, invalidArgument } from '../machines/errors.js';
+import { type ConnectionInput, resolveOptions } from '../machines/options.js';
+import { type ConnectionEvent, positionList } from '../machines/types.js';
+import { type ClockLike, realClock } from './clock.js';
 import { type PendingSend, PendingSends, pendingOf } from './pending.js';
 import { reportListenerError } from './report.js';
 import type {
@@ -13,6 +13,22 @@ import type {
   ConnectionState,
   SendOptions,
 } from './types.js';
+
+/** Everything `createConnection` accepts: the machine's options, and how to run it. */
+export interface ConnectionOptions extends ConnectionInput {
+  /**
+   * The clock every timer is scheduled on (`SimulatedClock` in tests). With
+   * `connectionMachine`, pass it to `createActor` instead.
+   * @default real timers; a 0 ms wait runs on the next turn of the event loop
+   */
+  clock?: ClockLike;
+  /**
+   * Passed to `createActor` (e.g. the Stately inspector). With `connectionMachine`, pass
+   * it to `createActor` instead.
+   * @default none
+   */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+}
 
 export interface Connection {
   /** The current top-level state. */
@@ -42,14 +58,6 @@ export interface Connection {
 
 function topLevel(value: unknown): ConnectionState {
   return (typeof value === 'string' ? value : Object.keys(value as object)[0]) as ConnectionState;
-}
-
-function closedError(id: string): DeliveryError {
-  return new DeliveryError(
-    'closed',
-    id,
-    `holdfast: message ${id} not delivered: the connection is closed`,
-  );
 }
 
 const EVENT_NAMES: ReadonlySet<string> = new Set(['state', 'open', 'message', 'dropped', 'error']);
@@ -116,7 +124,7 @@ export function createConnection(options: ConnectionOptions): Connection {
         // Sends of this tick the machine never saw: reported while listeners remain.
         const unsent = outgoing;
         outgoing = [];
-        for (const send of unsent) drop(closedError(send.id), send);
+        for (const send of unsent) drop(DeliveryError.closed(send.id), send);
         // Nothing outlives a closed connection (R14).
         listeners.clear();
         subscription?.unsubscribe();
@@ -137,9 +145,9 @@ export function createConnection(options: ConnectionOptions): Connection {
       return;
     }
     // Closed since they were sent (a fatal close from the server, say): never lost silently.
-    for (const send of messages) drop(closedError(send.id), send);
+    for (const send of messages) drop(DeliveryError.closed(send.id), send);
   }
-  function command(event: Exclude<AppEvent, { type: 'send' }>): void {
+  function command(event: Exclude<ConnectionEvent, { type: 'send' }>): void {
     handOver();
     if (!isClosed()) actor.send(event);
   }
@@ -159,43 +167,28 @@ export function createConnection(options: ConnectionOptions): Connection {
       const retry = sendOptions?.retry === undefined ? true : sendOptions.retry;
       const signal = sendOptions?.signal;
       if (typeof id !== 'string' || id === '') {
-        return Promise.reject(
-          new TypeError(
-            `holdfast: send() id must be a non-empty string, got ${JSON.stringify(id)}`,
-          ),
-        );
+        return Promise.reject(invalidArgument('send() id', 'a non-empty string', id));
       }
       if (typeof retry !== 'boolean') {
-        return Promise.reject(
-          new TypeError(
-            `holdfast: send() retry must be true or false, got ${JSON.stringify(retry)}`,
-          ),
-        );
+        return Promise.reject(invalidArgument('send() retry', 'true or false', retry));
       }
       if (
         signal !== undefined &&
         (typeof signal !== 'object' || typeof signal.addEventListener !== 'function')
       ) {
-        return Promise.reject(new TypeError('holdfast: send() signal must be an AbortSignal'));
+        return Promise.reject(invalidArgument('send() signal', 'an AbortSignal', signal));
       }
       const claim = given !== undefined || idsMayCollide;
       if (claim && pending.has(id)) {
         return Promise.reject(
-          new TypeError(`holdfast: send() id ${JSON.stringify(id)} is already pending`),
+          new TypeError(`holdfast: send() id ${describeValue(id)} is already pending`),
         );
       }
       const tag = pending.open(id, data, retry, claim);
       if (isClosed()) {
-        drop(closedError(id), tag);
+        drop(DeliveryError.closed(id), tag);
       } else if (signal?.aborted) {
-        drop(
-          new DeliveryError(
-            'aborted',
-            id,
-            `holdfast: message ${id} was aborted before it was sent`,
-          ),
-          tag,
-        );
+        drop(DeliveryError.aborted(id), tag);
       } else {
         if (signal !== undefined) {
           tag.signal = signal;
@@ -213,14 +206,10 @@ export function createConnection(options: ConnectionOptions): Connection {
 
     watch(stream, fromSeq = 0) {
       if (typeof stream !== 'string' || stream === '') {
-        throw new TypeError(
-          `holdfast: watch() stream must be a non-empty string, got ${JSON.stringify(stream)}`,
-        );
+        throw invalidArgument('watch() stream', 'a non-empty string', stream);
       }
       if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) {
-        throw new TypeError(
-          `holdfast: watch() fromSeq must be an integer ≥ 0, got ${JSON.stringify(fromSeq)}`,
-        );
+        throw invalidArgument('watch() fromSeq', 'an integer ≥ 0', fromSeq);
       }
       command({ type: 'watch', stream, seq: fromSeq });
     },
@@ -242,12 +231,10 @@ export function createConnection(options: ConnectionOptions): Connection {
 
     on(event, listener) {
       if (!EVENT_NAMES.has(event)) {
-        throw new TypeError(
-          `holdfast: on() event must be one of ${[...EVENT_NAMES].join(', ')}, got ${JSON.stringify(event)}`,
-        );
+        throw invalidArgument('on() event', `one of ${[...EVENT_NAMES].join(', ')}`, event);
       }
       if (typeof listener !== 'function') {
-        throw new TypeError(`holdfast: on('${event}') listener must be a function`);
+        throw invalidArgument(`on('${event}') listener`, 'a function', listener);
       }
       if (isClosed()) return () => {};
       let set = listeners.get(event);

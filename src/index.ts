@@ -1,18 +1,15 @@
-export type { LinkCommand, LinkEvent, Verdict } from '../adapters/link-actor.js';
-export { type ConnectionMachine, connectionMachine } from '../machines/connection.machine.js';
-export type {
-  ConnectionContext,
-  ConnectionEmitted,
-  ConnectionEvent,
-  OutgoingMessage,
-} from '../machines/types.js';
+/**
+ * `holdfast`: the public face. `createConnection` for apps; `connectionMachine` and its
+ * types for apps that embed the machine; the errors, options and backoff they all use.
+ * The machine's own link events stay internal.
+ */
 export {
   type Backoff,
   defaultBackoff,
   type FullJitterOptions,
   fullJitterBackoff,
-} from './backoff.js';
-export { type Connection, createConnection } from './connection.js';
+} from '../machines/backoff.js';
+export { type ConnectionMachine, connectionMachine } from '../machines/connection.machine.js';
 export {
   ConnectionError,
   type ConnectionFailure,
@@ -22,6 +19,14 @@ export {
   isConnectionError,
   isDeliveryError,
   isHoldfastError,
-} from './errors.js';
-export { type ClockLike, type ConnectionOptions, defaults, type Overflow } from './options.js';
+} from '../machines/errors.js';
+export { type ConnectionInput, defaults, type Overflow } from '../machines/options.js';
+export type {
+  ConnectionContext,
+  ConnectionEmitted,
+  ConnectionEvent,
+  OutgoingMessage,
+} from '../machines/types.js';
+export type { ClockLike } from './clock.js';
+export { type Connection, type ConnectionOptions, createConnection } from './connection.js';
 export * from './types.js';

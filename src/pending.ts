@@ -1,5 +1,5 @@
+import type { DeliveryError } from '../machines/errors.js';
 import type { OutgoingMessage } from '../machines/types.js';
-import type { DeliveryError } from './errors.js';
 import type { AbortSignalLike } from './types.js';
 
 const ignore = () => {};

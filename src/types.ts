@@ -1,5 +1,5 @@
 import type { InboundFrame } from '../adapters/transport.js';
-import type { ConnectionError, DeliveryError } from './errors.js';
+import type { ConnectionError, DeliveryError } from '../machines/errors.js';
 
 export type {
   InboundFrame,
@@ -20,15 +20,6 @@ export type ConnectionState =
   | 'flushing'
   | 'suspended'
   | 'closed';
-
-export const CONNECTION_STATES: readonly ConnectionState[] = [
-  'connecting',
-  'open',
-  'reconnecting',
-  'flushing',
-  'suspended',
-  'closed',
-];
 
 /** The minimal `AbortSignal` a send accepts. */
 export interface AbortSignalLike {

@@ -167,7 +167,7 @@ describe('connectionMachine on its own', () => {
     actor.start();
     actor.send({ type: 'send', data: 'hello' });
     await settle();
-    expect(actor.getSnapshot().value).toEqual({ open: 'live' });
+    expect(actor.getSnapshot().value).toEqual({ open: 'heartbeat' });
     expect(delivered).toEqual(['generated']);
     actor.send({ type: 'close' });
     expect(actor.getSnapshot().status).toBe('done');

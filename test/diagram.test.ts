@@ -14,8 +14,8 @@ describe('machine diagram', () => {
     for (const state of [
       'connecting_opening',
       'reconnecting_waiting',
-      'flushing_live',
-      'open_live',
+      'flushing_heartbeat',
+      'open_heartbeat',
       'suspended',
       'closed',
     ]) {

@@ -2,7 +2,7 @@ import { afterEach } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { createMemoryServer, type MemoryServerOptions } from '../adapters/memory.js';
 import type { LinkClose, LinkEvents, Transport } from '../adapters/transport.js';
-import type { ConnectionError, DeliveryError } from '../src/errors.js';
+import type { ConnectionError, DeliveryError } from '../machines/errors.js';
 import { type Connection, type ConnectionOptions, createConnection } from '../src/index.js';
 import type { ConnectionState } from '../src/types.js';
 

@@ -35,7 +35,7 @@ describe('inspector', () => {
         (e) => e.type === '@xstate.actor' && e.definition?.includes('"holdfast"'),
       );
       expect(actor, 'the machine definition').toBeDefined();
-      expect(values()).toContain(JSON.stringify({ open: 'live' }));
+      expect(values()).toContain(JSON.stringify({ open: 'heartbeat' }));
     } finally {
       conn.close();
       inspector.stop();

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryServer } from '../adapters/memory.js';
+import { backoffDelay } from '../machines/backoff.js';
+import { resolveOptions } from '../machines/options.js';
 import { createConnection, defaults } from '../src/index.js';
-import { backoffDelay, resolveOptions } from '../src/options.js';
 
 const transport = createMemoryServer({ heartbeatMs: 0 }).transport();
 

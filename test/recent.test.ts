@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Recent } from '../src/recent.js';
+import { Recent } from '../adapters/recent.js';
 
 describe('Recent (the dedup window of both servers)', () => {
   it('remembers the last `capacity` keys and forgets the oldest first', () => {

@@ -2,6 +2,16 @@
 
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import {
+  CloseCode,
+  FatalCloseCodes,
+  Frame,
+  Header,
+  HttpStatus,
+  ResultStatus,
+  SseEvent,
+  SsePath,
+} from '../adapters/protocol.js';
 import { startServer, until } from './integration/wire.js';
 
 async function openStream(sseUrl: string) {
@@ -30,6 +40,31 @@ async function openStream(sseUrl: string) {
 
 const post = (url: string, body: string, headers: Record<string, string> = {}) =>
   fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body });
+
+describe('the wire table both sides import (adapters/protocol.ts)', () => {
+  // Literals on purpose: a test that read the table could not catch a wrong value in it.
+  it('pins the words and numbers of protocol v1 as docs/protocol.md gives them', () => {
+    expect(Object.values(Frame).sort()).toEqual(
+      ['ack', 'event', 'nack', 'ping', 'resume', 'resumed', 'send', 'suspend', 'welcome'].sort(),
+    );
+    expect(SseEvent).toEqual({ welcome: 'welcome', event: 'event', ping: 'ping' });
+    expect(SsePath).toEqual({
+      events: '/events',
+      resume: '/resume',
+      send: '/send',
+      suspend: '/suspend',
+    });
+    expect(Header).toEqual({ connectionId: 'X-Connection-ID' });
+    expect(ResultStatus).toEqual({ ok: 'ok', rejected: 'rejected' });
+    expect(Object.values(CloseCode).sort((a, b) => a - b)).toEqual([
+      1000, 1002, 1007, 1009, 1011, 4001,
+    ]);
+    expect(FatalCloseCodes).toEqual({ min: 4000, max: 4099 });
+    expect(Object.values(HttpStatus).sort((a, b) => a - b)).toEqual([
+      200, 204, 400, 401, 403, 404, 413, 422, 429, 500,
+    ]);
+  });
+});
 
 describe('reference server, SSE + POST', () => {
   it('opens an event stream with a welcome carrying an unguessable id and the heartbeat', async () => {

@@ -1,7 +1,7 @@
 /** The SSE adapter's mapping from HTTP answers to outcomes, with a fake EventSource and fetch. */
 import { describe, expect, it } from 'vitest';
 import { type FetchLike, sseTransport } from '../adapters/sse.js';
-import type { LinkClose, LinkEvents } from '../adapters/transport.js';
+import type { InboundFrame, LinkClose, LinkEvents } from '../adapters/transport.js';
 import { settle } from './helpers.js';
 
 class FakeEventSource {
@@ -27,10 +27,14 @@ class FakeEventSource {
 
 function open(fetch: FetchLike, extra: { requestTimeoutMs?: number } = {}) {
   const seen: string[] = [];
+  const frames: InboundFrame[] = [];
   const closes: LinkClose[] = [];
   const events: LinkEvents = {
     open: () => seen.push('open'),
-    message: () => seen.push('message'),
+    message: (frame) => {
+      frames.push(frame);
+      seen.push('message');
+    },
     alive: () => seen.push('alive'),
     close: (info) => closes.push(info),
   };
@@ -43,7 +47,7 @@ function open(fetch: FetchLike, extra: { requestTimeoutMs?: number } = {}) {
   const link = transport.connect(events);
   const source = FakeEventSource.last as FakeEventSource;
   source.emit('welcome', { connectionId: 'c1', heartbeatMs: 1000 });
-  return { link, source, seen, closes, transport };
+  return { link, source, seen, frames, closes, transport };
 }
 
 const answer =
@@ -51,24 +55,72 @@ const answer =
   async () => ({ status, json: async () => body });
 
 describe('SSE adapter outcomes', () => {
+  const retry = (status: number) => ({
+    status: 'retry',
+    error: new Error(`POST send answered HTTP ${status}`),
+    httpStatus: status,
+  });
   it.each([
-    [404, 'stale'],
-    [400, 'rejected'],
-    [413, 'rejected'],
-    [422, 'rejected'],
-    [429, 'retry'],
-    [500, 'retry'],
-    [503, 'retry'],
-  ])('HTTP %i on a send is %s', async (status, expected) => {
+    [404, { status: 'stale', httpStatus: 404 }],
+    [400, { status: 'rejected', error: 'x', httpStatus: 400 }],
+    [413, { status: 'rejected', error: 'x', httpStatus: 413 }],
+    [422, { status: 'rejected', error: 'x', httpStatus: 422 }],
+    [429, retry(429)],
+    [500, retry(500)],
+    [503, retry(503)],
+    [418, retry(418)],
+    [302, retry(302)],
+  ])('HTTP %i on a send is %o', async (status, expected) => {
     const { link } = open(answer(status, { error: 'x' }));
-    expect((await link.send({ id: 'a', data: 1 })).status).toBe(expected);
+    expect(await link.send({ id: 'a', data: 1 })).toStrictEqual(expected);
   });
 
-  it('a network error or a request that takes too long is retry', async () => {
+  it('every message of a batch failed as a whole carries the status, and so does a send after it', async () => {
+    const { link } = open(answer(503));
+    const outcomes = await Promise.all([
+      link.send({ id: 'a', data: 1 }),
+      link.send({ id: 'b', data: 2 }),
+    ]);
+    expect(outcomes).toMatchObject([
+      { status: 'retry', httpStatus: 503 },
+      { status: 'retry', httpStatus: 503 },
+    ]);
+    expect(await link.send({ id: 'c', data: 3 })).toMatchObject({
+      status: 'retry',
+      httpStatus: 503,
+    });
+  });
+
+  it('a batch refused as a request is resent one by one: the culprit is rejected with its status', async () => {
+    const { link } = open(async (_url, init) => {
+      const { messages } = JSON.parse(init.body) as { messages: Array<{ id: string }> };
+      if (messages.some(({ id }) => id === 'big')) {
+        return { status: 413, json: async () => ({ error: 'too big' }) };
+      }
+      return {
+        status: 200,
+        json: async () => ({ results: messages.map(({ id }) => ({ id, status: 'ok' })) }),
+      };
+    });
+    const outcomes = await Promise.all([
+      link.send({ id: 'a', data: 1 }),
+      link.send({ id: 'big', data: 2 }),
+      link.send({ id: 'b', data: 3 }),
+    ]);
+    expect(outcomes).toEqual([
+      { status: 'ok' },
+      { status: 'rejected', error: 'too big', httpStatus: 413 },
+      { status: 'ok' },
+    ]);
+  });
+
+  it('a network error or a request that takes too long is retry, without a status', async () => {
     const failing = open(async () => {
       throw new TypeError('fetch failed');
     });
-    expect(await failing.link.send({ id: 'a', data: 1 })).toMatchObject({ status: 'retry' });
+    const outcome = await failing.link.send({ id: 'a', data: 1 });
+    expect(outcome).toMatchObject({ status: 'retry' });
+    expect(outcome).not.toHaveProperty('httpStatus');
     const hanging = open(
       (_url, init) =>
         new Promise((_resolve, reject) =>
@@ -125,7 +177,10 @@ describe('SSE adapter outcomes', () => {
     const first = open(answer(200));
     first.source.emit('error', undefined, 401);
     expect(first.source.closed).toBe(true);
-    expect(first.closes).toEqual([{ code: 401, reason: 'the event stream failed', fatal: true }]);
+    // An HTTP status, not a WebSocket close code: it goes in httpStatus, never in code.
+    expect(first.closes).toStrictEqual([
+      { httpStatus: 401, reason: 'the event stream failed', fatal: true },
+    ]);
     const second = open(answer(200));
     second.link.close();
     second.source.emit('ping', {});
@@ -158,9 +213,91 @@ describe('SSE adapter outcomes', () => {
     expect(closes).toMatchObject([{ protocol: true }]);
   });
 
-  it('resume answers other than 200 reject', async () => {
-    const { link } = open(answer(404));
-    await expect(link.resume([{ stream: 'a', seq: 0 }])).rejects.toThrow(/HTTP 404/);
+  it.each([
+    [403, true],
+    [500, false],
+    [404, false],
+  ])(
+    'an event stream that fails with HTTP %i reports it as httpStatus; fatal: %s',
+    (status, fatal) => {
+      const { source, closes } = open(answer(200));
+      source.emit('error', undefined, status);
+      expect(closes).toStrictEqual([
+        { httpStatus: status, reason: 'the event stream failed', fatal },
+      ]);
+    },
+  );
+
+  it('an event stream that fails without a status (network) has no httpStatus and is not fatal', () => {
+    const { source, closes } = open(answer(200));
+    source.emit('error');
+    expect(closes).toStrictEqual([{ reason: 'the event stream failed', fatal: false }]);
+  });
+
+  it.each([404, 500, 401])(
+    'a resume answered HTTP %i rejects with an Error carrying httpStatus',
+    async (status) => {
+      const { link } = open(answer(status));
+      const error = await link.resume([{ stream: 'a', seq: 0 }]).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(Error);
+      expect((error as Error).message).toBe(`POST resume answered HTTP ${status}`);
+      expect((error as { httpStatus?: unknown }).httpStatus).toBe(status);
+    },
+  );
+
+  it('a resume that fails on the network rejects with that error, without httpStatus', async () => {
+    const failure = new TypeError('fetch failed');
+    const { link } = open(async () => {
+      throw failure;
+    });
+    await expect(link.resume([{ stream: 'a', seq: 0 }])).rejects.toBe(failure);
+  });
+
+  it('an event before welcome is a protocol error that ends the link, as over WebSocket', () => {
+    const closes: LinkClose[] = [];
+    const frames: InboundFrame[] = [];
+    sseTransport({
+      url: 'http://server/sse',
+      EventSource: FakeEventSource,
+      fetch: answer(200),
+    }).connect({
+      open: () => {},
+      message: (frame) => frames.push(frame),
+      alive: () => {},
+      close: (info) => closes.push(info),
+    });
+    const source = FakeEventSource.last as FakeEventSource;
+    source.emit('event', { stream: 's', seq: 1, data: 'too early' });
+    expect(frames).toEqual([]);
+    expect(source.closed).toBe(true);
+    expect(closes).toStrictEqual([{ reason: 'an event before welcome', protocol: true }]);
+  });
+
+  it('a second welcome is a protocol error that ends the link', async () => {
+    const { link, source, seen, closes } = open(answer(200));
+    source.emit('welcome', { connectionId: 'c2', heartbeatMs: 1000 });
+    expect(source.closed).toBe(true);
+    expect(seen).toEqual(['open']);
+    expect(closes).toStrictEqual([{ reason: 'a second welcome', protocol: true }]);
+    expect(await link.send({ id: 'a', data: 1 })).toEqual({ status: 'stale' });
+  });
+
+  it('an event hands the app stream, seq and data only; absent fields stay absent', () => {
+    const { source, frames, closes } = open(answer(200));
+    source.emit('event', { type: 'event', stream: 's', seq: 1, data: { x: 1 }, extra: 'server' });
+    source.emit('event', { data: 'bare', id: 'not for the app' });
+    source.emit('event', { stream: 's', data: 'no seq' });
+    source.emit('event', { seq: 'seven', data: 'bad seq, checked by the machine' });
+    expect(frames).toStrictEqual([
+      { stream: 's', seq: 1, data: { x: 1 } },
+      { data: 'bare' },
+      { stream: 's', data: 'no seq' },
+      { seq: 'seven', data: 'bad seq, checked by the machine' },
+    ]);
+    expect(closes).toEqual([]);
   });
 
   it('calls the global fetch on its own global, as browsers require ("Illegal invocation")', async () => {

@@ -1,6 +1,7 @@
 /** The WebSocket adapter against a fake socket: framing, close codes, stale sends. */
 import { describe, expect, it } from 'vitest';
-import type { LinkClose, LinkEvents } from '../adapters/transport.js';
+import { CloseCode, isFatalCloseCode as fatalInTable } from '../adapters/protocol.js';
+import type { InboundFrame, LinkClose, LinkEvents } from '../adapters/transport.js';
 import { isFatalCloseCode, webSocketTransport } from '../adapters/websocket.js';
 import { settle } from './helpers.js';
 
@@ -38,15 +39,19 @@ class FakeSocket {
 
 function open(url: string | (() => Promise<string>) = 'ws://x') {
   const seen: string[] = [];
+  const frames: InboundFrame[] = [];
   const closes: LinkClose[] = [];
   const events: LinkEvents = {
     open: () => seen.push('open'),
-    message: (f) => seen.push(`message ${JSON.stringify(f)}`),
+    message: (f) => {
+      frames.push(f);
+      seen.push(`message ${JSON.stringify(f)}`);
+    },
     alive: () => seen.push('alive'),
     close: (info) => closes.push(info),
   };
   const link = webSocketTransport({ url, WebSocket: FakeSocket }).connect(events);
-  return { link, seen, closes, socket: () => FakeSocket.last as FakeSocket };
+  return { link, seen, frames, closes, socket: () => FakeSocket.last as FakeSocket };
 }
 
 describe('WebSocket adapter', () => {
@@ -56,11 +61,53 @@ describe('WebSocket adapter', () => {
     socket().receive({ type: 'welcome', connectionId: 'c', heartbeatMs: 10 });
     socket().receive({ type: 'event', stream: 's', seq: 1, data: 'd' });
     socket().receive({ type: 'ping' });
-    expect(seen).toEqual([
-      'open',
-      'message {"type":"event","stream":"s","seq":1,"data":"d"}',
-      'alive',
+    expect(seen).toEqual(['open', 'message {"stream":"s","seq":1,"data":"d"}', 'alive']);
+  });
+
+  it('an event frame hands the app stream, seq and data only; absent fields stay absent', () => {
+    const { socket, frames, closes } = open();
+    socket().receive({ type: 'welcome', connectionId: 'c', heartbeatMs: 10 });
+    socket().receive({ type: 'event', stream: 's', seq: 1, data: { x: 1 }, extra: 'server' });
+    socket().receive({ type: 'event', data: 'bare', id: 'not for the app' });
+    socket().receive({ type: 'event', stream: 's', data: 'no seq' });
+    socket().receive({ type: 'event', seq: 'seven', data: 'bad seq, checked by the machine' });
+    expect(frames).toStrictEqual([
+      { stream: 's', seq: 1, data: { x: 1 } },
+      { data: 'bare' },
+      { stream: 's', data: 'no seq' },
+      { seq: 'seven', data: 'bad seq, checked by the machine' },
     ]);
+    expect(frames.map((f) => Object.keys(f))).toEqual([
+      ['stream', 'seq', 'data'],
+      ['data'],
+      ['stream', 'data'],
+      ['seq', 'data'],
+    ]);
+    expect(closes).toEqual([]);
+  });
+
+  it.each(['null', '42', '"x"', '[]'])(
+    'a frame of valid JSON that is not an object (%s) is a protocol error, never a throw',
+    (text) => {
+      const { socket, closes } = open();
+      socket().receive({ type: 'welcome', connectionId: 'c', heartbeatMs: 10 });
+      expect(() => socket().receive(text)).not.toThrow();
+      expect(socket().closedWith).toBe(CloseCode.protocolError);
+      expect(closes).toEqual([
+        { code: 1002, reason: 'a frame that is not a JSON object', protocol: true },
+      ]);
+    },
+  );
+
+  it('a second welcome is a protocol error that ends the link (close 1002)', () => {
+    const { link, socket, seen, closes } = open();
+    socket().receive({ type: 'welcome', connectionId: 'c', heartbeatMs: 10 });
+    const pending = link.send({ id: 'a', data: 1 });
+    socket().receive({ type: 'welcome', connectionId: 'd', heartbeatMs: 10 });
+    expect(seen).toEqual(['open']);
+    expect(socket().closedWith).toBe(CloseCode.protocolError);
+    expect(closes).toEqual([{ code: 1002, reason: 'a second welcome', protocol: true }]);
+    return expect(pending).resolves.toEqual({ status: 'stale' });
   });
 
   it('acks and nacks settle their sends; a close makes the rest stale', async () => {
@@ -131,6 +178,8 @@ describe('WebSocket adapter', () => {
   });
 
   it('close codes 4000–4099 are fatal, others are not', () => {
+    // Still public from holdfast/websocket; the range lives in the wire table.
+    expect(isFatalCloseCode).toBe(fatalInTable);
     expect([3999, 4000, 4099, 4100, 1006, undefined].map(isFatalCloseCode)).toEqual([
       false,
       true,

@@ -4,7 +4,8 @@
  * faults a test or the demo can inject. The WebSocket and SSE halves only speak the wire.
  */
 import { randomUUID } from 'node:crypto';
-import { Recent } from '../recent.js';
+import { HttpStatus } from '../../adapters/protocol.js';
+import { Recent } from '../../adapters/recent.js';
 
 export interface StreamEvent {
   stream: string;
@@ -55,7 +56,7 @@ export class Hub {
   private readonly replayWindow: number;
   private readonly onMessage: HubOptions['onMessage'];
   /** Fault injection: sends still to fail, and with which HTTP status. */
-  failing = { count: 0, status: 500 };
+  failing: { count: number; status: number } = { count: 0, status: HttpStatus.internalError };
   /** Fault injection: no heartbeats and no events while set. */
   silent = false;
   /** Fault injection: resumes still to fail, and resumes left unanswered while set. */

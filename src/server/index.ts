@@ -11,6 +11,7 @@ import {
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
+import { CloseCode, HttpStatus, SsePath, type SsePostPath } from '../../adapters/protocol.js';
 import {
   Hub,
   type HubConnection,
@@ -22,6 +23,16 @@ import { handlePost, openEventStream } from './sse.js';
 import { serveWebSocket } from './websocket.js';
 
 export type { HubConnection as ServerConnection, ServerMessage, StreamEvent };
+
+/** Where this server mounts each wire (its own choice; the protocol names neither). */
+const WS_PATH = '/ws';
+/** The SSE base `B`; the protocol's endpoints (`SsePath`) hang below it. */
+const SSE_BASE = '/sse';
+const SSE_POSTS: ReadonlySet<string> = new Set<SsePostPath>([
+  SsePath.resume,
+  SsePath.send,
+  SsePath.suspend,
+]);
 
 export interface ServerOptions extends HubOptions {
   /** Heartbeat interval on every link, in ms. @default 15000 */
@@ -91,29 +102,37 @@ export function createServer(options: ServerOptions = {}): ReferenceServer {
 
   function start(port: number, host: string): Promise<Server> {
     const server = createHttpServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
       if (options.authorize && !options.authorize(req)) {
-        res.writeHead(401, { 'Content-Type': 'application/json' }).end('{"error":"unauthorized"}');
+        res
+          .writeHead(HttpStatus.unauthorized, { 'Content-Type': 'application/json' })
+          .end('{"error":"unauthorized"}');
         return;
       }
-      if (req.method === 'GET' && path === '/sse/events') return openEventStream(hub, res, side);
-      const post = /^\/sse\/(resume|send|suspend)$/.exec(path ?? '');
-      if (req.method === 'POST' && post) {
-        void handlePost(hub, post[1] as string, req, res, side);
+      const sse = path.startsWith(`${SSE_BASE}/`);
+      const endpoint = sse ? path.slice(SSE_BASE.length) : undefined;
+      if (req.method === 'GET' && endpoint === SsePath.events) {
+        return openEventStream(hub, res, side);
+      }
+      if (req.method === 'POST' && endpoint !== undefined && SSE_POSTS.has(endpoint)) {
+        void handlePost(hub, endpoint as SsePostPath, req, res, side);
         return;
       }
-      if (options.fallback && !path?.startsWith('/sse/')) return options.fallback(req, res);
-      res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"error":"not found"}');
+      if (options.fallback && !sse) return options.fallback(req, res);
+      res
+        .writeHead(HttpStatus.notFound, { 'Content-Type': 'application/json' })
+        .end('{"error":"not found"}');
     });
     server.on('connection', (socket) => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
     });
     server.on('upgrade', (req, socket, head) => {
-      if ((req.url ?? '').split('?')[0] !== '/ws') return socket.destroy();
+      if ((req.url ?? '').split('?')[0] !== WS_PATH) return socket.destroy();
       wss.handleUpgrade(req, socket, head, (ws) => {
-        if (options.authorize && !options.authorize(req)) ws.close(4001, 'unauthorized');
-        else serveWebSocket(hub, ws, side);
+        if (options.authorize && !options.authorize(req)) {
+          ws.close(CloseCode.unauthorized, 'unauthorized');
+        } else serveWebSocket(hub, ws, side);
       });
     });
     return new Promise((resolve, reject) => {
@@ -138,8 +157,8 @@ export function createServer(options: ServerOptions = {}): ReferenceServer {
       const base = `${host}:${bound}`;
       return {
         url: `http://${base}`,
-        wsUrl: `ws://${base}/ws`,
-        sseUrl: `http://${base}/sse`,
+        wsUrl: `ws://${base}${WS_PATH}`,
+        sseUrl: `http://${base}${SSE_BASE}`,
         close: stop,
       };
     },
@@ -155,7 +174,7 @@ export function createServer(options: ServerOptions = {}): ReferenceServer {
           if (c.transport === 'websocket') c.drop();
         }
       },
-      failNextSends: (count, status = 500) => {
+      failNextSends: (count, status = HttpStatus.internalError) => {
         hub.failing = { count, status };
       },
       failNextResumes: (count) => {

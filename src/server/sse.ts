@@ -1,6 +1,17 @@
 /** The SSE + HTTP POST half of the reference server (wire protocol v1, docs/protocol.md). */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  Header,
+  HttpStatus,
+  ResultStatus,
+  SseEvent,
+  SsePath,
+  type SsePostPath,
+} from '../../adapters/protocol.js';
 import { type Hub, type HubConnection, readPositions } from './hub.js';
+
+/** Node lowercases the names of incoming headers. */
+const CONNECTION_ID = Header.connectionId.toLowerCase();
 
 export interface SseSideOptions {
   heartbeatMs: number;
@@ -30,13 +41,13 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Pro
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        fail(413, `body over ${limit} bytes`);
+        fail(HttpStatus.payloadTooLarge, `body over ${limit} bytes`);
         req.destroy();
         return;
       }
       chunks.push(chunk);
     });
-    req.on('error', () => fail(400, 'request failed'));
+    req.on('error', () => fail(HttpStatus.badRequest, 'request failed'));
     req.on('end', () => {
       if (done) return;
       try {
@@ -44,7 +55,7 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Pro
         resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
       } catch {
         done = false;
-        fail(400, 'malformed JSON');
+        fail(HttpStatus.badRequest, 'malformed JSON');
       }
     });
   });
@@ -52,7 +63,7 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Pro
 
 /** `GET B/events`: open the event stream of a new connection. */
 export function openEventStream(hub: Hub, res: ServerResponse, options: SseSideOptions): void {
-  res.writeHead(200, {
+  res.writeHead(HttpStatus.ok, {
     'Content-Type': 'text/event-stream',
     'Cache-Control': 'no-cache',
     Connection: 'keep-alive',
@@ -65,8 +76,8 @@ export function openEventStream(hub: Hub, res: ServerResponse, options: SseSideO
     transport: 'sse',
     streams: new Set(),
     suspends: 0,
-    deliver: (event) => write('event', event),
-    ping: () => write('ping', {}),
+    deliver: (event) => write(SseEvent.event, event),
+    ping: () => write(SseEvent.ping, {}),
     drop: () => res.destroy(),
   };
   hub.add(connection);
@@ -77,57 +88,67 @@ export function openEventStream(hub: Hub, res: ServerResponse, options: SseSideO
     clearInterval(heartbeat);
     hub.remove(connection);
   });
-  write('welcome', { connectionId: connection.id, heartbeatMs: options.heartbeatMs });
+  write(SseEvent.welcome, { connectionId: connection.id, heartbeatMs: options.heartbeatMs });
 }
 
 /** `POST B/resume`, `B/send`, `B/suspend`. */
 export async function handlePost(
   hub: Hub,
-  action: string,
+  action: SsePostPath,
   req: IncomingMessage,
   res: ServerResponse,
   options: SseSideOptions,
 ): Promise<void> {
-  const id = req.headers['x-connection-id'];
+  const id = req.headers[CONNECTION_ID];
   if (typeof id !== 'string' || id === '')
-    return reply(res, 400, { error: 'X-Connection-ID header is required' });
+    return reply(res, HttpStatus.badRequest, {
+      error: `${Header.connectionId} header is required`,
+    });
   const body = (await readBody(req, res, options.maxBodyBytes)) as
     | { streams?: unknown; messages?: unknown }
     | undefined;
   if (body === undefined) return;
   if (hub.silent) return; // a silent server never answers; the client's timeouts must cope
-  const connection = action === 'suspend' ? hub.findForSuspend(id) : hub.connections.get(id);
-  if (connection === undefined) return reply(res, 404, { error: 'unknown connection' });
+  const connection = action === SsePath.suspend ? hub.findForSuspend(id) : hub.connections.get(id);
+  if (connection === undefined) {
+    return reply(res, HttpStatus.notFound, { error: 'unknown connection' });
+  }
 
-  if (action === 'resume') {
+  if (action === SsePath.resume) {
     const positions = readPositions(body?.streams);
-    if (!positions) return reply(res, 400, { error: 'streams must be [{ stream, seq }]' });
+    if (!positions) {
+      return reply(res, HttpStatus.badRequest, { error: 'streams must be [{ stream, seq }]' });
+    }
     const fault = hub.resumeFault();
-    if (fault === 'fail') return reply(res, 500, { error: 'injected resume failure' });
+    if (fault === 'fail') {
+      return reply(res, HttpStatus.internalError, { error: 'injected resume failure' });
+    }
     if (fault === 'hang') return;
     hub.resume(connection, positions);
-    return reply(res, 200, {});
+    return reply(res, HttpStatus.ok, {});
   }
-  if (action === 'suspend') {
+  if (action === SsePath.suspend) {
     connection.suspends++;
-    return reply(res, 204);
+    return reply(res, HttpStatus.noContent);
   }
-  // action === 'send'
+  // action === SsePath.send
   const messages = body?.messages;
   if (
     !Array.isArray(messages) ||
     messages.length === 0 ||
     !messages.every((m) => typeof m?.id === 'string' && m.id !== '')
   ) {
-    return reply(res, 400, { error: 'messages must be a non-empty [{ id, data }]' });
+    return reply(res, HttpStatus.badRequest, {
+      error: 'messages must be a non-empty [{ id, data }]',
+    });
   }
   const failure = hub.takeFailure();
   if (failure !== undefined) return reply(res, failure, { error: 'injected failure' });
   const results = (messages as Array<{ id: string; data: unknown }>).map((m) => {
     const verdict = hub.accept({ id: m.id, data: m.data }, connection);
     return verdict.ok
-      ? { id: m.id, status: 'ok' }
-      : { id: m.id, status: 'rejected', error: verdict.error };
+      ? { id: m.id, status: ResultStatus.ok }
+      : { id: m.id, status: ResultStatus.rejected, error: verdict.error };
   });
-  return reply(res, 200, { results });
+  return reply(res, HttpStatus.ok, { results });
 }

@@ -1,5 +1,6 @@
 /** The WebSocket half of the reference server (wire protocol v1, docs/protocol.md). */
 import type { WebSocket } from 'ws';
+import { CloseCode, Frame } from '../../adapters/protocol.js';
 import { type Hub, type HubConnection, readPositions } from './hub.js';
 
 export interface WebSocketSideOptions {
@@ -26,8 +27,8 @@ export function serveWebSocket(hub: Hub, socket: WebSocket, options: WebSocketSi
     transport: 'websocket',
     streams: new Set(),
     suspends: 0,
-    deliver: (event) => send(socket, { type: 'event', ...event }),
-    ping: () => send(socket, { type: 'ping' }),
+    deliver: (event) => send(socket, { type: Frame.event, ...event }),
+    ping: () => send(socket, { type: Frame.ping }),
     drop: letGoOf,
   };
   hub.add(connection);
@@ -43,32 +44,34 @@ export function serveWebSocket(hub: Hub, socket: WebSocket, options: WebSocketSi
   socket.on('message', (raw, isBinary) => {
     if (letGo) return;
     if (isBinary || (raw as Buffer).length > options.maxBodyBytes) {
-      socket.close(1009, 'frame too large or binary');
+      socket.close(CloseCode.tooBig, 'frame too large or binary');
       return;
     }
     let frame: { type?: unknown; id?: unknown; data?: unknown; streams?: unknown };
     try {
       frame = JSON.parse(String(raw));
     } catch {
-      socket.close(1007, 'malformed JSON');
+      socket.close(CloseCode.invalidPayload, 'malformed JSON');
       return;
     }
     // A connection the server forgot, or one silenced: nothing is handled any more.
     if (hub.connections.get(connection.id) !== connection || hub.silent) return;
     switch (frame.type) {
-      case 'resume': {
+      case Frame.resume: {
         const positions = readPositions(frame.streams);
-        if (!positions) return socket.close(1007, 'resume needs streams: [{ stream, seq }]');
+        if (!positions) {
+          return socket.close(CloseCode.invalidPayload, 'resume needs streams: [{ stream, seq }]');
+        }
         const fault = hub.resumeFault();
         // No frame says "resume failed": a server that cannot resume closes the socket.
-        if (fault === 'fail') return socket.close(1011, 'resume failed');
+        if (fault === 'fail') return socket.close(CloseCode.serverError, 'resume failed');
         if (fault === 'hang') return;
         hub.resume(connection, positions);
-        return send(socket, { type: 'resumed' });
+        return send(socket, { type: Frame.resumed });
       }
-      case 'send': {
+      case Frame.send: {
         if (typeof frame.id !== 'string' || frame.id === '') {
-          return socket.close(1007, 'send needs a string id');
+          return socket.close(CloseCode.invalidPayload, 'send needs a string id');
         }
         if (hub.takeFailure() !== undefined) {
           // WebSocket has no status per message: a failing server drops the socket, and
@@ -79,17 +82,21 @@ export function serveWebSocket(hub: Hub, socket: WebSocket, options: WebSocketSi
         return send(
           socket,
           verdict.ok
-            ? { type: 'ack', id: frame.id }
-            : { type: 'nack', id: frame.id, error: verdict.error },
+            ? { type: Frame.ack, id: frame.id }
+            : { type: Frame.nack, id: frame.id, error: verdict.error },
         );
       }
-      case 'suspend':
+      case Frame.suspend:
         connection.suspends++;
         return;
       default:
-        socket.close(1007, `unknown frame type ${JSON.stringify(frame.type)}`);
+        socket.close(CloseCode.invalidPayload, `unknown frame type ${JSON.stringify(frame.type)}`);
     }
   });
 
-  send(socket, { type: 'welcome', connectionId: connection.id, heartbeatMs: options.heartbeatMs });
+  send(socket, {
+    type: Frame.welcome,
+    connectionId: connection.id,
+    heartbeatMs: options.heartbeatMs,
+  });
 }

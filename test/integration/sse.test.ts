@@ -12,10 +12,13 @@ describe('SSE + POST adapter against the reference server', () => {
     const conn = connect({ transport: transport(listening.sseUrl) });
     await until(() => conn.state === 'open', 'open');
     const states = recordStates(conn);
+    const errors: Array<[string, number | undefined]> = [];
+    conn.on('error', (e) => errors.push([e.kind, e.status]));
     server.faults.forgetConnections();
     const sends = Array.from({ length: 20 }, (_, i) => conn.send(i, { id: `s${i}` }));
     await Promise.all(sends);
     expect(states.filter((s) => s === 'reconnecting')).toHaveLength(1);
+    expect(errors).toEqual([['stale', 404]]);
     expect(received.map((m) => m.id)).toEqual(Array.from({ length: 20 }, (_, i) => `s${i}`));
   });
 
@@ -52,13 +55,30 @@ describe('SSE + POST adapter against the reference server', () => {
     expect(states).toEqual([]);
   });
 
-  it('R12 a 5xx is retried on a new link', async () => {
+  it('R12 a 5xx is retried on a new link; the app sees the status', async () => {
     const { server, listening, received } = await startServer();
     const conn = connect({ transport: transport(listening.sseUrl) });
     await until(() => conn.state === 'open', 'open');
+    const errors: Array<[string, number | undefined]> = [];
+    conn.on('error', (e) => errors.push([e.kind, e.status]));
     server.faults.failNextSends(2, 503);
     await conn.send('x', { id: 'x' });
     expect(received.map((m) => m.id)).toEqual(['x']);
+    expect(errors).toEqual([
+      ['link', 503],
+      ['link', 503],
+    ]);
+  });
+
+  it('R3 a resume answered HTTP 500 reaches the app as the error status', async () => {
+    const { server, listening } = await startServer();
+    server.faults.failNextResumes(1);
+    const conn = connect({ transport: transport(listening.sseUrl) });
+    const errors: Array<[string, number | undefined]> = [];
+    conn.on('error', (e) => errors.push([e.kind, e.status]));
+    conn.watch('a');
+    await conn.send('x');
+    expect(errors).toEqual([['link', 500]]);
   });
 
   it('headers may be an async function, called for every request', async () => {
@@ -83,11 +103,12 @@ describe('SSE + POST adapter against the reference server', () => {
   it('R17 an event stream refused with 401 closes the connection as fatal', async () => {
     const { listening } = await startServer({ authorize: () => false });
     const conn = connect({ transport: transport(listening.sseUrl) });
-    const errors: Array<[string, number | undefined]> = [];
-    conn.on('error', (e) => errors.push([e.kind, e.code]));
+    const errors: Array<[string, number | undefined, number | undefined]> = [];
+    conn.on('error', (e) => errors.push([e.kind, e.code, e.status]));
     const sent = conn.send('x').catch((e) => e.reason);
     await until(() => conn.state === 'closed', 'closed');
-    expect(errors).toEqual([['fatal', 401]]);
+    // An HTTP status, not a close code: ConnectionError.status, never .code.
+    expect(errors).toEqual([['fatal', undefined, 401]]);
     expect(await sent).toBe('closed');
   });
 

@@ -12,18 +12,18 @@ import type { AnyActorScope, SnapshotFrom } from 'xstate';
 import type { StatePath } from 'xstate/graph';
 import { getShortestPaths } from 'xstate/graph';
 import { connectionMachine } from '../../machines/connection.machine.js';
+import type { ConnectionInput } from '../../machines/options.js';
 import { toArray } from '../../machines/queue.js';
-import type { ConnectionEvent } from '../../machines/types.js';
-import type { ConnectionOptions } from '../../src/options.js';
+import type { MachineEvent } from '../../machines/types.js';
 
 export type Snapshot = SnapshotFrom<typeof connectionMachine>;
 
 /**
  * A step of the model: a machine event, or `watch-refused` — the app watches a stream on
- * a usable link and the server fails that resume — which is two machine events in a row,
+ * a greeted link and the server fails that resume — which is two machine events in a row,
  * because whether such a resume is pending is not part of the machine's state.
  */
-export type ModelEvent = ConnectionEvent | { type: 'watch-refused' };
+export type ModelEvent = MachineEvent | { type: 'watch-refused' };
 
 export const STREAM = 'a';
 
@@ -46,7 +46,7 @@ export const MODEL_OPTIONS = {
   heartbeatTimeoutMs: MODEL_TIMING.heartbeatTimeoutMs,
   backoff: () => MODEL_TIMING.backoffMs,
   createId: () => `model-${++nextModelId}`,
-} satisfies Partial<ConnectionOptions>;
+} satisfies Partial<ConnectionInput>;
 
 /** The leaf state as a path, e.g. `reconnecting.waiting`. */
 export function stateKey(value: unknown): string {
@@ -63,8 +63,8 @@ export function serialize(snapshot: Snapshot): string {
     `q:${toArray(context.outbox.queue).map(entry).join(',')}`,
     `f:${toArray(context.outbox.inFlight).map(entry).join(',')}`,
     `w:${context.positions.has(STREAM) ? 1 : 0}`,
-    `x:${context.failedAttempts}`,
-    `b:${Math.min(context.attempt, 2)}`,
+    `x:${context.linkAttempts}`,
+    `b:${Math.min(context.backoffAttempt, 2)}`,
   ].join(' ');
 }
 
@@ -115,11 +115,12 @@ export function modelEvents(snapshot: Snapshot): ModelEvent[] {
     const seen = context.positions.get(STREAM);
     const frame = seen === undefined ? { data: 'f' } : { stream: STREAM, seq: seen + 1, data: 'f' };
     events.push({ type: 'link.frame', frame });
+    // A stream watched on a greeted link is resumed at once; the server may refuse it.
+    if (!watched) events.push({ type: 'watch-refused' });
   }
   if (isUsable(key)) {
     events.push({ type: 'link.alive' });
     events.push({ type: `xstate.after.heartbeatTimeout.holdfast.${key}` } as unknown as ModelEvent);
-    if (!watched) events.push({ type: 'watch-refused' });
     const [head, second] = toArray(context.outbox.inFlight);
     if (head) {
       for (const status of ['ok', 'stale', 'retry', 'rejected'] as const) {
@@ -183,7 +184,7 @@ export type ModelPath = StatePath<Snapshot, ModelEvent>;
  * state, event, state), so every transition between abstract states gets a path of its
  * own, and with it every state.
  */
-export function modelPaths(input: ConnectionOptions): ModelPath[] {
+export function modelPaths(input: ConnectionInput): ModelPath[] {
   return getShortestPaths(modelLogic as never, {
     input: input as never,
     events: modelEvents as never,

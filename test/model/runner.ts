@@ -7,9 +7,9 @@
  */
 import { type AnyTransitionDefinition, type InspectionEvent, SimulatedClock } from 'xstate';
 import { createMemoryServer, type MemoryServer, type ServerLink } from '../../adapters/memory.js';
+import type { DeliveryError } from '../../machines/errors.js';
 import { toArray } from '../../machines/queue.js';
 import { createConnection } from '../../src/connection.js';
-import type { DeliveryError } from '../../src/errors.js';
 import { settle } from '../helpers.js';
 import {
   MODEL_OPTIONS,

@@ -69,7 +69,7 @@ describe('delivery rules', () => {
     for (const pending of [...first.pendingSends]) pending.answer('stale');
     await settle();
     expect(h.conn.state).toBe('reconnecting');
-    expect(h.errors.filter((e) => e.kind === 'link')).toHaveLength(1);
+    expect(h.errors.filter((e) => e.kind === 'stale')).toHaveLength(1);
     await h.advance(BACKOFF_MS);
     await Promise.all(sends);
     expect(h.server.links).toHaveLength(2);

@@ -28,3 +28,23 @@ export function fullJitterBackoff(options: FullJitterOptions = {}): Backoff {
 
 /** The default backoff: full jitter, base 500 ms, cap 30 s. */
 export const defaultBackoff: Backoff = fullJitterBackoff();
+
+/** setTimeout fires anything above this after 1 ms, so no wait may exceed it. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/**
+ * The wait before reconnect attempt `attempt`, from the app's backoff. A backoff that
+ * throws or answers something that is not a finite number ≥ 0 falls back to the default,
+ * so a bug in it cannot stop the connection from coming back; the answer is clamped to
+ * what setTimeout can honour.
+ */
+export function backoffDelay(backoff: Backoff, attempt: number): number {
+  let ms: number;
+  try {
+    ms = backoff(attempt);
+  } catch {
+    ms = Number.NaN;
+  }
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) ms = defaultBackoff(attempt);
+  return Math.min(Math.floor(ms), MAX_TIMEOUT_MS);
+}

@@ -7,7 +7,8 @@ import type {
   SendOutcome,
   StreamPosition,
   Transport,
-} from './transport.js';
+} from '../adapters/transport.js';
+import { invalidArgument } from './errors.js';
 
 /** What the machine asks of its link. */
 export type LinkCommand =
@@ -35,6 +36,11 @@ export interface Verdict {
   readonly outcome: SendOutcome;
 }
 
+/** A verdict that ends the link: the server forgot it (R6) or failed in passing (R12). */
+export function isLinkFailure({ outcome }: Verdict): boolean {
+  return outcome.status === 'stale' || outcome.status === 'retry';
+}
+
 export interface LinkActorInput {
   transport: Transport;
 }
@@ -46,8 +52,10 @@ function checkedOutcome(outcome: unknown): SendOutcome {
   if (typeof status === 'string' && STATUSES.has(status)) return outcome as SendOutcome;
   return {
     status: 'retry',
-    error: new TypeError(
-      `holdfast: link.send() must resolve with { status: 'ok' | 'stale' | 'retry' | 'rejected' }, got ${JSON.stringify(outcome)}`,
+    error: invalidArgument(
+      'what link.send() resolves with',
+      "{ status: 'ok' | 'stale' | 'retry' | 'rejected' }",
+      outcome,
     ),
   };
 }

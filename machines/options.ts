@@ -1,21 +1,19 @@
-import type { InspectionEvent, Observer } from 'xstate';
 import type { Transport } from '../adapters/transport.js';
-import { type Backoff, defaultBackoff } from './backoff.js';
-
-/** The timer API the machine schedules with; XState's `SimulatedClock` is one. */
-export interface ClockLike {
-  setTimeout(fn: () => void, timeout: number): unknown;
-  clearTimeout(id: unknown): void;
-}
+import { type Backoff, defaultBackoff, MAX_TIMEOUT_MS } from './backoff.js';
+import { describeValue, invalidArgument } from './errors.js';
 
 /** What to do with a send when the outbox is full. */
 export type Overflow = 'reject' | 'drop-oldest';
 
 /**
- * Everything `createConnection` (and `connectionMachine`'s input) accepts. This is the
- * one place that holds every default.
+ * What the connection machine takes as input: every option that changes what it
+ * decides. `createConnection` takes these plus `clock` and `inspect` (`ConnectionOptions`).
+ *
+ * This file holds the default of each of these options (`defaults`). The backoff's own
+ * parameters are in `backoff.ts`, the real clock in `src/clock.ts`, and each transport's
+ * options and defaults in its adapter.
  */
-export interface ConnectionOptions {
+export interface ConnectionInput {
   /** The transport that opens links (spec §5). Required. */
   transport: Transport;
   /**
@@ -65,17 +63,6 @@ export interface ConnectionOptions {
    * @default crypto.randomUUID
    */
   createId?: () => string;
-  /**
-   * The clock every timer is scheduled on (`SimulatedClock` in tests). Only used by
-   * `createConnection`; with `connectionMachine`, pass it to `createActor`.
-   * @default real timers; a 0 ms wait runs on the next turn of the event loop
-   */
-  clock?: ClockLike;
-  /**
-   * Passed to `createActor` (e.g. the Stately inspector). Only used by `createConnection`.
-   * @default none
-   */
-  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
 
 /** The options with every default filled in and every value checked. */
@@ -106,24 +93,11 @@ export const defaults = {
   maxInFlight: 1,
 } as const satisfies Partial<ResolvedOptions>;
 
-/** setTimeout fires anything above this after 1 ms, so no timeout may exceed it. */
-export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'function') return 'a function';
-  if (value === null) return 'null';
-  if (typeof value === 'object') return 'an object';
-  return String(value);
-}
-
 function count(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (value === Number.POSITIVE_INFINITY) return value;
   if (typeof value === 'number' && Number.isInteger(value) && value >= 1) return value;
-  throw new TypeError(
-    `holdfast: ${name} must be an integer ≥ 1 or Infinity, got ${describe(value)}`,
-  );
+  throw invalidArgument(name, 'an integer ≥ 1 or Infinity', value);
 }
 
 function timeout(name: string, value: unknown, fallback: number, allowZero = false): number {
@@ -138,7 +112,7 @@ function timeout(name: string, value: unknown, fallback: number, allowZero = fal
     return value;
   }
   const range = `an integer from ${min} to ${MAX_TIMEOUT_MS} ms${allowZero ? ' (0 disables)' : ''}`;
-  throw new TypeError(`holdfast: ${name} must be ${range}, got ${describe(value)}`);
+  throw invalidArgument(name, range, value);
 }
 
 function randomId(): string {
@@ -154,11 +128,9 @@ function randomId(): string {
  * Check every option and fill in the defaults. Throws a `TypeError` that names the
  * option and the values it accepts.
  */
-export function resolveOptions(options: ConnectionOptions): ResolvedOptions {
+export function resolveOptions(options: ConnectionInput): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(
-      `holdfast: options must be an object with a transport, got ${describe(options)}`,
-    );
+    throw invalidArgument('options', 'an object with a transport', options);
   }
   const { transport } = options;
   if (
@@ -167,19 +139,17 @@ export function resolveOptions(options: ConnectionOptions): ResolvedOptions {
     typeof (transport as Partial<Transport>).connect !== 'function'
   ) {
     throw new TypeError(
-      `holdfast: transport is required and must be a Transport (an object with connect(events)), got ${describe(transport)}`,
+      `holdfast: transport is required and must be a Transport (an object with connect(events)), got ${describeValue(transport)}`,
     );
   }
   const overflow = options.overflow ?? defaults.overflow;
   if (overflow !== 'reject' && overflow !== 'drop-oldest') {
-    throw new TypeError(
-      `holdfast: overflow must be 'reject' or 'drop-oldest', got ${describe(overflow)}`,
-    );
+    throw invalidArgument('overflow', "'reject' or 'drop-oldest'", overflow);
   }
   for (const name of ['backoff', 'createId'] as const) {
     const value = options[name];
     if (value !== undefined && typeof value !== 'function') {
-      throw new TypeError(`holdfast: ${name} must be a function, got ${describe(value)}`);
+      throw invalidArgument(name, 'a function', value);
     }
   }
   if (globalThis.crypto?.randomUUID === undefined && options.createId === undefined) {
@@ -211,21 +181,4 @@ export function resolveOptions(options: ConnectionOptions): ResolvedOptions {
     createId: options.createId ?? randomId,
     maxInFlight: count('transport.maxInFlight', transport.maxInFlight, defaults.maxInFlight),
   };
-}
-
-/**
- * The wait before reconnect attempt `attempt`, from the app's backoff. A backoff that
- * throws or answers something that is not a finite number ≥ 0 falls back to the default,
- * so a bug in it cannot stop the connection from coming back; the answer is clamped to
- * what setTimeout can honour.
- */
-export function backoffDelay(backoff: Backoff, attempt: number): number {
-  let ms: number;
-  try {
-    ms = backoff(attempt);
-  } catch {
-    ms = Number.NaN;
-  }
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) ms = defaultBackoff(attempt);
-  return Math.min(Math.floor(ms), MAX_TIMEOUT_MS);
 }

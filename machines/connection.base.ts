@@ -1,0 +1,40 @@
+/**
+ * The ground the connection machine stands on: its types, its one actor (the link), its
+ * delays and its guards. The actions, grouped by concern, are built on this base
+ * (`link.actions.ts`, `outbox.actions.ts`, `streams.actions.ts`, `report.actions.ts`) and
+ * joined in `connection.setup.ts`; the statechart that names them all is
+ * `connection.machine.ts`.
+ */
+import { setup } from 'xstate';
+import { isLinkFailure, linkActor } from './link-actor.js';
+import { outboxSize } from './outbox.js';
+import type {
+  ConnectionContext,
+  ConnectionEmitted,
+  ConnectionInput,
+  MachineEvent,
+} from './types.js';
+
+export const connectionBase = setup({
+  types: {} as {
+    context: ConnectionContext;
+    events: MachineEvent;
+    input: ConnectionInput;
+    emitted: ConnectionEmitted;
+  },
+  actors: { link: linkActor },
+  delays: {
+    connectTimeout: ({ context }) => context.options.connectTimeoutMs,
+    resumeTimeout: ({ context }) => context.options.resumeTimeoutMs,
+    heartbeatTimeout: ({ context }) => context.options.heartbeatTimeoutMs,
+    backoff: ({ context }) => context.backoffMs,
+  },
+  guards: {
+    hasWatchedStreams: ({ context }) => context.positions.size > 0,
+    outboxEmpty: ({ context }) => outboxSize(context.outbox) === 0,
+    heartbeatEnabled: ({ context }) => context.options.heartbeatTimeoutMs > 0,
+    attemptsExhausted: ({ context }) => context.linkAttempts >= context.options.maxAttempts,
+    isFatal: ({ event }) => event.type === 'link.closed' && event.info.fatal === true,
+    sendFailed: ({ event }) => event.type === 'link.verdicts' && event.verdicts.some(isLinkFailure),
+  },
+});

@@ -1,0 +1,303 @@
+import type { LinkClose } from '../adapters/transport.js';
+
+/**
+ * One error class per concept. Every class sets `name`, and every guard also compares
+ * `name`, because `instanceof` fails when the error crossed a realm (iframe, worker,
+ * a second copy of the package).
+ */
+
+/** Why a sent message will not be delivered. */
+export type DeliveryFailure =
+  /** The connection was closed (by `close()`, a fatal close or exhausted retries). */
+  | 'closed'
+  /** The outbox was full (`maxQueue`). */
+  | 'overflow'
+  /** The server refused the message for good. */
+  | 'rejected'
+  /** The message was sent `maxDeliveryAttempts` times without success. */
+  | 'attempts-exhausted'
+  /** A `retry: false` message met an outcome that would have needed a resend. */
+  | 'not-retried'
+  /** The send's `signal` aborted it before it was ever on the wire. */
+  | 'aborted';
+
+/** What went wrong with the connection. */
+export type ConnectionFailure =
+  /** The link was lost or refused, or a send or resume on it failed in passing. */
+  | 'link'
+  /** The server no longer knows this link (a send answered `stale`, e.g. HTTP 404). */
+  | 'stale'
+  /** Connecting, resuming or the heartbeat took too long. */
+  | 'timeout'
+  /** The peer broke the protocol. */
+  | 'protocol'
+  /** Frames of a watched stream were skipped. */
+  | 'gap'
+  /** The server refused this client for good. */
+  | 'fatal'
+  /** `maxAttempts` consecutive link attempts failed. */
+  | 'retries-exhausted';
+
+export interface HoldfastErrorOptions {
+  cause?: unknown;
+}
+
+/** The base of every error holdfast reports. */
+export class HoldfastError extends Error {
+  override name = 'HoldfastError';
+  constructor(message: string, options?: HoldfastErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+  }
+}
+
+/** A message that will not be delivered; its `send()` promise rejects with this. */
+export class DeliveryError extends HoldfastError {
+  override name = 'DeliveryError';
+  readonly reason: DeliveryFailure;
+  readonly messageId: string;
+  constructor(
+    reason: DeliveryFailure,
+    messageId: string,
+    message: string,
+    options?: HoldfastErrorOptions,
+  ) {
+    super(message, options);
+    this.reason = reason;
+    this.messageId = messageId;
+  }
+
+  // Every DeliveryError holdfast makes, worded here once, from its fields.
+
+  /** The connection closed with the message still pending; `cause` says why it closed. */
+  static closed(id: string, cause?: ConnectionError): DeliveryError {
+    const why = cause === undefined ? '' : ` (${describeClose(cause)})`;
+    return new DeliveryError(
+      'closed',
+      id,
+      `holdfast: message ${id} not delivered: the connection is closed${why}`,
+      { cause },
+    );
+  }
+
+  /** The outbox was full; `oldest`: it was the oldest queued and made room for a newer one. */
+  static overflow(
+    id: string,
+    maxQueue: number,
+    why: 'full' | 'oldest' | 'all-in-flight',
+  ): DeliveryError {
+    const detail = {
+      full: '',
+      oldest: ' and it was the oldest queued',
+      'all-in-flight': ' and every message in it is in flight',
+    }[why];
+    return new DeliveryError(
+      'overflow',
+      id,
+      `holdfast: message ${id} dropped: the outbox is full (maxQueue ${maxQueue})${detail}`,
+    );
+  }
+
+  static rejected(id: string, cause: unknown): DeliveryError {
+    const why =
+      cause === undefined ? '' : `: ${cause instanceof Error ? cause.message : String(cause)}`;
+    return new DeliveryError('rejected', id, `holdfast: the server rejected message ${id}${why}`, {
+      cause,
+    });
+  }
+
+  static attemptsExhausted(id: string, attempts: number, max: number): DeliveryError {
+    return new DeliveryError(
+      'attempts-exhausted',
+      id,
+      `holdfast: message ${id} was sent ${attempts} times without success (maxDeliveryAttempts ${max})`,
+    );
+  }
+
+  static notRetried(id: string): DeliveryError {
+    return new DeliveryError(
+      'not-retried',
+      id,
+      `holdfast: message ${id} was sent with retry: false and needs a resend`,
+    );
+  }
+
+  static aborted(id: string): DeliveryError {
+    return new DeliveryError(
+      'aborted',
+      id,
+      `holdfast: message ${id} was aborted before it was sent`,
+    );
+  }
+}
+
+export interface ConnectionErrorOptions extends HoldfastErrorOptions {
+  /** A close code from the wire, where known. */
+  code?: number;
+  /** An HTTP status, where known. */
+  status?: number;
+}
+
+/** Something that went wrong with the connection (reported through `on('error')`). */
+export class ConnectionError extends HoldfastError {
+  override name = 'ConnectionError';
+  readonly kind: ConnectionFailure;
+  readonly code: number | undefined;
+  readonly status: number | undefined;
+  constructor(kind: ConnectionFailure, message: string, options?: ConnectionErrorOptions) {
+    super(message, options);
+    this.kind = kind;
+    this.code = options?.code;
+    this.status = options?.status;
+  }
+
+  // Every ConnectionError holdfast makes, worded here once, from its fields.
+
+  /** The link reported itself gone: lost, refused for good (`fatal`), or broke the protocol. */
+  static linkClosed(info: LinkClose): ConnectionError {
+    const kind = info.fatal ? 'fatal' : info.protocol ? 'protocol' : 'link';
+    const what = {
+      fatal: 'the server refused this client for good',
+      protocol: 'the server broke the protocol; reconnecting',
+      link: 'the link was lost',
+    }[kind];
+    const detail = [
+      info.code === undefined ? '' : `code ${info.code}`,
+      info.httpStatus === undefined ? '' : `HTTP ${info.httpStatus}`,
+      info.reason ?? '',
+    ]
+      .filter(Boolean)
+      .join(': ');
+    return new ConnectionError(kind, `holdfast: ${what}${detail ? ` (${detail})` : ''}`, {
+      cause: info.error,
+      code: info.code,
+      status: info.httpStatus,
+    });
+  }
+
+  /** A send answered `stale`: the server no longer knows this link. */
+  static stale(httpStatus?: number): ConnectionError {
+    return new ConnectionError(
+      'stale',
+      `holdfast: the server no longer knows this link${httpStatus === undefined ? '' : ` (HTTP ${httpStatus})`}; reconnecting`,
+      { status: httpStatus },
+    );
+  }
+
+  /** A send answered `retry`: it failed for a passing reason. */
+  static sendFailed(cause: unknown, httpStatus?: number): ConnectionError {
+    return new ConnectionError(
+      'link',
+      `holdfast: a send failed for a passing reason${httpStatus === undefined ? '' : ` (HTTP ${httpStatus})`}; reconnecting`,
+      { cause, status: httpStatus },
+    );
+  }
+
+  /** A resume was refused or failed; `cause` is what `Link.resume()` rejected with. */
+  static resumeFailed(cause: unknown): ConnectionError {
+    const httpStatus = httpStatusOf(cause);
+    return new ConnectionError(
+      'link',
+      `holdfast: the server did not resume the watched streams${httpStatus === undefined ? '' : ` (HTTP ${httpStatus})`}`,
+      { cause, status: httpStatus },
+    );
+  }
+
+  /** Opening the link, the resume handshake or the silence on a link took too long. */
+  static timeout(what: 'connect' | 'resume' | 'heartbeat', ms: number): ConnectionError {
+    const waited = {
+      connect: 'opening the link',
+      resume: 'the resume handshake',
+      heartbeat: 'silence on the link',
+    }[what];
+    return new ConnectionError('timeout', `holdfast: ${waited} took longer than ${ms} ms`);
+  }
+
+  /** `maxAttempts` link attempts in a row failed. */
+  static retriesExhausted(attempts: number, maxAttempts: number): ConnectionError {
+    return new ConnectionError(
+      'retries-exhausted',
+      `holdfast: ${attempts} link attempts in a row failed (maxAttempts ${maxAttempts})`,
+    );
+  }
+
+  /** The link delivered a frame that breaks the protocol; `what` says how. */
+  static badFrame(what: string): ConnectionError {
+    return new ConnectionError('protocol', `holdfast: the link delivered ${what}`);
+  }
+
+  /** Frames `from + 1` … `to − 1` of a watched stream never came. */
+  static gap(stream: string, from: number, to: number): ConnectionError {
+    return new ConnectionError(
+      'gap',
+      `holdfast: stream ${JSON.stringify(stream)} jumped from seq ${from} to ${to}; ${to - from - 1} frame(s) missing`,
+    );
+  }
+}
+
+/** Why a connection closed, in a few words, for the message of what it dropped. */
+function describeClose(cause: ConnectionError): string {
+  return [
+    cause.kind,
+    cause.code === undefined ? '' : `code ${cause.code}`,
+    cause.status === undefined ? '' : `HTTP ${cause.status}`,
+  ]
+    .filter(Boolean)
+    .join(', ');
+}
+
+/** The HTTP status a transport put on an error (`httpStatus`), if it is one. */
+function httpStatusOf(error: unknown): number | undefined {
+  const status = (error as { httpStatus?: unknown } | null | undefined)?.httpStatus;
+  return typeof error === 'object' &&
+    Number.isInteger(status) &&
+    (status as number) >= 100 &&
+    (status as number) <= 599
+    ? (status as number)
+    : undefined;
+}
+
+/**
+ * How an untrusted or wrong value is named in a message: a string quoted, anything else
+ * by its kind, never serialised whole (it may be huge, cyclic or hostile).
+ */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+  if (typeof value === 'function') return 'a function';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}
+
+/**
+ * A wrong argument or option: a `TypeError` naming what was wrong, what is accepted and
+ * what was given. Thrown at once, never reported later.
+ */
+export function invalidArgument(what: string, expected: string, got: unknown): TypeError {
+  return new TypeError(`holdfast: ${what} must be ${expected}, got ${describeValue(got)}`);
+}
+
+function hasName(value: unknown, name: string): boolean {
+  return typeof value === 'object' && value !== null && (value as { name?: unknown }).name === name;
+}
+
+/** True for any error holdfast made, from this realm or another. */
+export function isHoldfastError(value: unknown): value is HoldfastError {
+  return (
+    value instanceof HoldfastError ||
+    hasName(value, 'HoldfastError') ||
+    isDeliveryError(value) ||
+    isConnectionError(value)
+  );
+}
+
+/** True for a `DeliveryError`, from this realm or another. */
+export function isDeliveryError(value: unknown): value is DeliveryError {
+  return value instanceof DeliveryError || hasName(value, 'DeliveryError');
+}
+
+/** True for a `ConnectionError`, from this realm or another. */
+export function isConnectionError(value: unknown): value is ConnectionError {
+  return value instanceof ConnectionError || hasName(value, 'ConnectionError');
+}

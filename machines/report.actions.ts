@@ -1,0 +1,65 @@
+/**
+ * Actions that tell the app what went wrong with the connection (`error`), and the two
+ * that also record why it closed (so what it drops says so). Every message is worded in
+ * `errors.ts`.
+ */
+import { connectionBase } from './connection.base.js';
+import { ConnectionError } from './errors.js';
+import { isLinkFailure } from './link-actor.js';
+
+const { emit, enqueueActions } = connectionBase;
+
+export const reportActions = {
+  reportLinkLost: emit(({ event }) => ({
+    type: 'error' as const,
+    error: ConnectionError.linkClosed(event.type === 'link.closed' ? event.info : {}),
+  })),
+  closeAsFatal: enqueueActions(({ event, enqueue }) => {
+    if (event.type !== 'link.closed') return;
+    const error = ConnectionError.linkClosed(event.info);
+    enqueue.assign({ closedBy: error });
+    enqueue.emit({ type: 'error', error });
+  }),
+  closeAsExhausted: enqueueActions(({ context, enqueue }) => {
+    const error = ConnectionError.retriesExhausted(
+      context.linkAttempts,
+      context.options.maxAttempts,
+    );
+    enqueue.assign({ closedBy: error });
+    enqueue.emit({ type: 'error', error });
+  }),
+  reportSendFailure: enqueueActions(({ event, enqueue }) => {
+    if (event.type !== 'link.verdicts') return;
+    const failure = event.verdicts.find(isLinkFailure);
+    if (failure === undefined) return;
+    const { outcome } = failure;
+    const error =
+      outcome.status === 'stale'
+        ? ConnectionError.stale(outcome.httpStatus)
+        : ConnectionError.sendFailed(
+            outcome.status === 'retry' ? outcome.error : undefined,
+            outcome.status === 'retry' ? outcome.httpStatus : undefined,
+          );
+    enqueue.emit({ type: 'error', error });
+  }),
+  reportResumeFailed: emit(({ event }) => ({
+    type: 'error' as const,
+    error: ConnectionError.resumeFailed(
+      event.type === 'link.resume-failed' || event.type === 'link.watch-failed'
+        ? event.error
+        : undefined,
+    ),
+  })),
+  reportConnectTimeout: emit(({ context }) => ({
+    type: 'error' as const,
+    error: ConnectionError.timeout('connect', context.options.connectTimeoutMs),
+  })),
+  reportResumeTimeout: emit(({ context }) => ({
+    type: 'error' as const,
+    error: ConnectionError.timeout('resume', context.options.resumeTimeoutMs),
+  })),
+  reportSilence: emit(({ context }) => ({
+    type: 'error' as const,
+    error: ConnectionError.timeout('heartbeat', context.options.heartbeatTimeoutMs),
+  })),
+};
