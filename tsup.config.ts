@@ -3,9 +3,9 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
-    memory: 'adapters/memory.ts',
-    websocket: 'adapters/websocket.ts',
-    sse: 'adapters/sse.ts',
+    memory: 'src/memory.ts',
+    websocket: 'src/websocket.ts',
+    sse: 'src/sse.ts',
     server: 'src/server/index.ts',
     browser: 'src/browser.ts',
   },

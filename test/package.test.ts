@@ -11,7 +11,9 @@ const require = createRequire(import.meta.url);
 
 describe('package', () => {
   it('exports every subpath as ESM and CJS with types', async () => {
-    for (const subpath of ['.', './memory', './websocket', './sse', './server']) {
+    const subpaths = Object.keys(pkg.exports).filter((s) => s !== './package.json');
+    expect(subpaths).toEqual(['.', './memory', './websocket', './sse', './server', './browser']);
+    for (const subpath of subpaths) {
       const entry = pkg.exports[subpath];
       expect(entry.import.types).toMatch(/\.d\.ts$/);
       expect(entry.require.types).toMatch(/\.d\.cts$/);
@@ -29,6 +31,11 @@ describe('package', () => {
     expect(typeof require('../dist/websocket.cjs').webSocketTransport).toBe('function');
     expect(typeof require('../dist/sse.cjs').sseTransport).toBe('function');
     expect(typeof require('../dist/server.cjs').createServer).toBe('function');
+    expect(typeof require('../dist/browser.cjs').bindPageLifecycle).toBe('function');
+    const browser = await import(
+      /* @vite-ignore */ new URL('../dist/browser.js', import.meta.url).href
+    );
+    expect(typeof browser.bindPageLifecycle).toBe('function');
   });
 
   it('keeps xstate a peer dependency and out of the bundle', () => {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { type FetchLike, sseTransport } from '../adapters/sse.js';
 import type { InboundFrame, LinkClose, LinkEvents } from '../adapters/transport.js';
-import { settle } from './helpers.js';
+import { settle } from './support/settle.js';
 
 class FakeEventSource {
   static last: FakeEventSource | undefined;

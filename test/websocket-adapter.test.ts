@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CloseCode, isFatalCloseCode as fatalInTable } from '../adapters/protocol.js';
 import type { InboundFrame, LinkClose, LinkEvents } from '../adapters/transport.js';
 import { isFatalCloseCode, webSocketTransport } from '../adapters/websocket.js';
-import { settle } from './helpers.js';
+import { settle } from './support/settle.js';
 
 type Listener = (event: never) => void;
 

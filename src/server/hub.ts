@@ -73,6 +73,31 @@ export class Hub {
     return randomUUID();
   }
 
+  /**
+   * A new connection over one link: named, added, and pinged every `heartbeatMs` while the
+   * hub is not silenced. The link calls `closed()` once it is gone.
+   */
+  connect(
+    link: Pick<HubConnection, 'transport' | 'deliver' | 'ping' | 'drop'>,
+    heartbeatMs: number,
+  ): { connection: HubConnection; closed: () => void } {
+    const connection: HubConnection = {
+      id: this.newId(),
+      streams: new Set(),
+      suspends: 0,
+      ...link,
+    };
+    this.add(connection);
+    const heartbeat = setInterval(() => {
+      if (!this.silent) connection.ping();
+    }, heartbeatMs);
+    const closed = () => {
+      clearInterval(heartbeat);
+      this.remove(connection);
+    };
+    return { connection, closed };
+  }
+
   add(connection: HubConnection): void {
     this.connections.set(connection.id, connection);
   }

@@ -8,7 +8,7 @@ import {
   SsePath,
   type SsePostPath,
 } from '../../adapters/protocol.js';
-import { type Hub, type HubConnection, readPositions } from './hub.js';
+import { type Hub, readPositions } from './hub.js';
 
 /** Node lowercases the names of incoming headers. */
 const CONNECTION_ID = Header.connectionId.toLowerCase();
@@ -71,23 +71,16 @@ export function openEventStream(hub: Hub, res: ServerResponse, options: SseSideO
   const write = (event: string, data: object) => {
     if (!res.writableEnded) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   };
-  const connection: HubConnection = {
-    id: hub.newId(),
-    transport: 'sse',
-    streams: new Set(),
-    suspends: 0,
-    deliver: (event) => write(SseEvent.event, event),
-    ping: () => write(SseEvent.ping, {}),
-    drop: () => res.destroy(),
-  };
-  hub.add(connection);
-  const heartbeat = setInterval(() => {
-    if (!hub.silent) connection.ping();
-  }, options.heartbeatMs);
-  res.on('close', () => {
-    clearInterval(heartbeat);
-    hub.remove(connection);
-  });
+  const { connection, closed } = hub.connect(
+    {
+      transport: 'sse',
+      deliver: (event) => write(SseEvent.event, event),
+      ping: () => write(SseEvent.ping, {}),
+      drop: () => res.destroy(),
+    },
+    options.heartbeatMs,
+  );
+  res.on('close', closed);
   write(SseEvent.welcome, { connectionId: connection.id, heartbeatMs: options.heartbeatMs });
 }
 

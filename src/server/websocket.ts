@@ -1,7 +1,7 @@
 /** The WebSocket half of the reference server (wire protocol v1, docs/protocol.md). */
 import type { WebSocket } from 'ws';
 import { CloseCode, Frame } from '../../adapters/protocol.js';
-import { type Hub, type HubConnection, readPositions } from './hub.js';
+import { type Hub, readPositions } from './hub.js';
 
 export interface WebSocketSideOptions {
   heartbeatMs: number;
@@ -22,23 +22,16 @@ export function serveWebSocket(hub: Hub, socket: WebSocket, options: WebSocketSi
     letGo = true;
     socket.terminate();
   };
-  const connection: HubConnection = {
-    id: hub.newId(),
-    transport: 'websocket',
-    streams: new Set(),
-    suspends: 0,
-    deliver: (event) => send(socket, { type: Frame.event, ...event }),
-    ping: () => send(socket, { type: Frame.ping }),
-    drop: letGoOf,
-  };
-  hub.add(connection);
-  const heartbeat = setInterval(() => {
-    if (!hub.silent) connection.ping();
-  }, options.heartbeatMs);
-  socket.on('close', () => {
-    clearInterval(heartbeat);
-    hub.remove(connection);
-  });
+  const { connection, closed } = hub.connect(
+    {
+      transport: 'websocket',
+      deliver: (event) => send(socket, { type: Frame.event, ...event }),
+      ping: () => send(socket, { type: Frame.ping }),
+      drop: letGoOf,
+    },
+    options.heartbeatMs,
+  );
+  socket.on('close', closed);
   socket.on('error', () => socket.terminate());
 
   socket.on('message', (raw, isBinary) => {

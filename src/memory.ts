@@ -1,0 +1,2 @@
+/** `holdfast/memory`: the public entry of `adapters/memory.ts`. */
+export * from '../adapters/memory.js';
