@@ -14,8 +14,8 @@ import { createMemoryServer } from '../dist/memory.js';
 import { createServer } from '../dist/server.js';
 import { sseTransport } from '../dist/sse.js';
 import { webSocketTransport } from '../dist/websocket.js';
+import { settle } from '../test/support/settle.js';
 
-const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 const gc = (globalThis as { gc?: () => void }).gc;
 
 function untilOpen(conn: Connection): Promise<void> {

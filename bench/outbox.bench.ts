@@ -14,8 +14,8 @@ import { performance } from 'node:perf_hooks';
 import type { InspectionEvent } from 'xstate';
 import { createMemoryServer } from '../adapters/memory.js';
 import { createConnection } from '../src/index.js';
+import { settle } from '../test/support/settle.js';
 
-const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 const gc = (globalThis as { gc?: () => void }).gc;
 
 function best(runs: number, fn: () => number): number {

@@ -274,8 +274,13 @@ export function describeValue(value: unknown): string {
  * A wrong argument or option: a `TypeError` naming what was wrong, what is accepted and
  * what was given. Thrown at once, never reported later.
  */
-export function invalidArgument(what: string, expected: string, got: unknown): TypeError {
-  return new TypeError(`holdfast: ${what} must be ${expected}, got ${describeValue(got)}`);
+export function invalidArgument(
+  what: string,
+  expected: string,
+  got: unknown,
+  entry = 'holdfast',
+): TypeError {
+  return new TypeError(`${entry}: ${what} must be ${expected}, got ${describeValue(got)}`);
 }
 
 function hasName(value: unknown, name: string): boolean {

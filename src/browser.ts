@@ -4,6 +4,7 @@
  * does a page restored from the back/forward cache or a device back online — because a
  * link that looks open after a sleep may be dead (spec R13).
  */
+import { invalidArgument } from '../machines/errors.js';
 import type { Connection } from './connection.js';
 
 /** What the listeners read of an event; a DOM `Event` (or `PageTransitionEvent`) fits. */
@@ -57,9 +58,7 @@ export function bindPageLifecycle(
   }
   const grace = options.hiddenGraceMs ?? 0;
   if (!Number.isInteger(grace) || grace < 0) {
-    throw new TypeError(
-      `holdfast/browser: hiddenGraceMs must be an integer ≥ 0, got ${String(grace)}`,
-    );
+    throw invalidArgument('hiddenGraceMs', 'an integer ≥ 0', grace, 'holdfast/browser');
   }
   const now = options.now ?? Date.now;
   let timer: unknown;

@@ -2,7 +2,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { createActor, SimulatedClock } from 'xstate';
 import { createMemoryServer } from '../adapters/memory.js';
 import { connectionMachine } from '../src/index.js';
-import { harness, outcome, settle } from './helpers.js';
+import { harness, outcome } from './support/harness.js';
+import { settle } from './support/settle.js';
 
 describe('createConnection listeners', () => {
   it('listeners run synchronously, after conn.state shows the change, before the call returns', async () => {
@@ -90,14 +91,17 @@ describe('createConnection listeners', () => {
 
 describe('createConnection sends', () => {
   it('a send whose id is already pending rejects with a TypeError naming id', async () => {
-    const h = harness({}, { behaviour: { send: 'hold' } });
+    const h = harness({ server: { behaviour: { send: 'hold' } } });
     void outcome(h.conn.send('a', { id: 'same' }));
     await expect(h.conn.send('b', { id: 'same' })).rejects.toThrow(TypeError);
     await expect(h.conn.send('b', { id: 'same' })).rejects.toThrow(/id "same" is already pending/);
   });
 
   it('a custom createId that repeats a pending id is caught the same way', async () => {
-    const h = harness({ createId: () => 'fixed' }, { behaviour: { send: 'hold' } });
+    const h = harness({
+      connection: { createId: () => 'fixed' },
+      server: { behaviour: { send: 'hold' } },
+    });
     void outcome(h.conn.send('a'));
     await expect(h.conn.send('b')).rejects.toThrow(/id "fixed" is already pending/);
     const given = outcome(h.conn.send('c', { id: 'fixed' }));
@@ -125,13 +129,13 @@ describe('createConnection sends', () => {
 
   it('ids come from createId when the send brings none', async () => {
     let n = 0;
-    const h = harness({ createId: () => `id-${++n}` });
+    const h = harness({ connection: { createId: () => `id-${++n}` } });
     await h.conn.send('x');
     expect(h.received()).toEqual(['id-1']);
   });
 
   it('a rejected send that nobody awaits does not become an unhandled rejection', async () => {
-    const h = harness({ maxQueue: 1 }, { behaviour: { send: 'hold' } });
+    const h = harness({ connection: { maxQueue: 1 }, server: { behaviour: { send: 'hold' } } });
     const unhandled = vi.fn();
     process.on('unhandledRejection', unhandled);
     try {

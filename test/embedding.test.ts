@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import { createMemoryServer } from '../adapters/memory.js';
 import { chatMachine } from '../examples/embedded.js';
-import { settle } from './helpers.js';
+import { settle } from './support/settle.js';
 
 describe('embedding', () => {
   it('an app machine invokes the connection machine and follows it to open and to closed', async () => {

@@ -8,7 +8,9 @@ import { describe, expect, it } from 'vitest';
 import type { InspectionEvent } from 'xstate';
 import { createMemoryServer } from '../adapters/memory.js';
 import { createConnection } from '../src/index.js';
-import { harness, manualTransport, outcome, sendMany, settle } from './helpers.js';
+import { harness, outcome, sendMany } from './support/harness.js';
+import { manualTransport } from './support/manual-transport.js';
+import { settle } from './support/settle.js';
 
 function countEvents() {
   const counts = new Map<string, number>();
@@ -38,7 +40,7 @@ describe('the send path in bursts', () => {
   });
 
   it('verdicts of one tick settle their promises in the order the server gave them', async () => {
-    const h = harness({}, { behaviour: { send: 'hold' } }, 8);
+    const h = harness({ server: { behaviour: { send: 'hold' } }, maxInFlight: 8 });
     await settle();
     expect(h.conn.state).toBe('open');
     const settled: string[] = [];
@@ -60,7 +62,7 @@ describe('the send path in bursts', () => {
   });
 
   it('sends made just before close() in the same tick are rejected as closed, each reported', async () => {
-    const h = harness({}, {}, 8);
+    const h = harness({ maxInFlight: 8 });
     await settle();
     const sends = sendMany(h.conn, 3).map(outcome);
     h.conn.close();
@@ -89,7 +91,7 @@ describe('the send path in bursts', () => {
   });
 
   it('a message aborted in the tick it was sent is withdrawn while it still waits for the window', async () => {
-    const h = harness({}, { behaviour: { send: 'hold' } }, 1);
+    const h = harness({ server: { behaviour: { send: 'hold' } }, maxInFlight: 1 });
     await settle();
     const first = outcome(h.conn.send('1', { id: 'm1' }));
     const controller = new AbortController();
@@ -104,7 +106,7 @@ describe('the send path in bursts', () => {
   });
 
   it('messages sent to the actor directly, without a promise behind them, are delivered and reported', async () => {
-    const h = harness({}, {}, 8);
+    const h = harness({ maxInFlight: 8 });
     await settle();
     h.conn.actor.send({ type: 'send', data: 'plain', id: 'direct' });
     h.conn.actor.send({ type: 'send', data: 'tagged', id: 'foreign', tag: { mine: true } });

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { createMemoryServer } from '../adapters/memory.js';
 import { createConnection } from '../src/index.js';
-import { settle } from './helpers.js';
+import { settle } from './support/settle.js';
+import { pendingTimers } from './support/timers.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -48,7 +49,7 @@ describe('leaks', () => {
     conn.on('state', () => calls++);
     conn.close();
     expect(calls).toBe(1);
-    const timers = (clock as unknown as { timeouts: Map<unknown, unknown> }).timeouts.size;
+    const timers = pendingTimers(clock);
     expect(timers).toBe(0);
     expect(Object.keys(conn.actor.getSnapshot().children)).toEqual([]);
     conn.resume();

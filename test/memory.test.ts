@@ -3,7 +3,8 @@ import { SimulatedClock } from 'xstate';
 import { createMemoryServer } from '../adapters/memory.js';
 import type { LinkClose, LinkEvents } from '../adapters/transport.js';
 import { createConnection } from '../src/index.js';
-import { settle } from './helpers.js';
+import { settle } from './support/settle.js';
+import { pendingTimers } from './support/timers.js';
 
 function recorder() {
   const seen: string[] = [];
@@ -113,7 +114,7 @@ describe('memory transport', () => {
     clock.increment(1000);
     await settle();
     expect(seen).toEqual(['open', 'alive', 'alive']);
-    expect((clock as unknown as { timeouts: Map<unknown, unknown> }).timeouts.size).toBe(0);
+    expect(pendingTimers(clock)).toBe(0);
   });
 
   it('a silenced link answers nothing and sends nothing', async () => {

@@ -1,11 +1,13 @@
 /**
  * The Mermaid `stateDiagram-v2` of the connection machine, generated from its definition
  * (states, events, guards), so the picture in docs/machine.md cannot drift from the code.
- * `npm run diagram` writes it between the markers; test/diagram.test.ts fails on a diff.
+ * `npm run diagram` writes it between the markers, in docs/machine.md also the transition
+ * tables (`machine-doc.ts`); test/diagram.test.ts fails on a diff.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { AnyStateNode, AnyTransitionDefinition } from 'xstate';
 import { connectionMachine } from '../machines/connection.machine.js';
+import { eventName, guardName, transitionsOf, withTables } from './machine-doc.js';
 
 export const START = '<!-- diagram:start (npm run diagram writes this block) -->';
 export const END = '<!-- diagram:end -->';
@@ -13,20 +15,9 @@ export const END = '<!-- diagram:end -->';
 const id = (node: AnyStateNode) => node.path.join('_');
 
 function label(t: AnyTransitionDefinition): string {
-  const type = t.eventType;
-  const event = !type
-    ? ''
-    : type.startsWith('xstate.after.')
-      ? `after ${type.split('.')[2]}`
-      : type;
-  const guard = t.guard
-    ? `[${typeof t.guard === 'string' ? t.guard : ((t.guard as { type?: string }).type ?? 'guard')}]`
-    : '';
-  return [event, guard].filter(Boolean).join(' ');
-}
-
-function transitionsOf(node: AnyStateNode): AnyTransitionDefinition[] {
-  return [...node.transitions.values()].flat().concat(node.always ?? []);
+  const event = t.eventType ? eventName(t) : '';
+  const guard = guardName(t);
+  return [event, guard && `[${guard}]`].filter(Boolean).join(' ');
 }
 
 export function machineDiagram(): string {
@@ -84,11 +75,20 @@ export function withDiagram(markdown: string): string {
 
 /** The files that carry the diagram between the markers. */
 export const DIAGRAM_FILES = ['docs/machine.md', 'README.md'] as const;
+/** The file that also carries the transition tables. */
+export const TABLES_FILE = 'docs/machine.md';
+
+/** What `npm run diagram` makes of the file `name` (one of `DIAGRAM_FILES`). */
+export function generated(name: (typeof DIAGRAM_FILES)[number], markdown: string): string {
+  const withPicture = withDiagram(markdown);
+  return name === TABLES_FILE ? withTables(withPicture) : withPicture;
+}
 
 if (process.argv[1]?.endsWith('diagram.ts')) {
   for (const name of DIAGRAM_FILES) {
     const file = new URL(`../${name}`, import.meta.url);
-    writeFileSync(file, withDiagram(readFileSync(file, 'utf8')));
-    console.log(`${name}: diagram written from the machine definition`);
+    writeFileSync(file, generated(name, readFileSync(file, 'utf8')));
+    const what = name === TABLES_FILE ? 'diagram and transition tables' : 'diagram';
+    console.log(`${name}: ${what} written from the machine definition`);
   }
 }

@@ -5,12 +5,13 @@
  * calls the API). After every step the runner asserts the state the pure `transition()`
  * predicted and the invariants of the connection.
  */
-import { type AnyTransitionDefinition, type InspectionEvent, SimulatedClock } from 'xstate';
-import { createMemoryServer, type MemoryServer, type ServerLink } from '../../adapters/memory.js';
-import type { DeliveryError } from '../../machines/errors.js';
+import type { AnyTransitionDefinition, InspectionEvent } from 'xstate';
+import type { ServerLink } from '../../adapters/memory.js';
 import { toArray } from '../../machines/queue.js';
-import { createConnection } from '../../src/connection.js';
-import { settle } from '../helpers.js';
+import { callApp } from '../support/app-calls.js';
+import { heldConnection } from '../support/held.js';
+import { check, checkClosed, checkInvariants, type Tracker } from '../support/invariants.js';
+import { settle } from '../support/settle.js';
 import {
   MODEL_OPTIONS,
   MODEL_TIMING,
@@ -19,14 +20,6 @@ import {
   STREAM,
   stateKey,
 } from './model.js';
-
-export class InvariantError extends Error {
-  override name = 'InvariantError';
-}
-
-function check(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new InvariantError(message);
-}
 
 function describeStep(path: ModelPath, index: number): string {
   return path.steps
@@ -43,51 +36,39 @@ const DELAYS: Record<string, number> = {
 };
 
 interface Run {
-  server: MemoryServer;
-  clock: SimulatedClock;
-  conn: ReturnType<typeof createConnection>;
-  /** Send order of every message the app sent in this run, by id. */
-  order: Map<string, number>;
-  delivered: string[];
-  dropped: DeliveryError[];
+  tracker: Tracker;
+  /** Each message's abort controller, by id. */
   aborts: Map<string, AbortController>;
-  /** Links that opened while a stream was watched: they owe a resume before any send. */
-  handshakes: Set<ServerLink>;
-  /** Links already seen open. */
-  seenOpen: Set<ServerLink>;
-  /** Sends the server just confirmed on the live link: each must resolve on it. */
-  acked: string[];
 }
 
 function current(run: Run): ServerLink {
-  const link = run.server.current;
-  check(link !== undefined, 'the model expects a link, but the server has none');
+  const link = run.tracker.server.current;
+  check(link !== undefined, 'model', 'the model expects a link, but the server has none');
   return link;
 }
 
 /** Make the model's event happen for real. */
 async function perform(run: Run, event: ModelEvent): Promise<void> {
-  const { conn } = run;
+  const { conn, clock } = run.tracker;
   if (event.type.startsWith('xstate.after.')) {
     const delay = event.type.split('.')[2] ?? '';
     const ms = DELAYS[delay];
-    check(ms !== undefined, `unknown delay ${delay}`);
-    run.clock.increment(ms);
+    check(ms !== undefined, 'model', `unknown delay ${delay}`);
+    clock.increment(ms);
     return settle();
   }
   switch (event.type) {
     case 'send': {
       for (const message of 'messages' in event ? event.messages : [event]) {
-        const id = `s${run.order.size + 1}`;
         const controller = new AbortController();
-        run.order.set(id, run.order.size);
+        const id = run.tracker.send((id) =>
+          conn.send(message.data, {
+            id,
+            retry: message.retry !== false,
+            signal: controller.signal,
+          }),
+        );
         run.aborts.set(id, controller);
-        conn
-          .send(message.data, { id, retry: message.retry !== false, signal: controller.signal })
-          .then(
-            () => run.delivered.push(id),
-            () => {},
-          );
       }
       break;
     }
@@ -96,31 +77,27 @@ async function perform(run: Run, event: ModelEvent): Promise<void> {
       const real = toArray(conn.actor.getSnapshot().context.outbox.queue).find(
         (e) => e.attempts === 0,
       );
-      check(real !== undefined, 'the model withdraws a message the real outbox does not have');
+      check(
+        real !== undefined,
+        'model',
+        'the model withdraws a message the real outbox does not have',
+      );
       run.aborts.get(real.id)?.abort();
       break;
     }
     case 'watch':
-      conn.watch(event.stream, event.seq);
-      break;
     case 'unwatch':
-      conn.unwatch(event.stream);
-      break;
     case 'suspend':
-      conn.suspend();
-      break;
     case 'resume':
-      conn.resume();
-      break;
     case 'close':
-      conn.close();
+      callApp(conn, event);
       break;
     case 'watch-refused': {
       conn.watch(STREAM, 0);
       await settle();
       const link = current(run);
       const pending = link.pendingResumes[link.pendingResumes.length - 1];
-      check(pending !== undefined, 'a watch on a usable link sent no resume');
+      check(pending !== undefined, 'R20 watch resumes', 'a watch on a usable link sent no resume');
       pending.fail(new Error('refused'));
       break;
     }
@@ -133,7 +110,7 @@ async function perform(run: Run, event: ModelEvent): Promise<void> {
     case 'link.resumed':
     case 'link.resume-failed': {
       const pending = current(run).pendingResumes[0];
-      check(pending !== undefined, 'the model answers a resume the server never got');
+      check(pending !== undefined, 'model', 'the model answers a resume the server never got');
       if (event.type === 'link.resumed') pending.ok();
       else pending.fail(event.error);
       break;
@@ -143,13 +120,14 @@ async function perform(run: Run, event: ModelEvent): Promise<void> {
       const pending = current(run).pendingSends.slice(0, event.verdicts.length);
       check(
         pending.length === event.verdicts.length,
+        'model',
         'the model answers a send the server never got',
       );
       for (const [i, verdict] of event.verdicts.entries()) {
         pending[i]?.answer(verdict.outcome);
         const { status } = verdict.outcome;
         if (status === 'stale' || status === 'retry') break;
-        if (status === 'ok') run.acked.push(pending[i]?.message.id ?? '');
+        if (status === 'ok') run.tracker.acked(pending[i]?.message.id ?? '');
       }
       break;
     }
@@ -160,73 +138,9 @@ async function perform(run: Run, event: ModelEvent): Promise<void> {
       current(run).ping();
       break;
     default:
-      throw new InvariantError(`the runner cannot perform ${event.type}`);
+      check(false, 'model', `the runner cannot perform ${event.type}`);
   }
   await settle();
-}
-
-function checkInvariants(run: Run, where: string, enteredOpen: boolean): void {
-  const snapshot = run.conn.actor.getSnapshot();
-  const outbox = [
-    ...toArray(snapshot.context.outbox.inFlight),
-    ...toArray(snapshot.context.outbox.queue),
-  ];
-
-  // FIFO: messages are confirmed in the order they were sent.
-  const confirmed = run.delivered.map((id) => run.order.get(id) ?? -1);
-  check(
-    confirmed.every((n, i) => i === 0 || n > (confirmed[i - 1] ?? -1)),
-    `${where}: confirmations out of send order: ${run.delivered.join(',')}`,
-  );
-  // Nothing lost: every message is confirmed, reported dropped, or still in the outbox.
-  const accounted = new Set([
-    ...run.delivered,
-    ...run.dropped.map((e) => e.messageId),
-    ...outbox.map((e) => e.id),
-  ]);
-  for (const id of run.order.keys())
-    check(accounted.has(id), `${where}: message ${id} vanished unreported`);
-  // The outbox keeps send order too.
-  const queued = outbox.map((e) => run.order.get(e.id) ?? -1);
-  check(
-    queued.every((n, i) => i === 0 || n > (queued[i - 1] ?? -1)),
-    `${where}: outbox out of send order: ${outbox.map((e) => e.id).join(',')}`,
-  );
-  // No send on a link before its resume succeeded (checked after every step, so the
-  // first send that came too early is caught while the handshake is still unanswered).
-  const link = run.server.current;
-  if (link?.state === 'open' && !run.seenOpen.has(link)) {
-    run.seenOpen.add(link);
-    if (snapshot.context.positions.size > 0) run.handshakes.add(link);
-  }
-  for (const link of run.handshakes) {
-    const [first] = link.log;
-    check(first?.kind === 'resume', `${where}: link ${link.id} did not start with its resume`);
-    if (link.log.some((r) => r.kind === 'send')) {
-      check(
-        first.answer === 'ok',
-        `${where}: link ${link.id} carried a send before its resume succeeded`,
-      );
-    }
-  }
-  // Open only with an empty outbox.
-  if (enteredOpen)
-    check(
-      outbox.length === 0,
-      `${where}: entered open with ${outbox.length} message(s) in the outbox`,
-    );
-  // A send the server confirmed resolves on that confirmation, every one of a batch.
-  for (const id of run.acked.splice(0))
-    check(run.delivered.includes(id), `${where}: ${id} was acked but not resolved`);
-  // At most one live link.
-  check(run.server.live.length <= 1, `${where}: ${run.server.live.length} live links`);
-  // Nothing alive after closed.
-  if (snapshot.status === 'done') {
-    const timers = (run.clock as unknown as { timeouts: Map<unknown, unknown> }).timeouts.size;
-    check(timers === 0, `${where}: ${timers} timer(s) alive after closed`);
-    check(run.server.live.length === 0, `${where}: a link is alive after closed`);
-    check(outbox.length === 0, `${where}: messages left in a closed outbox`);
-  }
 }
 
 /**
@@ -238,53 +152,40 @@ export async function replay(
   maxInFlight: number,
   taken: Set<AnyTransitionDefinition>,
 ): Promise<void> {
-  const clock = new SimulatedClock();
-  const server = createMemoryServer({
-    record: true,
-    heartbeatMs: 0,
+  const tracker = heldConnection({
+    maxInFlight,
     dedupWindow: 0,
-    behaviour: { connect: 'hold', resume: 'hold', send: 'hold' },
-  });
-  const run: Run = {
-    server,
-    clock,
-    order: new Map(),
-    delivered: [],
-    dropped: [],
-    aborts: new Map(),
-    handshakes: new Set(),
-    seenOpen: new Set(),
-    acked: [],
-    conn: createConnection({
-      transport: server.transport({ maxInFlight }),
+    // The model answers sends in send order: confirmations must come in send order too.
+    answersInSendOrder: true,
+    connection: {
       ...MODEL_OPTIONS,
-      clock,
       inspect: (event: InspectionEvent) => {
         if (event.type === '@xstate.microstep') for (const t of event._transitions) taken.add(t);
       },
-    }),
-  };
-  run.conn.on('dropped', (error) => run.dropped.push(error));
+    },
+  });
+  const { conn } = tracker;
+  const run: Run = { tracker, aborts: new Map() };
   try {
     await settle();
     for (const [index, step] of path.steps.entries()) {
       if ((step.event.type as string) === 'xstate.init') continue;
-      const before = stateKey(run.conn.actor.getSnapshot().value);
       await perform(run, step.event);
       const where = describeStep(path, index);
-      const actual = stateKey(run.conn.actor.getSnapshot().value);
+      const actual = stateKey(conn.actor.getSnapshot().value);
       const expected = stateKey(step.state.value);
-      check(actual === expected, `${where}: expected ${expected}, the real actor is in ${actual}`);
-      checkInvariants(run, where, actual.startsWith('open') && !before.startsWith('open'));
+      check(
+        actual === expected,
+        'model state',
+        `${where}: expected ${expected}, the real actor is in ${actual}`,
+      );
+      checkInvariants(tracker, where);
     }
     // Whatever was still pending is reported once the connection closes.
-    run.conn.close();
+    conn.close();
     await settle();
-    const settled = new Set([...run.delivered, ...run.dropped.map((e) => e.messageId)]);
-    for (const id of run.order.keys()) {
-      check(settled.has(id), `${describeStep(path, path.steps.length - 1)}: ${id} never settled`);
-    }
+    checkClosed(tracker, `${describeStep(path, path.steps.length - 1)} → close()`);
   } finally {
-    run.conn.close();
+    conn.close();
   }
 }

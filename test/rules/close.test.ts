@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { harness, outcome, sendMany, settle } from '../helpers.js';
+import { harness, outcome, sendMany } from '../support/harness.js';
+import { settle } from '../support/settle.js';
+import { pendingTimers } from '../support/timers.js';
 
 describe('close rule', () => {
   it('R14 close rejects every queued and in-flight message with closed, each with dropped', async () => {
-    const h = harness({}, { behaviour: { send: 'hold' } }, 2);
+    const h = harness({ server: { behaviour: { send: 'hold' } }, maxInFlight: 2 });
     const sends = sendMany(h.conn, 4).map(outcome);
     await settle();
     expect(h.sentOn(0)).toEqual(['m1', 'm2']);
@@ -31,14 +33,17 @@ describe('close rule', () => {
   });
 
   it('R14 no timer or listener outlives a closed connection', async () => {
-    const h = harness({ heartbeatTimeoutMs: 1000 }, { behaviour: { connect: 'hold' } });
+    const h = harness({
+      connection: { heartbeatTimeoutMs: 1000 },
+      server: { behaviour: { connect: 'hold' } },
+    });
     await settle();
-    expect(h.timers()).toBe(1); // the connect timeout
+    expect(pendingTimers(h.clock)).toBe(1); // the connect timeout
     let calls = 0;
     h.conn.on('state', () => calls++);
     h.conn.close();
     expect(calls).toBe(1);
-    expect(h.timers()).toBe(0);
+    expect(pendingTimers(h.clock)).toBe(0);
     expect(h.conn.actor.getSnapshot().status).toBe('done');
     expect(Object.keys(h.conn.actor.getSnapshot().children)).toEqual([]);
     h.conn.resume();
@@ -56,7 +61,7 @@ describe('close rule', () => {
       'flushing',
       'open',
     ] as const) {
-      const h = harness({}, { behaviour: { send: 'hold' } });
+      const h = harness({ server: { behaviour: { send: 'hold' } } });
       await settle();
       if (prepare === 'connecting') h.conn.resume();
       if (prepare === 'reconnecting') h.server.current?.drop();
@@ -75,7 +80,7 @@ describe('close rule', () => {
       expect(h.conn.state).toBe(prepare);
       h.conn.close();
       expect(h.conn.state).toBe('closed');
-      expect(h.timers()).toBe(0);
+      expect(pendingTimers(h.clock)).toBe(0);
     }
   });
 });

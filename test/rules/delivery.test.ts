@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { BACKOFF_MS, harness, outcome, sendMany, settle } from '../helpers.js';
+import { BACKOFF_MS, harness, outcome, sendMany } from '../support/harness.js';
+import { settle } from '../support/settle.js';
 
 describe('delivery rules', () => {
   it('R1 messages reach the server in send order across many reconnects', async () => {
-    const h = harness({}, {}, 4);
+    const h = harness({ maxInFlight: 4 });
     let n = 0;
     // Every third send finds the server has forgotten the link.
     h.server.behave({ send: () => (++n % 3 === 0 ? 'stale' : 'ok') });
@@ -20,7 +21,7 @@ describe('delivery rules', () => {
   });
 
   it('R4 open fires only after the queue drained and every flushed message was confirmed', async () => {
-    const h = harness({}, { behaviour: { send: 'hold' } }, 8);
+    const h = harness({ server: { behaviour: { send: 'hold' } }, maxInFlight: 8 });
     const sends = sendMany(h.conn, 3);
     let openSeenWith = -1;
     h.conn.on('open', () => {
@@ -45,7 +46,7 @@ describe('delivery rules', () => {
   });
 
   it('R4 a send from an open listener goes after everything that was queued', async () => {
-    const h = harness({}, {}, 8);
+    const h = harness({ maxInFlight: 8 });
     h.conn.on('open', () => {
       if (!h.received().includes('from-open')) void h.conn.send('x', { id: 'from-open' });
     });
@@ -58,7 +59,7 @@ describe('delivery rules', () => {
   });
 
   it('R6 stale sends go back in order with the same ids, and reconnect once per link', async () => {
-    const h = harness({}, { behaviour: { send: 'hold' } }, 8);
+    const h = harness({ server: { behaviour: { send: 'hold' } }, maxInFlight: 8 });
     const sends = sendMany(h.conn, 4);
     await settle();
     const first = h.server.current;
@@ -78,7 +79,7 @@ describe('delivery rules', () => {
   });
 
   it('R6 a stale send puts unconfirmed messages back ahead of the ones still queued', async () => {
-    const h = harness({}, { behaviour: { send: 'hold' } }, 2);
+    const h = harness({ server: { behaviour: { send: 'hold' } }, maxInFlight: 2 });
     const sends = sendMany(h.conn, 4);
     await settle();
     const link = h.server.current;
@@ -95,7 +96,7 @@ describe('delivery rules', () => {
   });
 
   it('R7 a message keeps one id for life, and the server hands it to its app once', async () => {
-    const h = harness({}, { behaviour: { send: 'hold' } }, 1);
+    const h = harness({ server: { behaviour: { send: 'hold' } }, maxInFlight: 1 });
     const sent = h.conn.send('once', { id: 'only-id' });
     await settle();
     // The server handled it, but the link died before the client heard.
@@ -111,7 +112,7 @@ describe('delivery rules', () => {
   });
 
   it('R8 a message sent maxDeliveryAttempts times without success is dropped and the queue moves on', async () => {
-    const h = harness({ maxDeliveryAttempts: 3 });
+    const h = harness({ connection: { maxDeliveryAttempts: 3 } });
     h.server.behave({ send: (m) => (m.id === 'poison' ? 'stale' : 'ok') });
     const poison = outcome(h.conn.send('p', { id: 'poison' }));
     const next = h.conn.send('n', { id: 'next' });
@@ -133,7 +134,7 @@ describe('delivery rules', () => {
   });
 
   it('R9 retry:false messages are queued offline, sent once, and rejected instead of resent', async () => {
-    const h = harness({}, { behaviour: { connect: 'hold', send: 'hold' } }, 4);
+    const h = harness({ server: { behaviour: { connect: 'hold', send: 'hold' } }, maxInFlight: 4 });
     const notice = outcome(h.conn.send('bye', { id: 'notice', retry: false }));
     const normal = h.conn.send('hello', { id: 'normal' });
     await settle();
@@ -151,7 +152,7 @@ describe('delivery rules', () => {
   });
 
   it('R9 a retry:false message lost with its link is not-retried; one refused is rejected', async () => {
-    const h = harness({}, { behaviour: { send: 'hold' } }, 4);
+    const h = harness({ server: { behaviour: { send: 'hold' } }, maxInFlight: 4 });
     const lost = outcome(h.conn.send('a', { id: 'lost', retry: false }));
     await settle();
     h.server.current?.drop();
@@ -167,7 +168,11 @@ describe('delivery rules', () => {
   });
 
   it('R10 overflow reject: queued + in flight never exceeds maxQueue, the new send is rejected', async () => {
-    const h = harness({ maxQueue: 3 }, { behaviour: { send: 'hold' } }, 2);
+    const h = harness({
+      connection: { maxQueue: 3 },
+      server: { behaviour: { send: 'hold' } },
+      maxInFlight: 2,
+    });
     const sends = sendMany(h.conn, 3).map(outcome);
     const extra = outcome(h.conn.send('x', { id: 'extra' }));
     await settle();
@@ -185,7 +190,11 @@ describe('delivery rules', () => {
   });
 
   it('R10 overflow drop-oldest drops the oldest queued message, never one in flight', async () => {
-    const h = harness({ maxQueue: 3, overflow: 'drop-oldest' }, { behaviour: { send: 'hold' } }, 1);
+    const h = harness({
+      connection: { maxQueue: 3, overflow: 'drop-oldest' },
+      server: { behaviour: { send: 'hold' } },
+      maxInFlight: 1,
+    });
     const [m1, m2, m3] = sendMany(h.conn, 3).map(outcome);
     await settle(); // m1 is in flight
     const m4 = outcome(h.conn.send('4', { id: 'm4' }));
@@ -200,7 +209,11 @@ describe('delivery rules', () => {
   });
 
   it('R10 overflow drop-oldest rejects the new send when every message is in flight', async () => {
-    const h = harness({ maxQueue: 2, overflow: 'drop-oldest' }, { behaviour: { send: 'hold' } }, 2);
+    const h = harness({
+      connection: { maxQueue: 2, overflow: 'drop-oldest' },
+      server: { behaviour: { send: 'hold' } },
+      maxInFlight: 2,
+    });
     sendMany(h.conn, 2);
     await settle();
     const extra = outcome(h.conn.send('x', { id: 'extra' }));
@@ -229,7 +242,7 @@ describe('delivery rules', () => {
   });
 
   it('R12 a transient failure counts an attempt, keeps the message at the head and reconnects with backoff', async () => {
-    const h = harness({ maxDeliveryAttempts: 5 });
+    const h = harness({ connection: { maxDeliveryAttempts: 5 } });
     let failures = 1;
     h.server.behave({
       send: () => (failures-- > 0 ? { status: 'retry', error: new Error('503') } : 'ok'),
@@ -247,7 +260,7 @@ describe('delivery rules', () => {
   });
 
   it('R19 a signal withdraws a message that was never on the wire', async () => {
-    const h = harness({}, { behaviour: { connect: 'hold' } });
+    const h = harness({ server: { behaviour: { connect: 'hold' } } });
     const controller = new AbortController();
     const withdrawn = outcome(h.conn.send('w', { id: 'w', signal: controller.signal }));
     const kept = h.conn.send('k', { id: 'k' });
@@ -268,7 +281,7 @@ describe('delivery rules', () => {
   });
 
   it('R19 once sent, a message can no longer be withdrawn, also after it was re-queued', async () => {
-    const h = harness({}, { behaviour: { send: 'hold' } });
+    const h = harness({ server: { behaviour: { send: 'hold' } } });
     const controller = new AbortController();
     const sent = outcome(h.conn.send('s', { id: 's', signal: controller.signal }));
     await settle();

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { createConnection } from '../../src/index.js';
-import { BACKOFF_MS, harness, manualTransport, outcome, sendMany, settle } from '../helpers.js';
+import { BACKOFF_MS, harness, outcome, sendMany } from '../support/harness.js';
+import { manualTransport } from '../support/manual-transport.js';
+import { settle } from '../support/settle.js';
+import { pendingTimers } from '../support/timers.js';
 
 describe('link rules', () => {
   it('R2 the resume handshake completes before any message is sent on a new link', async () => {
-    const h = harness({}, { behaviour: { resume: 'hold' } }, 8);
+    const h = harness({ server: { behaviour: { resume: 'hold' } }, maxInFlight: 8 });
     h.conn.watch('a', 3);
     const sends = sendMany(h.conn, 2);
     await settle();
@@ -54,7 +57,7 @@ describe('link rules', () => {
   });
 
   it('R3 a failed resume discards the link, keeps the queue and backs off', async () => {
-    const h = harness({}, { behaviour: { resume: 'fail' } }, 8);
+    const h = harness({ server: { behaviour: { resume: 'fail' } }, maxInFlight: 8 });
     h.conn.watch('a');
     const sends = sendMany(h.conn, 3);
     await settle();
@@ -69,7 +72,10 @@ describe('link rules', () => {
   });
 
   it('R3 a resume that exceeds resumeTimeoutMs fails the same way', async () => {
-    const h = harness({ resumeTimeoutMs: 500 }, { behaviour: { resume: 'hold' } });
+    const h = harness({
+      connection: { resumeTimeoutMs: 500 },
+      server: { behaviour: { resume: 'hold' } },
+    });
     h.conn.watch('a');
     const sent = outcome(h.conn.send('x', { id: 'x' }));
     await settle();
@@ -164,7 +170,7 @@ describe('link rules', () => {
   });
 
   it('R13 suspend sends the notice once over an open link, closes it and stops every timer', async () => {
-    const h = harness({}, {}, 4);
+    const h = harness({ maxInFlight: 4 });
     h.conn.watch('a');
     await settle();
     expect(h.conn.state).toBe('open');
@@ -175,7 +181,7 @@ describe('link rules', () => {
     const suspends = h.server.links.flatMap((l) => l.log).filter((r) => r.kind === 'suspend');
     expect(suspends).toEqual([{ kind: 'suspend', positions: [{ stream: 'a', seq: 0 }] }]);
     expect(h.server.live).toEqual([]);
-    expect(h.timers()).toBe(0);
+    expect(pendingTimers(h.clock)).toBe(0);
     const queued = h.conn.send('later', { id: 'later' });
     await h.advance(60_000);
     expect(h.server.links).toHaveLength(1);
@@ -185,7 +191,7 @@ describe('link rules', () => {
   });
 
   it('R13 suspend while the link is not open yet sends no notice', async () => {
-    const h = harness({}, { behaviour: { connect: 'hold' } });
+    const h = harness({ server: { behaviour: { connect: 'hold' } } });
     await settle();
     h.conn.suspend();
     await settle();
@@ -195,7 +201,7 @@ describe('link rules', () => {
   });
 
   it('R13 the bound applies to sends while suspended', async () => {
-    const h = harness({ maxQueue: 1 });
+    const h = harness({ connection: { maxQueue: 1 } });
     await settle();
     h.conn.suspend();
     const kept = outcome(h.conn.send('1', { id: 'one' }));
@@ -205,7 +211,7 @@ describe('link rules', () => {
   });
 
   it('R13 resume replaces a link that looks open, and does nothing while connecting', async () => {
-    const h = harness({}, { behaviour: { connect: 'hold' } });
+    const h = harness({ server: { behaviour: { connect: 'hold' } } });
     await settle();
     h.conn.resume();
     await settle();
@@ -224,7 +230,7 @@ describe('link rules', () => {
   });
 
   it('R13 resume from reconnecting opens a fresh link at once instead of waiting out the backoff', async () => {
-    const h = harness({ backoff: () => 60_000 });
+    const h = harness({ connection: { backoff: () => 60_000 } });
     await settle();
     h.server.current?.drop();
     await settle();
@@ -236,7 +242,7 @@ describe('link rules', () => {
   });
 
   it('R15 silence longer than heartbeatTimeoutMs on an open link means it is dead', async () => {
-    const h = harness({ heartbeatTimeoutMs: 1000 });
+    const h = harness({ connection: { heartbeatTimeoutMs: 1000 } });
     await settle();
     await h.advance(900);
     h.server.current?.ping();
@@ -253,7 +259,10 @@ describe('link rules', () => {
   });
 
   it('R15 a silent server is detected while flushing too', async () => {
-    const h = harness({ heartbeatTimeoutMs: 1000 }, { behaviour: { send: 'hold' } });
+    const h = harness({
+      connection: { heartbeatTimeoutMs: 1000 },
+      server: { behaviour: { send: 'hold' } },
+    });
     void outcome(h.conn.send('x'));
     await settle();
     expect(h.conn.state).toBe('flushing');
@@ -263,14 +272,14 @@ describe('link rules', () => {
   });
 
   it('R15 heartbeatTimeoutMs 0 disables the check', async () => {
-    const h = harness({ heartbeatTimeoutMs: 0 });
+    const h = harness({ connection: { heartbeatTimeoutMs: 0 } });
     await settle();
     await h.advance(10 * 60_000);
     expect(h.conn.state).toBe('open');
   });
 
   it('R15 the server heartbeat keeps an idle link alive', async () => {
-    const h = harness({ heartbeatTimeoutMs: 1000 }, { heartbeatMs: 400 });
+    const h = harness({ connection: { heartbeatTimeoutMs: 1000 }, server: { heartbeatMs: 400 } });
     await settle();
     for (let i = 0; i < 10; i++) await h.advance(400);
     expect(h.conn.state).toBe('open');
@@ -278,7 +287,10 @@ describe('link rules', () => {
   });
 
   it('R16 a link not open within connectTimeoutMs is abandoned', async () => {
-    const h = harness({ connectTimeoutMs: 2000 }, { behaviour: { connect: 'hold' } });
+    const h = harness({
+      connection: { connectTimeoutMs: 2000 },
+      server: { behaviour: { connect: 'hold' } },
+    });
     await h.advance(1999);
     expect(h.conn.state).toBe('connecting');
     await h.advance(1);
@@ -291,15 +303,15 @@ describe('link rules', () => {
 
   it('R17 attempts are spaced by backoff(attempt) from 1, reset when the connection reaches open', async () => {
     const asked: number[] = [];
-    const h = harness(
-      {
+    const h = harness({
+      connection: {
         backoff: (n) => {
           asked.push(n);
           return 10 * n;
         },
       },
-      { behaviour: { connect: 'refuse' } },
-    );
+      server: { behaviour: { connect: 'refuse' } },
+    });
     await settle();
     await h.advance(10);
     await h.advance(20);
@@ -315,7 +327,10 @@ describe('link rules', () => {
   });
 
   it('R17 maxAttempts failed link attempts in a row close the connection, reporting every rejection', async () => {
-    const h = harness({ maxAttempts: 3 }, { behaviour: { connect: 'refuse' } });
+    const h = harness({
+      connection: { maxAttempts: 3 },
+      server: { behaviour: { connect: 'refuse' } },
+    });
     const sends = sendMany(h.conn, 2).map(outcome);
     await settle();
     await h.advance(BACKOFF_MS);
@@ -329,7 +344,7 @@ describe('link rules', () => {
   });
 
   it('R17 a poison message that keeps coming back stale is dropped by R8, not mistaken for a dead server', async () => {
-    const h = harness({ maxAttempts: 2, maxDeliveryAttempts: 4 });
+    const h = harness({ connection: { maxAttempts: 2, maxDeliveryAttempts: 4 } });
     h.server.behave({ send: (m) => (m.id === 'poison' ? 'stale' : 'ok') });
     const poison = outcome(h.conn.send('p', { id: 'poison' }));
     for (let i = 0; i < 6; i++) await h.advance(BACKOFF_MS);
@@ -338,7 +353,7 @@ describe('link rules', () => {
   });
 
   it('R17 a fatal close closes at once, reporting every rejection', async () => {
-    const h = harness({}, { behaviour: { send: 'hold' } });
+    const h = harness({ server: { behaviour: { send: 'hold' } } });
     const sends = sendMany(h.conn, 2).map(outcome);
     await settle();
     h.server.current?.drop({ code: 4001, reason: 'auth refused', fatal: true });

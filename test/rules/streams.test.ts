@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BACKOFF_MS, harness, settle } from '../helpers.js';
+import { BACKOFF_MS, harness } from '../support/harness.js';
+import { settle } from '../support/settle.js';
 
 describe('stream rules', () => {
   it('R18 positions move forward, never back; duplicates are not delivered', async () => {
@@ -65,7 +66,7 @@ describe('stream rules', () => {
   });
 
   it('R20 watch on a usable link resumes that stream at once without holding back sends', async () => {
-    const h = harness({}, { behaviour: { resume: 'hold' } }, 4);
+    const h = harness({ server: { behaviour: { resume: 'hold' } }, maxInFlight: 4 });
     await settle();
     expect(h.conn.state).toBe('open');
     h.conn.watch('late', 5);
@@ -128,7 +129,7 @@ describe('stream rules', () => {
   });
 
   it('R20 a stream watched while the link is still opening is part of its handshake', async () => {
-    const h = harness({}, { behaviour: { connect: 'hold' } });
+    const h = harness({ server: { behaviour: { connect: 'hold' } } });
     await settle();
     h.conn.watch('a');
     h.server.current?.accept();

@@ -1,13 +1,10 @@
 import { afterEach } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import { createMemoryServer, type MemoryServerOptions } from '../adapters/memory.js';
-import type { LinkClose, LinkEvents, Transport } from '../adapters/transport.js';
-import type { ConnectionError, DeliveryError } from '../machines/errors.js';
-import { type Connection, type ConnectionOptions, createConnection } from '../src/index.js';
-import type { ConnectionState } from '../src/types.js';
-
-/** Let every pending microtask run (the memory transport reports on microtasks). */
-export const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+import { createMemoryServer, type MemoryServerOptions } from '../../adapters/memory.js';
+import type { ConnectionError, DeliveryError } from '../../machines/errors.js';
+import { type Connection, type ConnectionOptions, createConnection } from '../../src/index.js';
+import type { ConnectionState } from '../../src/types.js';
+import { settle } from './settle.js';
 
 const opened: Connection[] = [];
 afterEach(() => {
@@ -28,7 +25,15 @@ export interface Harness {
   received(): string[];
   /** Ids sent on each link, in order. */
   sentOn(linkIndex: number): string[];
-  timers(): number;
+}
+
+export interface HarnessOptions {
+  /** Connection options, over the defaults: the server's transport, the clock, `backoff` of `BACKOFF_MS`. */
+  connection?: Partial<ConnectionOptions>;
+  /** Memory server options, over the defaults: `record`, `heartbeatMs: 0`, the clock. */
+  server?: MemoryServerOptions;
+  /** Sends the transport keeps in flight at once. Default 1. */
+  maxInFlight?: number;
 }
 
 export const BACKOFF_MS = 100;
@@ -36,20 +41,20 @@ export const BACKOFF_MS = 100;
 /**
  * A connection over a memory server, both on one simulated clock. The server sends no
  * heartbeats and the backoff is fixed, so the only time that passes is what a test
- * advances.
+ * advances. The connection is closed after the test.
  */
-export function harness(
-  options: Partial<ConnectionOptions> = {},
-  serverOptions: MemoryServerOptions = {},
+export function harness({
+  connection = {},
+  server: serverOptions = {},
   maxInFlight = 1,
-): Harness {
+}: HarnessOptions = {}): Harness {
   const clock = new SimulatedClock();
   const server = createMemoryServer({ record: true, heartbeatMs: 0, clock, ...serverOptions });
   const conn = createConnection({
     transport: server.transport({ maxInFlight }),
     clock,
     backoff: () => BACKOFF_MS,
-    ...options,
+    ...connection,
   });
   opened.push(conn);
   const h: Harness = {
@@ -67,7 +72,6 @@ export function harness(
     received: () => server.received.map((m) => m.id),
     sentOn: (index) =>
       (server.links[index]?.log ?? []).flatMap((r) => (r.kind === 'send' ? [r.message.id] : [])),
-    timers: () => (clock as unknown as { timeouts: Map<unknown, unknown> }).timeouts.size,
   };
   conn.on('state', (to) => h.states.push(to));
   conn.on('dropped', (e) => h.dropped.push(e));
@@ -95,36 +99,4 @@ export function outcome(promise: Promise<void>): { value: string | undefined } {
     },
   );
   return box;
-}
-
-/**
- * A transport that hands each link's callbacks to the test, which fires them whenever it
- * likes, late ones included: the rogue peer R5 must survive.
- */
-export function manualTransport(rogue: { closeReports?: boolean; openInConnect?: boolean } = {}) {
-  const links: Array<{ events: LinkEvents; closed: boolean; sends: string[] }> = [];
-  const transport: Transport = {
-    maxInFlight: 8,
-    connect(events) {
-      const entry = { events, closed: false, sends: [] as string[] };
-      links.push(entry);
-      if (rogue.openInConnect) events.open();
-      return {
-        resume: () => new Promise<void>(() => {}),
-        send: (message) => {
-          entry.sends.push(message.id);
-          return new Promise(() => {});
-        },
-        close: () => {
-          entry.closed = true;
-          if (rogue.closeReports) events.close({ reason: 'reported from inside close()' });
-        },
-      };
-    },
-  };
-  return {
-    transport,
-    links,
-    close: (i: number, info: LinkClose = {}) => links[i]?.events.close(info),
-  };
 }

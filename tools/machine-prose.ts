@@ -1,0 +1,106 @@
+/**
+ * The "does / why" column of the transition tables in docs/machine.md, hand-written, one
+ * entry per transition of the connection machine, keyed `<state path>|<event>|<guard>`:
+ * `(root)` for the root, `after <delay>` for a delayed event, `always` for an eventless
+ * one, nothing after the last `|` when there is no guard. The generator
+ * (`tools/machine-doc.ts`) puts the transition's action names in front of it.
+ *
+ * `npm run diagram` throws on a transition without an entry and on an entry that matches
+ * no transition: change this map with the machine.
+ */
+
+const AS_OPENING = 'as in connecting.opening';
+const AS_RESUMING = 'as in connecting.resuming';
+const AS_FLUSHING = 'as in flushing';
+/** A failure inside reconnecting re-enters it, so that its entry runs again. */
+const NEXT_ATTEMPT =
+  'a failed attempt: re-entry drops the link, requeues and plans the next backoff (R17)';
+
+export const TRANSITION_PROSE: Readonly<Record<string, string>> = {
+  // App events, the same in every state that does not handle them itself.
+  '(root)|send|':
+    'queues the message (or the burst of messages) at the back, or drops per `overflow` (R10)',
+  '(root)|abort|': 'withdraws the message if it was never on the wire (R19)',
+  '(root)|watch|': 'tracks the stream; the next handshake resumes it (R20)',
+  '(root)|unwatch|': 'stops tracking the stream on every later link (R20)',
+  '(root)|suspend|': 'no greeted link to tell: no notice (R13)',
+  '(root)|resume|': 'resets both attempt counters; a fresh link at once, no backoff (R13)',
+  '(root)|close|': "closed's entry rejects everything (R14)",
+
+  'connecting|resume|': 'ignored: a link is already being opened (R13)',
+
+  'connecting.opening|link.closed|isFatal':
+    'the server refused this client for good: reports `fatal` and closes (R17)',
+  'connecting.opening|link.closed|': 'reports the lost link (`link`, or `protocol`)',
+  'connecting.opening|link.open|hasWatchedStreams': 'resume before flush (R2)',
+  'connecting.opening|link.open|': 'nothing to resume: flush at once (R2)',
+  'connecting.opening|after connectTimeout|': 'reports a `timeout`: the link took too long (R16)',
+
+  'connecting.resuming|link.closed|isFatal': AS_OPENING,
+  'connecting.resuming|link.closed|': AS_OPENING,
+  'connecting.resuming|link.frame|':
+    'moves positions forward, drops duplicates, reports gaps (R18)',
+  'connecting.resuming|link.watch-failed|':
+    'the server refused a stream watched on this link: a new link resumes them all (R20)',
+  'connecting.resuming|suspend|': 'sends the suspend notice once over the link (R13)',
+  'connecting.resuming|watch|':
+    'a new stream is resumed on this link at once, then tracked; a known one changes nothing (R20)',
+  'connecting.resuming|link.resumed|': 'the server re-attached every watched stream: flush (R2)',
+  'connecting.resuming|link.resume-failed|':
+    'reports the refusal; nothing is flushed into this link (R3)',
+  'connecting.resuming|after resumeTimeout|':
+    'reports a `timeout`: a hung resume fails like a refused one (R3)',
+
+  'reconnecting.waiting|always|attemptsExhausted':
+    '`maxAttempts` failed link attempts in a row: reports `retries-exhausted` and closes (R17)',
+  'reconnecting.waiting|after backoff|': 'the wait is over: the next attempt (R17)',
+
+  'reconnecting.opening|link.closed|isFatal': AS_OPENING,
+  'reconnecting.opening|link.closed|': `${AS_OPENING}; ${NEXT_ATTEMPT}`,
+  'reconnecting.opening|link.open|hasWatchedStreams': AS_OPENING,
+  'reconnecting.opening|link.open|': AS_OPENING,
+  'reconnecting.opening|after connectTimeout|': `${AS_OPENING}; ${NEXT_ATTEMPT}`,
+
+  'reconnecting.resuming|link.closed|isFatal': AS_OPENING,
+  'reconnecting.resuming|link.closed|': `${AS_OPENING}; ${NEXT_ATTEMPT}`,
+  'reconnecting.resuming|link.frame|': AS_RESUMING,
+  'reconnecting.resuming|link.watch-failed|': `${AS_RESUMING}; ${NEXT_ATTEMPT}`,
+  'reconnecting.resuming|suspend|': AS_RESUMING,
+  'reconnecting.resuming|watch|': AS_RESUMING,
+  'reconnecting.resuming|link.resumed|': AS_RESUMING,
+  'reconnecting.resuming|link.resume-failed|': `${AS_RESUMING}; ${NEXT_ATTEMPT}`,
+  'reconnecting.resuming|after resumeTimeout|': `${AS_RESUMING}; ${NEXT_ATTEMPT}`,
+
+  'flushing|always|outboxEmpty': 'everything flushed was confirmed (R4)',
+  'flushing|link.closed|isFatal': AS_OPENING,
+  'flushing|link.closed|':
+    "reports the lost link; reconnecting's entry puts what was in flight back at the head of the queue",
+  'flushing|link.frame|': `${AS_RESUMING}; a sign of life restarts the heartbeat (R15)`,
+  'flushing|link.watch-failed|': AS_RESUMING,
+  'flushing|suspend|': AS_RESUMING,
+  'flushing|watch|': `${AS_RESUMING}, without holding back sends (R20)`,
+  'flushing|send|': 'joins the back of the queue and goes out as the window allows (R1, R4)',
+  'flushing|link.alive|': 'a ping restarts the heartbeat (R15)',
+  'flushing|link.verdicts|sendFailed':
+    'settles the verdicts before the first `stale` (R6) or `retry` (R12) and reports that one (`stale` or `link`); it ends the link, and what follows it stays in flight to be requeued',
+  'flushing|link.verdicts|':
+    'in order: `ok` resolves the send, `rejected` rejects it (R11); then fills the window again',
+
+  'flushing.heartbeat|after heartbeatTimeout|heartbeatEnabled':
+    'reports a `timeout`: a silent link is dead (R15); `heartbeatTimeoutMs: 0` turns it off',
+
+  'open|link.closed|isFatal': AS_OPENING,
+  'open|link.closed|': AS_FLUSHING,
+  'open|link.frame|': AS_FLUSHING,
+  'open|link.watch-failed|': AS_RESUMING,
+  'open|suspend|': AS_RESUMING,
+  'open|watch|': AS_FLUSHING,
+  'open|send|': AS_FLUSHING,
+  'open|link.alive|': AS_FLUSHING,
+  'open|link.verdicts|sendFailed': AS_FLUSHING,
+  'open|link.verdicts|': AS_FLUSHING,
+
+  'open.heartbeat|after heartbeatTimeout|heartbeatEnabled': 'as in flushing.heartbeat',
+
+  'suspended|suspend|': 'ignored: a second suspend sends no second notice (R13)',
+};
