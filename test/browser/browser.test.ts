@@ -150,10 +150,18 @@ describe.each(['sse', 'websocket'] as const)('in Chromium over %s', (kind) => {
   });
 });
 
-describe('page lifecycle in Chromium', () => {
-  it('offline suspends and online resumes on a fresh link', async () => {
-    const page = await openPage();
-    await page.evaluate((wsUrl) => {
+type PageWindow = { states: string[]; setVisibility(v: string): void };
+
+/**
+ * A page whose connection records its states in `window.states` and is bound to the
+ * page's lifecycle. `fakeVisibility`: headless Chromium keeps pages visible (minimising
+ * its window over the DevTools protocol changes nothing), so the page's visibility is
+ * then set from inside it, with `window.setVisibility`.
+ */
+async function openBoundPage(fakeVisibility: boolean) {
+  const page = await openPage();
+  await page.evaluate(
+    ({ wsUrl, fake }) => {
       const { createConnection, webSocketTransport, bindPageLifecycle } = (
         window as unknown as { holdfast: PageApi }
       ).holdfast;
@@ -161,25 +169,39 @@ describe('page lifecycle in Chromium', () => {
         transport: webSocketTransport({ url: wsUrl }),
         backoff: () => 20,
       });
-      const w = window as never as { states: string[] };
+      const w = window as unknown as PageWindow;
       w.states = [];
       conn.on('state', (to) => {
         w.states.push(to);
       });
+      if (fake) {
+        let visibility = 'visible';
+        Object.defineProperty(document, 'visibilityState', { get: () => visibility });
+        w.setVisibility = (v) => {
+          visibility = v;
+          document.dispatchEvent(new Event('visibilitychange'));
+        };
+      }
       bindPageLifecycle(conn);
-    }, listening.wsUrl);
-    const states = () => page.evaluate(() => (window as never as { states: string[] }).states);
-    await page.waitForFunction(() =>
-      (window as never as { states: string[] }).states.includes('open'),
-    );
+    },
+    { wsUrl: listening.wsUrl, fake: fakeVisibility },
+  );
+  return {
+    page,
+    reached: (state: string) =>
+      page.waitForFunction((s) => (window as unknown as PageWindow).states.at(-1) === s, state),
+    states: () => page.evaluate(() => (window as unknown as PageWindow).states),
+  };
+}
+
+describe('page lifecycle in Chromium', () => {
+  it('offline suspends and online resumes on a fresh link', async () => {
+    const { page, reached, states } = await openBoundPage(false);
+    await reached('open');
     await page.context().setOffline(true);
-    await page.waitForFunction(() =>
-      (window as never as { states: string[] }).states.includes('suspended'),
-    );
+    await reached('suspended');
     await page.context().setOffline(false);
-    await page.waitForFunction(
-      () => (window as never as { states: string[] }).states.at(-1) === 'open',
-    );
+    await reached('open');
     expect(await states()).toEqual(['open', 'suspended', 'connecting', 'open']);
     await page.close();
   });
@@ -187,50 +209,15 @@ describe('page lifecycle in Chromium', () => {
 
 describe('page visibility in Chromium', () => {
   it('a hidden page suspends and a visible one resumes on a fresh link', async () => {
-    // Headless Chromium keeps pages visible (minimising its window over the DevTools
-    // protocol changes nothing), so the page's visibility is set from inside it.
-    const page = await openPage();
-    await page.evaluate((wsUrl) => {
-      const { createConnection, webSocketTransport, bindPageLifecycle } = (
-        window as unknown as { holdfast: PageApi }
-      ).holdfast;
-      const conn = createConnection({
-        transport: webSocketTransport({ url: wsUrl }),
-        backoff: () => 20,
-      });
-      const w = window as unknown as { states: string[]; setVisibility(v: string): void };
-      w.states = [];
-      conn.on('state', (to) => {
-        w.states.push(to);
-      });
-      let visibility = 'visible';
-      Object.defineProperty(document, 'visibilityState', { get: () => visibility });
-      w.setVisibility = (v) => {
-        visibility = v;
-        document.dispatchEvent(new Event('visibilitychange'));
-      };
-      bindPageLifecycle(conn);
-    }, listening.wsUrl);
-    const last = (state: string) =>
-      page.waitForFunction(
-        (s) => (window as unknown as { states: string[] }).states.at(-1) === s,
-        state,
-      );
-    await last('open');
-    await page.evaluate(() =>
-      (window as unknown as { setVisibility(v: string): void }).setVisibility('hidden'),
-    );
-    await last('suspended');
-    await page.evaluate(() =>
-      (window as unknown as { setVisibility(v: string): void }).setVisibility('visible'),
-    );
-    await last('open');
-    expect(await page.evaluate(() => (window as unknown as { states: string[] }).states)).toEqual([
-      'open',
-      'suspended',
-      'connecting',
-      'open',
-    ]);
+    const { page, reached, states } = await openBoundPage(true);
+    const setVisibility = (v: string) =>
+      page.evaluate((value) => (window as unknown as PageWindow).setVisibility(value), v);
+    await reached('open');
+    await setVisibility('hidden');
+    await reached('suspended');
+    await setVisibility('visible');
+    await reached('open');
+    expect(await states()).toEqual(['open', 'suspended', 'connecting', 'open']);
     await page.close();
   });
 });
