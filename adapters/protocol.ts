@@ -192,3 +192,38 @@ export function eventFields(frame: {
         : { stream, seq, data };
   return picked as InboundFrame;
 }
+
+/** A close reason may be at most 123 bytes of UTF-8 (RFC 6455 §5.5); `close()` throws past it. */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/** A close reason cut to what a WebSocket accepts, so closing never throws. */
+export function closeReason(text: string): string {
+  if (text.length * 3 <= MAX_CLOSE_REASON_BYTES) return text;
+  let out = '';
+  let bytes = 0;
+  for (const char of text) {
+    const size = new TextEncoder().encode(char).length;
+    if (bytes + size > MAX_CLOSE_REASON_BYTES - 3) return `${out}…`;
+    out += char;
+    bytes += size;
+  }
+  return out;
+}
+
+/**
+ * One frame's text read as a frame: a JSON object. Anything else (not JSON, or JSON that
+ * is `null`, a number, a string or an array) is the problem named, for a protocol close.
+ */
+export function parseFrame(
+  text: string,
+): { frame: Record<string, unknown> } | { problem: 'malformed JSON' | 'not a JSON object' } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { problem: 'malformed JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { problem: 'not a JSON object' };
+  return { frame: value as Record<string, unknown> };
+}

@@ -8,12 +8,14 @@
  * (`withCredentials` for another origin) or a token in `url`; the POSTs also carry
  * `headers`, which may be an async function so a refreshed token is used every time.
  */
+import { invalidArgument, missingGlobal } from './describe.js';
 import {
   eventFields,
   Header,
   HttpStatus,
   isFatalStreamStatus,
   isRejectedStatus,
+  parseFrame,
   ResultStatus,
   SseEvent,
   SsePath,
@@ -77,22 +79,29 @@ export function sseTransport(options: SseTransportOptions): Transport {
   const ES =
     options.EventSource ?? (globalThis as { EventSource?: EventSourceConstructorLike }).EventSource;
   if (typeof ES !== 'function') {
-    throw new TypeError(
-      'holdfast/sse: there is no global EventSource here (Node): pass the EventSource option, e.g. EventSource from the eventsource package',
+    throw missingGlobal(
+      'holdfast/sse',
+      'EventSource (Node)',
+      'pass the EventSource option, e.g. EventSource from the eventsource package',
     );
   }
   const globalFetch = (globalThis as { fetch?: FetchLike }).fetch;
   // Browsers throw "Illegal invocation" when fetch is called off its window: bind it.
   const fetchFn = options.fetch ?? globalFetch?.bind(globalThis);
   if (typeof fetchFn !== 'function') {
-    throw new TypeError('holdfast/sse: there is no global fetch here: pass the fetch option');
+    throw missingGlobal('holdfast/sse', 'fetch', 'pass the fetch option');
   }
   if (typeof options.url !== 'string' || options.url === '') {
-    throw new TypeError('holdfast/sse: url must be the base URL of the server, a non-empty string');
+    throw invalidArgument(
+      'url',
+      'the base URL of the server, a non-empty string',
+      options.url,
+      'holdfast/sse',
+    );
   }
   const maxBatch = options.maxBatch ?? 100;
   if (!Number.isInteger(maxBatch) || maxBatch < 1) {
-    throw new TypeError(`holdfast/sse: maxBatch must be an integer ≥ 1, got ${String(maxBatch)}`);
+    throw invalidArgument('maxBatch', 'an integer ≥ 1', maxBatch, 'holdfast/sse');
   }
   const config = {
     base: options.url.replace(/\/+$/, ''),
@@ -116,13 +125,10 @@ type Config = {
   requestTimeoutMs: number;
 };
 
+/** An event's data as a frame object, or undefined when it is not one (as over WebSocket). */
 function parse(data: unknown): Record<string, unknown> | undefined {
-  try {
-    const value = JSON.parse(String(data));
-    return typeof value === 'object' && value !== null ? value : undefined;
-  } catch {
-    return undefined;
-  }
+  const read = parseFrame(String(data));
+  return 'frame' in read ? read.frame : undefined;
 }
 
 function openLink(config: Config, events: LinkEvents): Link {
@@ -159,9 +165,10 @@ function openLink(config: Config, events: LinkEvents): Link {
     events.open();
   });
   source.addEventListener(SseEvent.event, (event) => {
-    const frame = parse(event.data);
     if (done) return;
-    if (!frame) return finish({ reason: 'malformed JSON in an event', protocol: true });
+    const read = parseFrame(String(event.data));
+    if ('problem' in read) return finish({ reason: `${read.problem} in an event`, protocol: true });
+    const { frame } = read;
     if (connectionId === undefined)
       return finish({ reason: 'an event before welcome', protocol: true });
     // Only stream, seq and data reach the app, as over WebSocket.

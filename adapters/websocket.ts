@@ -3,7 +3,15 @@
  * bytes only: no queue, no retry, no timer. The link is open on the server's `welcome`,
  * not on the socket's open; sends are pipelined and confirmed by `ack` / `nack`.
  */
-import { CloseCode, eventFields, Frame, isFatalCloseCode } from './protocol.js';
+import { describeValue, invalidArgument, missingGlobal } from './describe.js';
+import {
+  CloseCode,
+  closeReason,
+  eventFields,
+  Frame,
+  isFatalCloseCode,
+  parseFrame,
+} from './protocol.js';
 import type {
   Link,
   LinkClose,
@@ -63,13 +71,20 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
   const Ctor =
     options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructorLike }).WebSocket;
   if (typeof Ctor !== 'function') {
-    throw new TypeError(
-      'holdfast/websocket: there is no global WebSocket here (Node < 22): pass the WebSocket option, e.g. WebSocket from the ws package',
+    throw missingGlobal(
+      'holdfast/websocket',
+      'WebSocket (Node < 22)',
+      'pass the WebSocket option, e.g. WebSocket from the ws package',
     );
   }
   const { url, protocols } = options;
   if (typeof url !== 'string' && typeof url !== 'function') {
-    throw new TypeError('holdfast/websocket: url must be a string or a function that returns one');
+    throw invalidArgument(
+      'url',
+      'a string or a function that returns one',
+      url,
+      'holdfast/websocket',
+    );
   }
   return {
     maxInFlight: options.maxInFlight ?? 64,
@@ -104,7 +119,11 @@ function openLink(
     if (info) events.close(info);
   };
   const protocolError = (reason: string) => {
-    socket?.close(CloseCode.protocolError, reason);
+    try {
+      socket?.close(CloseCode.protocolError, closeReason(reason));
+    } catch {
+      // A runtime that still refuses the close: the link is over all the same.
+    }
     finish({ code: CloseCode.protocolError, reason, protocol: true });
   };
   const write = (frame: object) => socket?.send(JSON.stringify(frame));
@@ -125,7 +144,9 @@ function openLink(
 
   const onMessage = ({ data }: { data: unknown }) => {
     if (done) return;
-    let frame: {
+    const read = parseFrame(String(data));
+    if ('problem' in read) return protocolError(`${read.problem} from the server`);
+    const frame = read.frame as {
       type?: unknown;
       id?: unknown;
       error?: unknown;
@@ -133,14 +154,6 @@ function openLink(
       seq?: unknown;
       data?: unknown;
     };
-    try {
-      frame = JSON.parse(String(data));
-    } catch {
-      return protocolError('malformed JSON from the server');
-    }
-    // Valid JSON is not yet a frame: `null`, `42` or `[]` would throw below.
-    if (typeof frame !== 'object' || frame === null || Array.isArray(frame))
-      return protocolError('a frame that is not a JSON object');
     switch (frame.type) {
       case Frame.welcome:
         if (greeted) return protocolError('a second welcome');
@@ -153,7 +166,8 @@ function openLink(
       }
       case Frame.ack:
       case Frame.nack: {
-        const resolve = takeAck(String(frame.id));
+        if (typeof frame.id !== 'string') return protocolError(`${frame.type} without a string id`);
+        const resolve = takeAck(frame.id);
         if (!resolve) return protocolError(`${frame.type} for a message not in flight`);
         return resolve(
           frame.type === Frame.ack ? CONFIRMED : { status: 'rejected', error: frame.error },
@@ -166,7 +180,7 @@ function openLink(
       case Frame.ping:
         return events.alive();
       default:
-        return protocolError(`unknown frame type ${JSON.stringify(frame.type)}`);
+        return protocolError(`unknown frame type ${describeValue(frame.type)}`);
     }
   };
 

@@ -8,15 +8,15 @@
  * `flushing` and `open`. The outbox lives in context. Nothing here does I/O: the link
  * actor moves the bytes, and every side effect is a named action.
  *
- * Every transition into `reconnecting` has `reenter: true`: from inside reconnecting
- * (a failed attempt) it must start reconnecting over — let go of the link, requeue,
- * plan the next backoff — which a transition to an ancestor does only when re-entering.
+ * A failed attempt inside reconnecting targets `reconnecting` itself: a transition to an
+ * ancestor exits and re-enters it, so its entry runs again — let go of the link,
+ * requeue, plan the next backoff.
  */
 import { connectionSetup } from './connection.setup.js';
 import { resolveOptions } from './options.js';
 import { emptyOutbox } from './outbox.js';
 
-const RECONNECT = { target: '#holdfast.reconnecting', reenter: true } as const;
+const RECONNECT = { target: '#holdfast.reconnecting' } as const;
 
 /** A link reported itself gone: fatal closes for good (R17), anything else reconnects. */
 const linkClosed = {
@@ -29,7 +29,6 @@ const linkClosed = {
 /** What a greeted link (resuming, flushing, open) can do beyond an opening one. */
 const greeted = {
   ...linkClosed,
-  'link.frame': { actions: 'receiveFrame' },
   'link.watch-failed': { ...RECONNECT, actions: 'reportResumeFailed' },
   // The link can carry the notice and a late watch's resume (R13, R20).
   suspend: { target: '#holdfast.suspended', actions: 'sendSuspendNotice' },
@@ -58,6 +57,8 @@ const linkAttempt = {
     after: { resumeTimeout: { ...RECONNECT, actions: 'reportResumeTimeout' } },
     on: {
       ...greeted,
+      // Replayed frames arrive while resuming.
+      'link.frame': { actions: 'receiveFrame' },
       'link.resumed': { target: '#holdfast.flushing' },
       'link.resume-failed': { ...RECONNECT, actions: 'reportResumeFailed' },
     },
@@ -66,7 +67,7 @@ const linkAttempt = {
 
 /**
  * A usable link (flushing, open): sends go straight on the wire, verdicts settle them,
- * and every sign of life re-enters `heartbeat`, which restarts its timer (R15).
+ * and every sign of life restarts the silence timer (R15).
  */
 const usable = {
   initial: 'heartbeat',
@@ -75,13 +76,18 @@ const usable = {
       after: {
         heartbeatTimeout: { guard: 'heartbeatEnabled', ...RECONNECT, actions: 'reportSilence' },
       },
+      // `reenter`: a transition to the state itself leaves it and enters it again only
+      // with it, and only that restarts its `after` timer. Only `heartbeat` is re-entered,
+      // not flushing or open, whose entry actions must not run per frame.
+      on: {
+        'link.frame': { target: 'heartbeat', reenter: true, actions: 'receiveFrame' },
+        'link.alive': { target: 'heartbeat', reenter: true },
+      },
     },
   },
   on: {
     ...greeted,
     send: { actions: 'enqueueAndSend' },
-    'link.frame': { target: '.heartbeat', reenter: true, actions: 'receiveFrame' },
-    'link.alive': { target: '.heartbeat', reenter: true },
     'link.verdicts': [
       { guard: 'sendFailed', ...RECONNECT, actions: ['settleVerdicts', 'reportSendFailure'] },
       { actions: ['settleVerdicts', 'pump'] },

@@ -1,4 +1,7 @@
+import { describeError, describeValue } from '../adapters/describe.js';
 import type { LinkClose } from '../adapters/transport.js';
+
+export { describeValue, invalidArgument } from '../adapters/describe.js';
 
 /**
  * One error class per concept. Every class sets `name`, and every guard also compares
@@ -97,12 +100,16 @@ export class DeliveryError extends HoldfastError {
     );
   }
 
-  static rejected(id: string, cause: unknown): DeliveryError {
-    const why =
-      cause === undefined ? '' : `: ${cause instanceof Error ? cause.message : String(cause)}`;
-    return new DeliveryError('rejected', id, `holdfast: the server rejected message ${id}${why}`, {
-      cause,
-    });
+  /** The server refused it for good; `cause` is what the server said (untrusted). */
+  static rejected(id: string, cause: unknown, httpStatus?: number): DeliveryError {
+    const status = httpStatus === undefined ? '' : ` (HTTP ${httpStatus})`;
+    const why = cause === undefined ? '' : `: ${describeError(cause)}`;
+    return new DeliveryError(
+      'rejected',
+      id,
+      `holdfast: the server rejected message ${id}${status}${why}`,
+      { cause },
+    );
   }
 
   static attemptsExhausted(id: string, attempts: number, max: number): DeliveryError {
@@ -229,7 +236,7 @@ export class ConnectionError extends HoldfastError {
   static gap(stream: string, from: number, to: number): ConnectionError {
     return new ConnectionError(
       'gap',
-      `holdfast: stream ${JSON.stringify(stream)} jumped from seq ${from} to ${to}; ${to - from - 1} frame(s) missing`,
+      `holdfast: stream ${describeValue(stream)} jumped from seq ${from} to ${to}; ${to - from - 1} frame(s) missing`,
     );
   }
 }
@@ -254,33 +261,6 @@ function httpStatusOf(error: unknown): number | undefined {
     (status as number) <= 599
     ? (status as number)
     : undefined;
-}
-
-/**
- * How an untrusted or wrong value is named in a message: a string quoted, anything else
- * by its kind, never serialised whole (it may be huge, cyclic or hostile).
- */
-export function describeValue(value: unknown): string {
-  if (typeof value === 'string')
-    return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
-  if (typeof value === 'function') return 'a function';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return 'an object';
-  return String(value);
-}
-
-/**
- * A wrong argument or option: a `TypeError` naming what was wrong, what is accepted and
- * what was given. Thrown at once, never reported later.
- */
-export function invalidArgument(
-  what: string,
-  expected: string,
-  got: unknown,
-  entry = 'holdfast',
-): TypeError {
-  return new TypeError(`${entry}: ${what} must be ${expected}, got ${describeValue(got)}`);
 }
 
 function hasName(value: unknown, name: string): boolean {

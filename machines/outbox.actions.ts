@@ -89,12 +89,11 @@ export const outboxActions = {
       // Emitted in order, so promises settle in the order the verdicts came.
       if (delivered.length > 0) enqueue.emit({ type: 'delivered', messages: delivered });
       delivered = [];
-      const cause = outcome.status === 'rejected' ? outcome.error : undefined;
-      enqueue.emit({
-        type: 'dropped',
-        message: settled.entry,
-        error: DeliveryError.rejected(settled.entry.id, cause),
-      });
+      const error =
+        outcome.status === 'rejected'
+          ? DeliveryError.rejected(settled.entry.id, outcome.error, outcome.httpStatus)
+          : DeliveryError.rejected(settled.entry.id, undefined);
+      enqueue.emit({ type: 'dropped', message: settled.entry, error });
     }
     if (inFlight !== context.outbox.inFlight)
       enqueue.assign({ outbox: { queue: context.outbox.queue, inFlight } });

@@ -86,8 +86,8 @@ describe('transition tables', () => {
   });
 
   it('throw naming the transition that has no prose', () => {
-    const { 'flushing|link.alive|': _, ...prose } = TRANSITION_PROSE;
-    expect(() => transitionTables(prose)).toThrow('"flushing|link.alive|"');
+    const { 'flushing.heartbeat|link.alive|': _, ...prose } = TRANSITION_PROSE;
+    expect(() => transitionTables(prose)).toThrow('"flushing.heartbeat|link.alive|"');
   });
 
   it('throw naming prose that matches no transition', () => {

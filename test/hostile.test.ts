@@ -70,6 +70,17 @@ describe.each([
   ],
   ['an ack for an unknown id', (s: WebSocket) => s.send('{"type":"ack","id":"nobody"}')],
   ['a resumed nobody asked for', (s: WebSocket) => s.send('{"type":"resumed"}')],
+  ['the frame null', (s: WebSocket) => s.send('null')],
+  ['a frame that is an array', (s: WebSocket) => s.send('[]')],
+  // A close reason over 123 bytes makes close() throw: the reason must be cut.
+  [
+    'an unknown type 10,000 characters long',
+    (s: WebSocket) => s.send(JSON.stringify({ type: 'x'.repeat(10_000) })),
+  ],
+  [
+    'an ack whose id is an object with a hostile toString',
+    (s: WebSocket) => s.send('{"type":"ack","id":{"toString":1}}'),
+  ],
 ])('WebSocket server sending %s', (_what, misbehave) => {
   it('is a protocol error; the connection reconnects and delivers the message once', async () => {
     const server = await scriptedServer((socket) => misbehave(socket));
@@ -79,6 +90,26 @@ describe.each([
     expect(seen.errors).toContain('protocol');
     expect(server.handled).toEqual(['m1']);
     expect(server.connections()).toBe(2);
+  });
+});
+
+describe('a nack whose error is hostile', () => {
+  it('drops that message as rejected, names the error by its kind, and the actor carries on', async () => {
+    const server = await scriptedServer((socket, frame) => {
+      if (frame.type !== 'send') return;
+      if (frame.id === 'bad')
+        socket.send(JSON.stringify({ type: 'nack', id: frame.id, error: { toString: 1 } }));
+      else socket.send(JSON.stringify({ type: 'ack', id: frame.id }));
+    });
+    const conn = client(server.url);
+    watchConnection(conn);
+    const bad = conn.send('m', { id: 'bad' }).then(
+      () => 'delivered',
+      (e: Error) => e.message,
+    );
+    expect(await bad).toBe('holdfast: the server rejected message bad: an object');
+    await conn.send('n', { id: 'next' });
+    expect(conn.actor.getSnapshot().status).toBe('active');
   });
 });
 

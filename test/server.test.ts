@@ -170,10 +170,10 @@ describe('reference server, WebSocket', () => {
   async function openSocket(url: string) {
     const socket = new WebSocket(url);
     const frames: Array<Record<string, unknown>> = [];
-    let closed: { code: number } | undefined;
+    let closed: { code: number; reason: string } | undefined;
     socket.on('message', (data) => frames.push(JSON.parse(String(data))));
-    socket.on('close', (code) => {
-      closed = { code };
+    socket.on('close', (code, reason) => {
+      closed = { code, reason: String(reason) };
     });
     await until(() => frames.length > 0, 'welcome');
     return { socket, frames, closed: () => closed };
@@ -210,6 +210,23 @@ describe('reference server, WebSocket', () => {
       ws.socket.send(JSON.stringify({ type: 'send', id, data: id }));
     await until(() => ws.closed() !== undefined, 'close');
     expect(received).toEqual([]);
+  });
+
+  it.each([
+    ['null', 'not a JSON object'],
+    ['[]', 'not a JSON object'],
+    ['42', 'not a JSON object'],
+    [JSON.stringify({ type: 'x'.repeat(10_000) }), `unknown frame type "${'x'.repeat(64)}`],
+  ])('closes on the frame %s with 1007 and stays up for the next socket', async (text, reason) => {
+    const { listening } = await startServer();
+    const a = await openSocket(listening.wsUrl);
+    a.socket.send(text);
+    await until(() => a.closed() !== undefined, 'close');
+    expect(a.closed()?.code).toBe(1007);
+    expect(String(a.closed()?.reason).slice(0, reason.length)).toBe(reason);
+    const b = await openSocket(listening.wsUrl);
+    expect(b.frames[0]?.type).toBe('welcome');
+    b.socket.close();
   });
 
   it('closes on malformed JSON (1007), and on a frame over the limit (1009)', async () => {

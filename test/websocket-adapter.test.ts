@@ -94,7 +94,7 @@ describe('WebSocket adapter', () => {
       expect(() => socket().receive(text)).not.toThrow();
       expect(socket().closedWith).toBe(CloseCode.protocolError);
       expect(closes).toEqual([
-        { code: 1002, reason: 'a frame that is not a JSON object', protocol: true },
+        { code: 1002, reason: 'not a JSON object from the server', protocol: true },
       ]);
     },
   );

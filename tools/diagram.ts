@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { AnyStateNode, AnyTransitionDefinition } from 'xstate';
 import { connectionMachine } from '../machines/connection.machine.js';
-import { eventName, guardName, transitionsOf, withTables } from './machine-doc.js';
+import { between, eventName, guardName, transitionsOf, withTables } from './machine-doc.js';
 
 export const START = '<!-- diagram:start (npm run diagram writes this block) -->';
 export const END = '<!-- diagram:end -->';
@@ -65,12 +65,8 @@ export function machineDiagram(): string {
   return lines.join('\n');
 }
 
-export function withDiagram(markdown: string): string {
-  const start = markdown.indexOf(START);
-  const end = markdown.indexOf(END);
-  if (start < 0 || end < start)
-    throw new Error(`docs/machine.md needs the markers ${START} and ${END}`);
-  return `${markdown.slice(0, start + START.length)}\n${machineDiagram()}\n${markdown.slice(end)}`;
+export function withDiagram(markdown: string, file = 'docs/machine.md'): string {
+  return between(markdown, { start: START, end: END, file }, machineDiagram());
 }
 
 /** The files that carry the diagram between the markers. */
@@ -80,7 +76,7 @@ export const TABLES_FILE = 'docs/machine.md';
 
 /** What `npm run diagram` makes of the file `name` (one of `DIAGRAM_FILES`). */
 export function generated(name: (typeof DIAGRAM_FILES)[number], markdown: string): string {
-  const withPicture = withDiagram(markdown);
+  const withPicture = withDiagram(markdown, name);
   return name === TABLES_FILE ? withTables(withPicture) : withPicture;
 }
 

@@ -62,9 +62,10 @@ function goesTo(source: AnyStateNode, t: AnyTransitionDefinition): string {
   if (targets.length === 0) return '(stays)';
   return targets
     .map((target) => {
-      // Re-entry matters only for a state that is active when the transition is taken.
-      const active = isWithin(source, target) || isWithin(target, source);
-      return `${statePath(target)}${t.reenter && active ? ' (re-entered)' : ''}`;
+      // A state that is active when the transition is taken is left and entered again
+      // when it is the source's ancestor, or the source itself with `reenter`.
+      const again = target === source ? t.reenter : isWithin(source, target);
+      return `${statePath(target)}${again ? ' (re-entered)' : ''}`;
     })
     .join(', ');
 }
@@ -123,10 +124,22 @@ export function transitionTables(
   return sections.join('\n\n');
 }
 
-export function withTables(markdown: string): string {
-  const start = markdown.indexOf(TABLES_START);
-  const end = markdown.indexOf(TABLES_END);
-  if (start < 0 || end < start)
-    throw new Error(`docs/machine.md needs the markers ${TABLES_START} and ${TABLES_END}`);
-  return `${markdown.slice(0, start + TABLES_START.length)}\n${transitionTables()}\n${markdown.slice(end)}`;
+/**
+ * `markdown` with `body` between the markers `start` and `end`, replacing what was
+ * there; throws naming the file and the markers when they are missing.
+ */
+export function between(
+  markdown: string,
+  markers: { start: string; end: string; file: string },
+  body: string,
+): string {
+  const from = markdown.indexOf(markers.start);
+  const to = markdown.indexOf(markers.end);
+  if (from < 0 || to < from)
+    throw new Error(`${markers.file} needs the markers ${markers.start} and ${markers.end}`);
+  return `${markdown.slice(0, from + markers.start.length)}\n${body}\n${markdown.slice(to)}`;
+}
+
+export function withTables(markdown: string, file = 'docs/machine.md'): string {
+  return between(markdown, { start: TABLES_START, end: TABLES_END, file }, transitionTables());
 }

@@ -75,12 +75,10 @@ export const TRANSITION_PROSE: Readonly<Record<string, string>> = {
   'flushing|link.closed|isFatal': AS_OPENING,
   'flushing|link.closed|':
     "reports the lost link; reconnecting's entry puts what was in flight back at the head of the queue",
-  'flushing|link.frame|': `${AS_RESUMING}; a sign of life restarts the heartbeat (R15)`,
   'flushing|link.watch-failed|': AS_RESUMING,
   'flushing|suspend|': AS_RESUMING,
   'flushing|watch|': `${AS_RESUMING}, without holding back sends (R20)`,
   'flushing|send|': 'joins the back of the queue and goes out as the window allows (R1, R4)',
-  'flushing|link.alive|': 'a ping restarts the heartbeat (R15)',
   'flushing|link.verdicts|sendFailed':
     'settles the verdicts before the first `stale` (R6) or `retry` (R12) and reports that one (`stale` or `link`); it ends the link, and what follows it stays in flight to be requeued',
   'flushing|link.verdicts|':
@@ -88,19 +86,21 @@ export const TRANSITION_PROSE: Readonly<Record<string, string>> = {
 
   'flushing.heartbeat|after heartbeatTimeout|heartbeatEnabled':
     'reports a `timeout`: a silent link is dead (R15); `heartbeatTimeoutMs: 0` turns it off',
+  'flushing.heartbeat|link.frame|': `${AS_RESUMING}; a sign of life: re-entering heartbeat restarts its timer (R15)`,
+  'flushing.heartbeat|link.alive|': 'a ping: re-entering heartbeat restarts its timer (R15)',
 
   'open|link.closed|isFatal': AS_OPENING,
   'open|link.closed|': AS_FLUSHING,
-  'open|link.frame|': AS_FLUSHING,
   'open|link.watch-failed|': AS_RESUMING,
   'open|suspend|': AS_RESUMING,
   'open|watch|': AS_FLUSHING,
   'open|send|': AS_FLUSHING,
-  'open|link.alive|': AS_FLUSHING,
   'open|link.verdicts|sendFailed': AS_FLUSHING,
   'open|link.verdicts|': AS_FLUSHING,
 
   'open.heartbeat|after heartbeatTimeout|heartbeatEnabled': 'as in flushing.heartbeat',
+  'open.heartbeat|link.frame|': 'as in flushing.heartbeat',
+  'open.heartbeat|link.alive|': 'as in flushing.heartbeat',
 
   'suspended|suspend|': 'ignored: a second suspend sends no second notice (R13)',
 };

@@ -1,6 +1,7 @@
 /** The WebSocket half of the reference server (wire protocol v1, docs/protocol.md). */
 import type { WebSocket } from 'ws';
-import { CloseCode, Frame } from '../../adapters/protocol.js';
+import { describeValue } from '../../adapters/describe.js';
+import { CloseCode, closeReason, Frame, parseFrame } from '../../adapters/protocol.js';
 import { type Hub, readPositions } from './hub.js';
 
 export interface WebSocketSideOptions {
@@ -40,13 +41,12 @@ export function serveWebSocket(hub: Hub, socket: WebSocket, options: WebSocketSi
       socket.close(CloseCode.tooBig, 'frame too large or binary');
       return;
     }
-    let frame: { type?: unknown; id?: unknown; data?: unknown; streams?: unknown };
-    try {
-      frame = JSON.parse(String(raw));
-    } catch {
-      socket.close(CloseCode.invalidPayload, 'malformed JSON');
+    const read = parseFrame(String(raw));
+    if ('problem' in read) {
+      socket.close(CloseCode.invalidPayload, read.problem);
       return;
     }
+    const frame = read.frame as { type?: unknown; id?: unknown; data?: unknown; streams?: unknown };
     // A connection the server forgot, or one silenced: nothing is handled any more.
     if (hub.connections.get(connection.id) !== connection || hub.silent) return;
     switch (frame.type) {
@@ -83,7 +83,10 @@ export function serveWebSocket(hub: Hub, socket: WebSocket, options: WebSocketSi
         connection.suspends++;
         return;
       default:
-        socket.close(CloseCode.invalidPayload, `unknown frame type ${JSON.stringify(frame.type)}`);
+        socket.close(
+          CloseCode.invalidPayload,
+          closeReason(`unknown frame type ${describeValue(frame.type)}`),
+        );
     }
   });
 
