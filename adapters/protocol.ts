@@ -4,7 +4,7 @@
  * it, so a name or a code cannot drift between them. Pure data and pure functions: no
  * state, no I/O.
  */
-import type { InboundFrame, SendOutcome } from './transport.js';
+import type { InboundFrame, LinkWelcome, OutboundMessage, SendOutcome } from './transport.js';
 
 /**
  * The `type` of each WebSocket frame. One socket carries both directions, so the type is
@@ -84,23 +84,48 @@ export const CloseCode = {
   protocolError: 1002,
   /** The server got a frame it cannot use: malformed JSON, an unknown type, a bad field. */
   invalidPayload: 1007,
+  /**
+   * The server refused a well-formed request it will not serve: a resume naming a stream
+   * the client may not watch (`canWatch`), or more streams than it allows per connection.
+   */
+  policyViolation: 1008,
   /** The server got a binary frame or one over its size limit. */
   tooBig: 1009,
-  /** The server cannot resume: there is no frame for a failed resume, the socket closes. */
+  /**
+   * The server failed: it cannot resume (there is no frame for a failed resume), or
+   * handling a frame threw. The socket closes; the client reconnects.
+   */
   serverError: 1011,
-  /** The server refused this client (`authorize`): in the fatal range, so no retry. */
+  /** The server is at its connection limit (`maxConnections`): try again later. */
+  tryAgainLater: 1013,
+  /**
+   * The server refused this client's credentials (`authorize`): `LinkClose.auth`, so the
+   * client tries once more with fresh credentials (`isAuthCloseCode`).
+   */
   unauthorized: 4001,
+  /** The server refused this client's credentials as not allowed: as `unauthorized`. */
+  forbidden: 4003,
 } as const;
 
 /**
- * Close codes in this range mean "do not come back" (auth refused, protocol version): the
- * client closes for good instead of reconnecting. A range, so a server can say why.
+ * Close codes in this range mean "do not come back" (protocol version, …): the client
+ * closes for good instead of reconnecting. A range, so a server can say why. 4001 and 4003
+ * in it are credentials refused (`isAuthCloseCode`), which the adapters report as `auth`,
+ * not `fatal`.
  */
 export const FatalCloseCodes = { min: 4000, max: 4099 } as const;
 
-/** Close codes 4000–4099 mean "do not come back" (auth refused, protocol version). */
+/**
+ * Close codes 4000–4099: "do not come back". The adapters test `isAuthCloseCode` first:
+ * 4001 / 4003 are `auth` (one more try with fresh credentials), the rest `fatal`.
+ */
 export function isFatalCloseCode(code: number | undefined): boolean {
   return code !== undefined && code >= FatalCloseCodes.min && code <= FatalCloseCodes.max;
+}
+
+/** Close codes 4001 and 4003: the server refused the client's credentials (`LinkClose.auth`). */
+export function isAuthCloseCode(code: number | undefined): boolean {
+  return code === CloseCode.unauthorized || code === CloseCode.forbidden;
 }
 
 /**
@@ -125,20 +150,24 @@ export const HttpStatus = {
   noContent: 204,
   /** The request is malformed (no connection id, bad body): a send is `rejected`. */
   badRequest: 400,
-  /** Not allowed: on the event stream, fatal (the client stops). */
+  /** Credentials refused, on any request: the link ends as `auth` (`isAuthStatus`). */
   unauthorized: 401,
-  /** Not allowed: on the event stream, fatal (the client stops). */
+  /** Credentials refused, on any request: the link ends as `auth` (`isAuthStatus`). */
   forbidden: 403,
   /** The server does not know this connection id: a send is `stale` (reconnect, resend). */
   notFound: 404,
+  /** The request body did not arrive within the server's time limit: a send is `retry`. */
+  requestTimeout: 408,
   /** The body is over the server's limit: a send is `rejected`. */
   payloadTooLarge: 413,
   /** The body is well-formed but refused: a send is `rejected`. */
   unprocessable: 422,
-  /** Slow down: a send is `retry`. */
+  /** Slow down: a send is `retry`, not before its `Retry-After` (`retryAfterMs`). */
   tooManyRequests: 429,
   /** A transient failure (as is every 5xx): a send is `retry`. */
   internalError: 500,
+  /** Overloaded: a send is `retry`, not before its `Retry-After` (`retryAfterMs`). */
+  serviceUnavailable: 503,
 } as const;
 
 /** A send POST refused as a request (400/413/422): the server handled none of it. */
@@ -152,22 +181,69 @@ export function isRejectedStatus(status: number): boolean {
 
 /**
  * What a send POST answered with anything but 200 makes of each message in it:
- * 404 `stale`, 400/413/422 `rejected` (with the server's `error`), anything else (429,
- * 5xx, …) `retry`. `httpStatus` is always set, so the app sees the status.
+ * 404 and 401/403 `stale` (for 401/403 the adapter also ends the link as `auth`),
+ * 400/413/422 `rejected` (with the server's `error`), anything else (429, 5xx, …) `retry`,
+ * with `retryAfterMs` where given. `httpStatus` is always set, so the app sees the status.
  */
-export function sendOutcomeOfStatus(status: number, error?: unknown): SendOutcome {
-  if (status === HttpStatus.notFound) return { status: 'stale', httpStatus: status };
+export function sendOutcomeOfStatus(
+  status: number,
+  error?: unknown,
+  retryAfterMs?: number,
+): SendOutcome {
+  if (status === HttpStatus.notFound || isAuthStatus(status))
+    return { status: 'stale', httpStatus: status };
   if (isRejectedStatus(status)) return { status: 'rejected', error, httpStatus: status };
   return {
     status: 'retry',
     error: new Error(`POST send answered HTTP ${status}`),
     httpStatus: status,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
   };
 }
 
-/** The event stream answered 401 or 403: the server refused this client for good. */
-export function isFatalStreamStatus(status: number | undefined): boolean {
+/** HTTP 401 or 403, on any request: the server refused this client's credentials (`auth`). */
+export function isAuthStatus(status: number | undefined): boolean {
   return status === HttpStatus.unauthorized || status === HttpStatus.forbidden;
+}
+
+/** The longest wait a server's `Retry-After` can impose: 5 minutes; longer is cut to this. */
+export const MAX_RETRY_AFTER_MS = 5 * 60_000;
+
+/** The statuses whose `Retry-After` the adapters read: 429 and 503. */
+export function isRetryAfterStatus(status: number | undefined): boolean {
+  return status === HttpStatus.tooManyRequests || status === HttpStatus.serviceUnavailable;
+}
+
+/**
+ * A `Retry-After` header (delay-seconds, or an HTTP date compared with `now`) as ms to
+ * wait, at most `MAX_RETRY_AFTER_MS`. Undefined when absent, unreadable or not in the
+ * future. Safe on any input.
+ */
+export function retryAfterMs(header: unknown, now: number): number | undefined {
+  if (typeof header !== 'string') return undefined;
+  const text = header.trim();
+  if (text === '' || text.length > 64) return undefined;
+  const ms = /^\d+$/.test(text) ? Number(text) * 1000 : Date.parse(text) - now;
+  if (!(ms > 0)) return undefined;
+  return Math.min(ms, MAX_RETRY_AFTER_MS);
+}
+
+/**
+ * A `welcome`'s fields checked, the same over both wires: `connectionId` a non-empty
+ * string, `heartbeatMs` absent or a positive finite number (then handed to the machine).
+ * Anything else is the problem named, for a protocol close. Reads fields only: safe on
+ * any object.
+ */
+export function readWelcome(
+  frame: Record<string, unknown>,
+): { connectionId: string; welcome: LinkWelcome | undefined } | { problem: string } {
+  const { connectionId, heartbeatMs } = frame;
+  if (typeof connectionId !== 'string' || connectionId === '')
+    return { problem: 'a welcome without a connectionId string' };
+  if (heartbeatMs === undefined) return { connectionId, welcome: undefined };
+  if (typeof heartbeatMs !== 'number' || !Number.isFinite(heartbeatMs) || heartbeatMs <= 0)
+    return { problem: 'a welcome whose heartbeatMs is not a positive number' };
+  return { connectionId, welcome: { heartbeatMs } };
 }
 
 /**
@@ -191,6 +267,15 @@ export function eventFields(frame: {
         ? { stream, data }
         : { stream, seq, data };
   return picked as InboundFrame;
+}
+
+/**
+ * A message's data as JSON for the wire: the `json` it was serialised to once, at `send()`,
+ * so the adapters never serialise the app's data again. (A caller built before `json`
+ * existed gets `data` serialised here; `undefined` becomes `null`.)
+ */
+export function dataJson({ data, json }: OutboundMessage): string {
+  return typeof json === 'string' ? json : (JSON.stringify(data) ?? 'null');
 }
 
 /** A close reason may be at most 123 bytes of UTF-8 (RFC 6455 §5.5); `close()` throws past it. */

@@ -27,6 +27,12 @@ export interface OutboundMessage {
   readonly id: string;
   /** The application payload, passed through untouched. */
   readonly data: unknown;
+  /**
+   * `data` serialised to JSON once, when the app called `send()` (and checked there).
+   * A transport that speaks JSON puts this on the wire instead of serialising `data`
+   * again; `data` stays the app's own value for transports that do not.
+   */
+  readonly json: string;
 }
 
 /** One application frame from the server. */
@@ -48,8 +54,16 @@ export type SendOutcome =
   | { readonly status: 'ok' }
   /** The server no longer knows this link (e.g. HTTP 404): resend on a new link. */
   | { readonly status: 'stale'; readonly httpStatus?: number }
-  /** A transient failure (5xx, 429, network error, timeout): resend on a new link. */
-  | { readonly status: 'retry'; readonly error?: unknown; readonly httpStatus?: number }
+  /**
+   * A transient failure (5xx, 429, network error, timeout): resend on a new link, not
+   * before `retryAfterMs` (a `Retry-After` the server sent) where given.
+   */
+  | {
+      readonly status: 'retry';
+      readonly error?: unknown;
+      readonly httpStatus?: number;
+      readonly retryAfterMs?: number;
+    }
   /** The server refused this message for good (HTTP 400/413/422, a nack). */
   | { readonly status: 'rejected'; readonly error?: unknown; readonly httpStatus?: number };
 
@@ -73,12 +87,33 @@ export interface LinkClose {
    * as a `protocol` error; the connection reconnects unless `fatal`.
    */
   readonly protocol?: boolean;
+  /**
+   * The server refused this client's credentials (HTTP 401/403, close 4001/4003): the
+   * connection tries once more at once, with fresh credentials (the transport calls its
+   * `url` / `headers` functions again), and closes as `auth` only when that link is
+   * refused too.
+   */
+  readonly auth?: boolean;
+  /** Wait at least this long before the next attempt (a `Retry-After` from the server). */
+  readonly retryAfterMs?: number;
+}
+
+/** What the server said when it greeted a link. */
+export interface LinkWelcome {
+  /**
+   * How often the server sends a sign of life, in ms. The machine allows at least twice
+   * this much silence before it calls the link dead.
+   */
+  readonly heartbeatMs?: number;
 }
 
 /** How a link reports what happens to it. The machine supplies these; a link calls them. */
 export interface LinkEvents {
-  /** The server greeted this link; it is usable (resume, then send). Called at most once. */
-  open(): void;
+  /**
+   * The server greeted this link; it is usable (resume, then send). Called at most once.
+   * `welcome` carries what the greeting said (the server's heartbeat interval).
+   */
+  open(welcome?: LinkWelcome): void;
   /**
    * One application frame arrived. Also counts as a sign of life. Only after `open`: a
    * frame before the greeting breaks the protocol (report `close` with `protocol: true`);

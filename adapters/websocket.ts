@@ -2,15 +2,25 @@
  * `holdfast/websocket`: wire protocol v1 over one WebSocket (docs/protocol.md). Moves
  * bytes only: no queue, no retry, no timer. The link is open on the server's `welcome`,
  * not on the socket's open; sends are pipelined and confirmed by `ack` / `nack`.
+ *
+ * Nothing a server sends can throw out of a socket listener: a frame not of the
+ * protocol's shape, and as a last line any exception while handling one, is a `protocol`
+ * close of the link (1002).
  */
-import { describeValue, invalidArgument, missingGlobal } from './describe.js';
+import { describeError, describeValue, invalidArgument, missingGlobal } from './describe.js';
 import {
   CloseCode,
   closeReason,
+  dataJson,
   eventFields,
   Frame,
+  isAuthCloseCode,
+  isAuthStatus,
   isFatalCloseCode,
+  isRetryAfterStatus,
   parseFrame,
+  readWelcome,
+  retryAfterMs,
 } from './protocol.js';
 import type {
   Link,
@@ -35,10 +45,20 @@ export interface WebSocketLike {
   addEventListener(type: 'error', listener: (event: unknown) => void): void;
 }
 
+/**
+ * What a constructor takes as its third argument, where it takes one: Node's `ws` reads
+ * `maxPayload`, `perMessageDeflate`, `headers`, `handshakeTimeout`, …; browsers ignore it.
+ */
+export type WebSocketSocketOptions = object;
+
 export type WebSocketConstructorLike = new (
   url: string,
   protocols?: string | string[],
+  options?: WebSocketSocketOptions,
 ) => WebSocketLike;
+
+/** The largest inbound frame the `ws` package accepts by default here: 16 MiB (`ws`'s own is 100 MiB). */
+const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
 
 export interface WebSocketTransportOptions {
   /**
@@ -52,6 +72,17 @@ export interface WebSocketTransportOptions {
   protocols?: string | string[];
   /** Sends unconfirmed at once on one socket. @default 64 */
   maxInFlight?: number;
+  /**
+   * Passed to the constructor as its third argument: for Node's `ws`, e.g.
+   * `{ maxPayload, perMessageDeflate, headers }`. With a `WebSocket` option (on Node, `ws`)
+   * the adapter passes `{ maxPayload: 16 MiB, ...socketOptions }`, so an inbound frame over
+   * 16 MiB ends the link (`ws` closes the socket with 1009; the link's close carries `ws`'s
+   * RangeError as `error`) instead of being buffered up to `ws`'s own default of 100 MiB;
+   * set `maxPayload` to change it. With the global WebSocket (browsers, Node ≥ 22) it is
+   * passed only when set: those constructors ignore it and have no inbound limit to set.
+   * @default { maxPayload: 16 MiB } with a `WebSocket` option; nothing with the global
+   */
+  socketOptions?: WebSocketSocketOptions;
 }
 
 const OPEN = 1;
@@ -62,6 +93,12 @@ const CONFIRMED: SendOutcome = Object.freeze({ status: 'ok' });
 interface PendingAck {
   readonly id: string;
   readonly resolve: (outcome: SendOutcome) => void;
+}
+
+/** What the `ws` package reports of an upgrade the server answered with another status. */
+interface UpgradeRefusal {
+  readonly status: number;
+  readonly retryAfterMs: number | undefined;
 }
 
 // Public API of `holdfast/websocket`; the range itself lives in the wire table.
@@ -77,7 +114,7 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
       'pass the WebSocket option, e.g. WebSocket from the ws package',
     );
   }
-  const { url, protocols } = options;
+  const { url, protocols, socketOptions } = options;
   if (typeof url !== 'string' && typeof url !== 'function') {
     throw invalidArgument(
       'url',
@@ -86,9 +123,26 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
       'holdfast/websocket',
     );
   }
+  if (socketOptions !== undefined && (typeof socketOptions !== 'object' || socketOptions === null))
+    throw invalidArgument('socketOptions', 'an object', socketOptions, 'holdfast/websocket');
+  const constructorOptions =
+    options.WebSocket !== undefined
+      ? { maxPayload: DEFAULT_MAX_PAYLOAD, ...socketOptions }
+      : socketOptions;
   return {
     maxInFlight: options.maxInFlight ?? 64,
-    connect: (events) => openLink(Ctor, url, protocols, events),
+    connect: (events) => openLink(Ctor, url, protocols, constructorOptions, events),
+  };
+}
+
+/** The HTTP status and `Retry-After` of an upgrade response, read defensively. */
+function readUpgradeResponse(response: unknown): UpgradeRefusal | undefined {
+  const { statusCode, headers } = (response ?? {}) as { statusCode?: unknown; headers?: unknown };
+  if (typeof statusCode !== 'number') return undefined;
+  const header = (headers as Record<string, unknown> | null | undefined)?.['retry-after'];
+  return {
+    status: statusCode,
+    retryAfterMs: isRetryAfterStatus(statusCode) ? retryAfterMs(header, Date.now()) : undefined,
   };
 }
 
@@ -96,6 +150,7 @@ function openLink(
   Ctor: WebSocketConstructorLike,
   url: WebSocketTransportOptions['url'],
   protocols: string | string[] | undefined,
+  socketOptions: WebSocketSocketOptions | undefined,
   events: LinkEvents,
 ): Link {
   let socket: WebSocketLike | undefined;
@@ -106,6 +161,15 @@ function openLink(
   let acks: Array<PendingAck | undefined> = [];
   let ackHead = 0;
   const resumes: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+  /**
+   * Once a write failed, nothing more goes on this socket: a later message must not
+   * overtake the one that failed (R1 over the wire). Every later send answers this.
+   */
+  let writeFailed: SendOutcome | undefined;
+  /** The server answered the upgrade with another status (`ws` tells, browsers do not). */
+  let refusal: UpgradeRefusal | undefined;
+  /** The socket's last error (e.g. `ws`'s frame over `maxPayload`), kept for the close. */
+  let lastError: unknown;
 
   /** The link is over: unconfirmed sends are stale, resumes fail, then (maybe) report. */
   const finish = (info: LinkClose | undefined) => {
@@ -118,15 +182,37 @@ function openLink(
     for (const r of resumes.splice(0)) r.reject(new Error('the WebSocket closed before resumed'));
     if (info) events.close(info);
   };
-  const protocolError = (reason: string) => {
+  const protocolError = (reason: string, error?: unknown) => {
     try {
       socket?.close(CloseCode.protocolError, closeReason(reason));
     } catch {
       // A runtime that still refuses the close: the link is over all the same.
     }
-    finish({ code: CloseCode.protocolError, reason, protocol: true });
+    finish({
+      code: CloseCode.protocolError,
+      reason,
+      protocol: true,
+      ...(error === undefined ? {} : { error }),
+    });
   };
-  const write = (frame: object) => socket?.send(JSON.stringify(frame));
+  /**
+   * A socket listener's body, run so that nothing escapes into the socket's event loop:
+   * an exception (a bug, or a value no check foresaw) ends the link as a protocol error.
+   */
+  const guarded =
+    <A extends unknown[]>(what: string, body: (...args: A) => void) =>
+    (...args: A) => {
+      try {
+        body(...args);
+      } catch (error) {
+        try {
+          protocolError(`${what} failed: ${describeError(error)}`, error);
+        } catch {
+          // `events.close` itself threw: the link is over; nothing may escape.
+        }
+      }
+    };
+  const write = (text: string) => socket?.send(text);
   const takeAck = (id: string) => {
     let at = ackHead;
     while (at < acks.length && acks[at]?.id !== id) at++;
@@ -144,7 +230,8 @@ function openLink(
 
   const onMessage = ({ data }: { data: unknown }) => {
     if (done) return;
-    const read = parseFrame(String(data));
+    if (typeof data !== 'string') return protocolError('a binary frame from the server');
+    const read = parseFrame(data);
     if ('problem' in read) return protocolError(`${read.problem} from the server`);
     const frame = read.frame as {
       type?: unknown;
@@ -155,10 +242,13 @@ function openLink(
       data?: unknown;
     };
     switch (frame.type) {
-      case Frame.welcome:
+      case Frame.welcome: {
         if (greeted) return protocolError('a second welcome');
+        const welcome = readWelcome(frame);
+        if ('problem' in welcome) return protocolError(welcome.problem);
         greeted = true;
-        return events.open();
+        return welcome.welcome ? events.open(welcome.welcome) : events.open();
+      }
       case Frame.resumed: {
         const resume = resumes.shift();
         if (!resume) return protocolError('resumed without a resume');
@@ -169,6 +259,7 @@ function openLink(
         if (typeof frame.id !== 'string') return protocolError(`${frame.type} without a string id`);
         const resolve = takeAck(frame.id);
         if (!resolve) return protocolError(`${frame.type} for a message not in flight`);
+        // A nack's error is kept as it came, whatever its type, as the rejection's cause.
         return resolve(
           frame.type === Frame.ack ? CONFIRMED : { status: 'rejected', error: frame.error },
         );
@@ -184,20 +275,63 @@ function openLink(
     }
   };
 
+  const onClose = ({ code, reason }: { code?: unknown; reason?: unknown }) => {
+    if (refusal !== undefined) {
+      // The server answered the upgrade with a status, not a socket (`ws` only).
+      const { status, retryAfterMs } = refusal;
+      return finish({
+        httpStatus: status,
+        reason: `the WebSocket upgrade was answered HTTP ${status}`,
+        ...(isAuthStatus(status) ? { auth: true } : {}),
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      });
+    }
+    const closeCode = typeof code === 'number' ? code : undefined;
+    const text = typeof reason === 'string' ? reason : undefined;
+    const error = lastError === undefined ? {} : { error: lastError };
+    if (isAuthCloseCode(closeCode)) return finish({ code: closeCode, reason: text, auth: true });
+    finish({ code: closeCode, reason: text, fatal: isFatalCloseCode(closeCode), ...error });
+  };
+
   const start = (address: string) => {
     if (done) return;
     try {
-      socket = new Ctor(address, protocols);
+      socket =
+        socketOptions === undefined
+          ? new Ctor(address, protocols)
+          : new Ctor(address, protocols, socketOptions);
     } catch (error) {
       return finish({ error, reason: 'the WebSocket constructor threw' });
     }
-    socket.addEventListener('message', onMessage);
-    socket.addEventListener('close', ({ code, reason }) =>
-      finish({ code, reason, fatal: isFatalCloseCode(code) }),
-    );
-    // A close event follows every error; the link reports once, from there. The listener
-    // also keeps runtimes that throw on an unheard 'error' (ws) from throwing.
-    socket.addEventListener('error', () => {});
+    try {
+      socket.addEventListener('message', guarded('handling a frame', onMessage));
+      socket.addEventListener('close', guarded('handling the close', onClose));
+      // A close event follows every error; the link reports once, from there. The listener
+      // also keeps runtimes that throw on an unheard 'error' (ws) from throwing.
+      socket.addEventListener(
+        'error',
+        guarded('handling an error', (event: unknown) => {
+          const error = (event as { error?: unknown } | null | undefined)?.error;
+          lastError = error ?? event;
+        }),
+      );
+      // Node's `ws` tells the status of a refused upgrade (401, 429, …) and its headers;
+      // browsers report only a close 1006, with nothing to tell a refusal from a network
+      // error. Listening means aborting the handshake here, which `close()` does.
+      const on = (socket as { on?: unknown }).on;
+      if (typeof on === 'function') {
+        on.call(
+          socket,
+          'unexpected-response',
+          guarded('handling the upgrade response', (_request: unknown, response?: unknown) => {
+            refusal = readUpgradeResponse(response);
+            socket?.close();
+          }) as (...args: unknown[]) => void,
+        );
+      }
+    } catch (error) {
+      protocolError('the WebSocket refused a listener', error);
+    }
   };
   try {
     const address = typeof url === 'function' ? url() : url;
@@ -215,26 +349,34 @@ function openLink(
       if (done || !greeted || socket?.readyState !== OPEN) {
         return Promise.reject(new Error('the WebSocket is not open'));
       }
+      if (writeFailed) return Promise.reject(new Error('a write on this WebSocket failed'));
       return new Promise<void>((resolve, reject) => {
+        // Written first: a resume that never left must not wait for a `resumed`.
+        write(JSON.stringify({ type: Frame.resume, streams: positions }));
         resumes.push({ resolve, reject });
-        write({ type: Frame.resume, streams: positions });
       });
     },
     send(message: OutboundMessage) {
       if (done || !greeted || socket?.readyState !== OPEN)
         return Promise.resolve({ status: 'stale' });
+      if (writeFailed) return Promise.resolve(writeFailed);
       return new Promise<SendOutcome>((resolve) => {
         try {
-          write({ type: Frame.send, id: message.id, data: message.data });
+          write(sendFrame(message));
         } catch (error) {
-          return resolve({ status: 'retry', error });
+          writeFailed = { status: 'retry', error };
+          return resolve(writeFailed);
         }
         acks.push({ id: message.id, resolve });
       });
     },
     suspend(positions: readonly StreamPosition[]) {
-      if (!done && greeted && socket?.readyState === OPEN)
-        write({ type: Frame.suspend, streams: positions });
+      if (done || !greeted || writeFailed || socket?.readyState !== OPEN) return;
+      try {
+        write(JSON.stringify({ type: Frame.suspend, streams: positions }));
+      } catch {
+        // Fire-and-forget: a notice that did not leave is not retried.
+      }
     },
     close() {
       const open = socket;
@@ -246,4 +388,9 @@ function openLink(
       }
     },
   };
+}
+
+/** A `send` frame built around the data's JSON (`dataJson`): the data is not serialised again. */
+function sendFrame(message: OutboundMessage): string {
+  return `{"type":"${Frame.send}","id":${JSON.stringify(message.id)},"data":${dataJson(message)}}`;
 }

@@ -5,6 +5,7 @@
 import {
   contextThroughput,
   flush,
+  frameCost,
   machineOverhead,
   memory,
   recovery,
@@ -21,6 +22,7 @@ export async function runBenchmarks(tiny: boolean) {
   const recovered = await recovery(n(50, 2));
   const heap = await memory(n(500, 5), n(10_000, 20));
   const size = await sizes();
+  const frames = await frameCost(n(20_000, 50), n(10_000, 100));
   const overheadUs =
     (overhead['holdfast, 64 in flight'] ?? 0) - (overhead['direct link, 64 in flight'] ?? 0);
   const summary = {
@@ -33,8 +35,9 @@ export async function runBenchmarks(tiny: boolean) {
     ),
     heapPerIdleConnectionKB: heap.perIdleConnectionKB,
     sizeMinGzBytes: size.holdfastWithoutXstate,
+    frameCostRatio: frames.ratio,
   };
-  return { summary, details: { overhead, ws, context, flushed, recovered, heap, size } };
+  return { summary, details: { overhead, ws, context, flushed, recovered, heap, size, frames } };
 }
 
 const isMain = process.argv[1]?.endsWith('main.ts');
@@ -78,6 +81,12 @@ if (isMain) {
       String(summary.sizeMinGzBytes),
       `with xstate ${details.size.holdfastWithXstate}; partysocket ${details.size.partysocket}, reconnecting-websocket ${details.size.reconnectingWebsocket}, socket.io-client ${details.size.socketIoClient}`,
       '≤ 6144',
+    ],
+    [
+      `inbound frame, µs with ${details.frames.streams.toLocaleString('en')} streams watched / with 1`,
+      f(summary.frameCostRatio),
+      `${f(details.frames.manyStreamsUsPerFrame)} vs ${f(details.frames.oneStreamUsPerFrame)} µs per frame`,
+      '≤ 2',
     ],
   ];
   console.table(

@@ -6,6 +6,7 @@
  * `connection.machine.ts`.
  */
 import { setup } from 'xstate';
+import { MAX_TIMEOUT_MS } from './backoff.js';
 import { isLinkFailure, linkActor } from './link-actor.js';
 import { outboxSize } from './outbox.js';
 import type {
@@ -26,7 +27,12 @@ export const connectionBase = setup({
   delays: {
     connectTimeout: ({ context }) => context.options.connectTimeoutMs,
     resumeTimeout: ({ context }) => context.options.resumeTimeoutMs,
-    heartbeatTimeout: ({ context }) => context.options.heartbeatTimeoutMs,
+    // At least twice the interval the server announced, so a slow server is not dead.
+    heartbeatTimeout: ({ context }) =>
+      Math.min(
+        Math.max(context.options.heartbeatTimeoutMs, 2 * context.serverHeartbeatMs),
+        MAX_TIMEOUT_MS,
+      ),
     backoff: ({ context }) => context.backoffMs,
   },
   guards: {
@@ -35,6 +41,9 @@ export const connectionBase = setup({
     heartbeatEnabled: ({ context }) => context.options.heartbeatTimeoutMs > 0,
     attemptsExhausted: ({ context }) => context.linkAttempts >= context.options.maxAttempts,
     isFatal: ({ event }) => event.type === 'link.closed' && event.info.fatal === true,
+    // A second link in a row refused for its credentials (R17).
+    isAuthRefusedAgain: ({ context, event }) =>
+      event.type === 'link.closed' && event.info.auth === true && context.authRefused,
     sendFailed: ({ event }) => event.type === 'link.verdicts' && event.verdicts.some(isLinkFailure),
   },
 });

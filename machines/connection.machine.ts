@@ -15,11 +15,24 @@
 import { connectionSetup } from './connection.setup.js';
 import { resolveOptions } from './options.js';
 import { emptyOutbox } from './outbox.js';
+import { emptyPositions } from './positions.js';
 
 const RECONNECT = { target: '#holdfast.reconnecting' } as const;
 
-/** A link reported itself gone: fatal closes for good (R17), anything else reconnects. */
+/**
+ * A link reported itself gone: fatal closes for good, and so does a second credentials
+ * refusal in a row (R17); anything else reconnects.
+ */
 const linkClosed = {
+  'link.closed': [
+    { guard: 'isFatal', target: '#holdfast.closed', actions: 'closeAsFatal' },
+    { guard: 'isAuthRefusedAgain', target: '#holdfast.closed', actions: 'closeAsFatal' },
+    { ...RECONNECT, actions: 'reportLinkLost' },
+  ],
+} as const;
+
+/** In open, a refusal is never the second in a row: reaching open cleared the first. */
+const linkClosedWhenOpen = {
   'link.closed': [
     { guard: 'isFatal', target: '#holdfast.closed', actions: 'closeAsFatal' },
     { ...RECONNECT, actions: 'reportLinkLost' },
@@ -47,8 +60,8 @@ const linkAttempt = {
     on: {
       ...linkClosed,
       'link.open': [
-        { guard: 'hasWatchedStreams', target: 'resuming' },
-        { target: '#holdfast.flushing' },
+        { guard: 'hasWatchedStreams', target: 'resuming', actions: 'noteWelcome' },
+        { target: '#holdfast.flushing', actions: 'noteWelcome' },
       ],
     },
   },
@@ -88,6 +101,8 @@ const usable = {
   on: {
     ...greeted,
     send: { actions: 'enqueueAndSend' },
+    // The oldest message in flight went unconfirmed on a live link: it is broken (R16).
+    'ack.timeout': { ...RECONNECT, actions: 'reportAckTimeout' },
     'link.verdicts': [
       { guard: 'sendFailed', ...RECONNECT, actions: ['settleVerdicts', 'reportSendFailure'] },
       { actions: ['settleVerdicts', 'pump'] },
@@ -100,10 +115,12 @@ export const connectionMachine = connectionSetup.createMachine({
   context: ({ input }) => ({
     options: resolveOptions(input),
     outbox: emptyOutbox,
-    positions: new Map(),
+    positions: emptyPositions(),
     backoffAttempt: 0,
     backoffMs: 0,
     linkAttempts: 0,
+    authRefused: false,
+    serverHeartbeatMs: 0,
     closedBy: undefined,
   }),
   initial: 'connecting',
@@ -118,13 +135,13 @@ export const connectionMachine = connectionSetup.createMachine({
   },
   states: {
     connecting: {
-      entry: 'requeueInFlight',
+      entry: ['cancelAckTimer', 'requeueInFlight'],
       initial: 'opening',
       on: { resume: {} },
       states: linkAttempt,
     },
     reconnecting: {
-      entry: ['dropLink', 'requeueInFlight', 'planBackoff'],
+      entry: ['dropLink', 'cancelAckTimer', 'requeueInFlight', 'planBackoff'],
       initial: 'waiting',
       states: {
         waiting: {
@@ -146,14 +163,15 @@ export const connectionMachine = connectionSetup.createMachine({
     open: {
       entry: 'resetBackoff',
       ...usable,
+      on: { ...usable.on, ...linkClosedWhenOpen },
     },
     suspended: {
-      entry: ['dropLink', 'requeueInFlight'],
+      entry: ['dropLink', 'cancelAckTimer', 'requeueInFlight'],
       on: { suspend: {} },
     },
     closed: {
       type: 'final',
-      entry: ['dropLink', 'rejectEverything'],
+      entry: ['dropLink', 'cancelAckTimer', 'rejectEverything'],
     },
   },
 });

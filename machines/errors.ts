@@ -1,7 +1,7 @@
 import { describeError, describeValue } from '../adapters/describe.js';
 import type { LinkClose } from '../adapters/transport.js';
 
-export { describeValue, invalidArgument } from '../adapters/describe.js';
+export { describeError, describeValue, invalidArgument } from '../adapters/describe.js';
 
 /**
  * One error class per concept. Every class sets `name`, and every guard also compares
@@ -22,7 +22,11 @@ export type DeliveryFailure =
   /** A `retry: false` message met an outcome that would have needed a resend. */
   | 'not-retried'
   /** The send's `signal` aborted it before it was ever on the wire. */
-  | 'aborted';
+  | 'aborted'
+  /** Its data serialises to more than `maxMessageBytes`; it was never queued. */
+  | 'too-large'
+  /** Its data does not serialise to JSON (only for events sent to the machine directly). */
+  | 'invalid';
 
 /** What went wrong with the connection. */
 export type ConnectionFailure =
@@ -38,11 +42,18 @@ export type ConnectionFailure =
   | 'gap'
   /** The server refused this client for good. */
   | 'fatal'
+  /** The server refused this client's credentials twice in a row (HTTP 401/403, 4001/4003). */
+  | 'auth'
   /** `maxAttempts` consecutive link attempts failed. */
   | 'retries-exhausted';
 
 export interface HoldfastErrorOptions {
   cause?: unknown;
+}
+
+export interface DeliveryErrorOptions extends HoldfastErrorOptions {
+  /** Whether the message was put on the wire at least once. @default false */
+  sent?: boolean;
 }
 
 /** The base of every error holdfast reports. */
@@ -58,27 +69,33 @@ export class DeliveryError extends HoldfastError {
   override name = 'DeliveryError';
   readonly reason: DeliveryFailure;
   readonly messageId: string;
+  /**
+   * Whether the message was put on the wire at least once: then the server may have it
+   * (and, with sessions, handle it once) even though it was never confirmed.
+   */
+  readonly sent: boolean;
   constructor(
     reason: DeliveryFailure,
     messageId: string,
     message: string,
-    options?: HoldfastErrorOptions,
+    options?: DeliveryErrorOptions,
   ) {
     super(message, options);
     this.reason = reason;
     this.messageId = messageId;
+    this.sent = options?.sent === true;
   }
 
   // Every DeliveryError holdfast makes, worded here once, from its fields.
 
   /** The connection closed with the message still pending; `cause` says why it closed. */
-  static closed(id: string, cause?: ConnectionError): DeliveryError {
+  static closed(id: string, sent: boolean, cause?: ConnectionError): DeliveryError {
     const why = cause === undefined ? '' : ` (${describeClose(cause)})`;
     return new DeliveryError(
       'closed',
       id,
-      `holdfast: message ${id} not delivered: the connection is closed${why}`,
-      { cause },
+      `holdfast: message ${id} not delivered: the connection is closed${why}${sentNote(sent)}`,
+      { cause, sent },
     );
   }
 
@@ -87,6 +104,7 @@ export class DeliveryError extends HoldfastError {
     id: string,
     maxQueue: number,
     why: 'full' | 'oldest' | 'all-in-flight',
+    sent = false,
   ): DeliveryError {
     const detail = {
       full: '',
@@ -96,7 +114,8 @@ export class DeliveryError extends HoldfastError {
     return new DeliveryError(
       'overflow',
       id,
-      `holdfast: message ${id} dropped: the outbox is full (maxQueue ${maxQueue})${detail}`,
+      `holdfast: message ${id} dropped: the outbox is full (maxQueue ${maxQueue})${detail}${sentNote(sent)}`,
+      { sent },
     );
   }
 
@@ -108,7 +127,7 @@ export class DeliveryError extends HoldfastError {
       'rejected',
       id,
       `holdfast: the server rejected message ${id}${status}${why}`,
-      { cause },
+      { cause, sent: true },
     );
   }
 
@@ -116,7 +135,8 @@ export class DeliveryError extends HoldfastError {
     return new DeliveryError(
       'attempts-exhausted',
       id,
-      `holdfast: message ${id} was sent ${attempts} times without success (maxDeliveryAttempts ${max})`,
+      `holdfast: message ${id} was sent ${attempts} times without success (maxDeliveryAttempts ${max}); the server may have it`,
+      { sent: true },
     );
   }
 
@@ -124,7 +144,8 @@ export class DeliveryError extends HoldfastError {
     return new DeliveryError(
       'not-retried',
       id,
-      `holdfast: message ${id} was sent with retry: false and needs a resend`,
+      `holdfast: message ${id} was sent with retry: false and needs a resend; the server may have it`,
+      { sent: true },
     );
   }
 
@@ -135,6 +156,30 @@ export class DeliveryError extends HoldfastError {
       `holdfast: message ${id} was aborted before it was sent`,
     );
   }
+
+  /** Its serialised data is over `maxMessageBytes`: refused at the call, never queued. */
+  static tooLarge(id: string, bytes: number, maxMessageBytes: number): DeliveryError {
+    return new DeliveryError(
+      'too-large',
+      id,
+      `holdfast: message ${id} is ${bytes} bytes of JSON, over maxMessageBytes ${maxMessageBytes}`,
+    );
+  }
+
+  /** Its data does not serialise to JSON (a machine `send` event; `send()` throws instead). */
+  static invalid(id: string, cause: unknown): DeliveryError {
+    return new DeliveryError(
+      'invalid',
+      id,
+      `holdfast: message ${id} was not queued: its data does not serialise to JSON (${describeError(cause)})`,
+      { cause },
+    );
+  }
+}
+
+/** Said of a message that was on the wire: the server may have it after all. */
+function sentNote(sent: boolean): string {
+  return sent ? '; it was sent, so the server may have it' : '';
 }
 
 export interface ConnectionErrorOptions extends HoldfastErrorOptions {
@@ -160,13 +205,26 @@ export class ConnectionError extends HoldfastError {
   // Every ConnectionError holdfast makes, worded here once, from its fields.
 
   /** The link reported itself gone: lost, refused for good (`fatal`), or broke the protocol. */
-  static linkClosed(info: LinkClose): ConnectionError {
-    const kind = info.fatal ? 'fatal' : info.protocol ? 'protocol' : 'link';
-    const what = {
-      fatal: 'the server refused this client for good',
-      protocol: 'the server broke the protocol; reconnecting',
-      link: 'the link was lost',
-    }[kind];
+  static linkClosed(info: LinkClose, authRefusedBefore = false): ConnectionError {
+    const kind = info.fatal
+      ? 'fatal'
+      : info.auth
+        ? authRefusedBefore
+          ? 'auth'
+          : 'link'
+        : info.protocol
+          ? 'protocol'
+          : 'link';
+    const what = info.auth
+      ? authRefusedBefore
+        ? 'the server refused the credentials twice in a row'
+        : 'the server refused the credentials; trying once more with fresh ones'
+      : {
+          fatal: 'the server refused this client for good',
+          protocol: 'the server broke the protocol; reconnecting',
+          link: 'the link was lost',
+          auth: '',
+        }[kind];
     const detail = [
       info.code === undefined ? '' : `code ${info.code}`,
       info.httpStatus === undefined ? '' : `HTTP ${info.httpStatus}`,
@@ -210,11 +268,12 @@ export class ConnectionError extends HoldfastError {
   }
 
   /** Opening the link, the resume handshake or the silence on a link took too long. */
-  static timeout(what: 'connect' | 'resume' | 'heartbeat', ms: number): ConnectionError {
+  static timeout(what: 'connect' | 'resume' | 'heartbeat' | 'ack', ms: number): ConnectionError {
     const waited = {
       connect: 'opening the link',
       resume: 'the resume handshake',
       heartbeat: 'silence on the link',
+      ack: 'waiting for the server to confirm a message on a link that is alive',
     }[what];
     return new ConnectionError('timeout', `holdfast: ${waited} took longer than ${ms} ms`);
   }

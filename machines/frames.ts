@@ -1,19 +1,18 @@
 /** What an inbound frame does to the stream positions (R18). Pure. */
 import type { InboundFrame } from '../adapters/transport.js';
 import { ConnectionError, describeValue } from './errors.js';
+import type { Positions } from './positions.js';
 
 export interface FrameVerdict {
-  readonly positions: ReadonlyMap<string, number>;
+  /** The positions after the frame: a new version when it moved one, else the same. O(1). */
+  readonly positions: Positions;
   /** Hand the frame to the app. */
   readonly deliver: boolean;
   /** Something to report: a gap before this frame, or a frame that breaks the protocol. */
   readonly error?: ConnectionError;
 }
 
-export function readFrame(
-  positions: ReadonlyMap<string, number>,
-  frame: InboundFrame,
-): FrameVerdict {
+export function readFrame(positions: Positions, frame: InboundFrame): FrameVerdict {
   if (typeof frame !== 'object' || frame === null) {
     return {
       positions,
@@ -33,11 +32,12 @@ export function readFrame(
     };
   }
   const seen = positions.get(stream);
-  // A stream nobody watches has no position to keep; its frames go to the app as they come.
-  if (seen === undefined) return { positions, deliver: true };
+  // A stream nobody watches has no position to keep: its frames go to the app as they come,
+  // unless the app unwatched it lately — those still in flight are dropped, silently.
+  if (seen === undefined) return { positions, deliver: !positions.isUnwatched(stream) };
   const at = seq as number;
   if (at <= seen) return { positions, deliver: false };
-  const next = new Map(positions).set(stream, at);
+  const next = positions.advance(stream, at);
   if (at === seen + 1) return { positions: next, deliver: true };
   return {
     positions: next,

@@ -8,6 +8,7 @@ import type {
   StreamPosition,
   Transport,
 } from '../adapters/transport.js';
+import { MAX_TIMEOUT_MS } from './backoff.js';
 import { invalidArgument } from './errors.js';
 
 /** What the machine asks of its link. */
@@ -20,7 +21,8 @@ export type LinkCommand =
 
 /** What the link tells the machine. */
 export type LinkEvent =
-  | { type: 'link.open' }
+  /** `heartbeatMs`: the interval the server announced, when it is a sane one; else 0. */
+  | { type: 'link.open'; heartbeatMs: number }
   | { type: 'link.frame'; frame: InboundFrame }
   | { type: 'link.alive' }
   | { type: 'link.closed'; info: LinkClose }
@@ -34,6 +36,21 @@ export type LinkEvent =
 export interface Verdict {
   readonly id: string;
   readonly outcome: SendOutcome;
+}
+
+/** Streams named in one resume request; more make several, one after the other. */
+export const MAX_STREAMS_PER_RESUME = 100;
+
+/** The heartbeat interval a server announced, if it is a positive number of ms; else 0. */
+function heartbeatOf(welcome: unknown): number {
+  try {
+    const ms = (welcome as { heartbeatMs?: unknown } | null | undefined)?.heartbeatMs;
+    if (typeof ms === 'number' && Number.isFinite(ms) && ms > 0)
+      return Math.min(ms, MAX_TIMEOUT_MS);
+  } catch {
+    // A transport's welcome object that throws when read says nothing we can use.
+  }
+  return 0;
 }
 
 /** A verdict that ends the link: the server forgot it (R6) or failed in passing (R12). */
@@ -128,7 +145,7 @@ export const linkActor = fromCallback<LinkCommand, LinkActorInput, LinkEvent>(
     try {
       link = call(() =>
         input.transport.connect({
-          open: () => deliver({ type: 'link.open' }),
+          open: (welcome) => deliver({ type: 'link.open', heartbeatMs: heartbeatOf(welcome) }),
           message: (frame) => deliver({ type: 'link.frame', frame }),
           alive: () => deliver({ type: 'link.alive' }),
           close: (info) => deliver({ type: 'link.closed', info: info ?? {} }),
@@ -163,13 +180,23 @@ export const linkActor = fromCallback<LinkCommand, LinkActorInput, LinkEvent>(
         }
         case 'link.resume': {
           const { purpose } = command;
-          let resumed: Promise<void>;
-          try {
-            resumed = call(() => current.resume(command.positions));
-          } catch (error) {
-            resumed = Promise.reject(error);
+          const resumeChunk = (positions: readonly StreamPosition[]): Promise<void> => {
+            try {
+              return Promise.resolve(call(() => current.resume(positions)));
+            } catch (error) {
+              return Promise.reject(error);
+            }
+          };
+          // At most MAX_STREAMS_PER_RESUME streams per request, one request after the other
+          // (a server's frame or body limit must not refuse a client that watches many);
+          // the resume is done when the last is answered, and fails with the first refusal.
+          let resumed = resumeChunk(command.positions.slice(0, MAX_STREAMS_PER_RESUME));
+          for (let at = MAX_STREAMS_PER_RESUME; at < command.positions.length; ) {
+            const chunk = command.positions.slice(at, at + MAX_STREAMS_PER_RESUME);
+            at += MAX_STREAMS_PER_RESUME;
+            resumed = resumed.then(() => (stopped ? undefined : resumeChunk(chunk)));
           }
-          Promise.resolve(resumed).then(
+          resumed.then(
             () => {
               if (purpose === 'handshake') deliver({ type: 'link.resumed' });
             },

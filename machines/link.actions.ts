@@ -5,9 +5,26 @@
  */
 import { backoffDelay } from './backoff.js';
 import { connectionBase } from './connection.base.js';
-import { positionList } from './types.js';
+import { type MachineEvent, positionList } from './types.js';
 
 const { assign, enqueueActions, stopChild } = connectionBase;
+
+/** The longest `Retry-After` honoured: the default backoff's cap. */
+export const MAX_RETRY_AFTER_MS = 30_000;
+
+/** A `Retry-After` the server sent with what ended the link, in ms (capped); else 0. */
+function retryAfterOf(event: MachineEvent): number {
+  let ms: unknown;
+  if (event.type === 'link.closed') ms = event.info.retryAfterMs;
+  else if (event.type === 'link.verdicts') {
+    for (const { outcome } of event.verdicts)
+      if (outcome.status === 'retry' && outcome.retryAfterMs !== undefined)
+        ms = outcome.retryAfterMs;
+  }
+  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0
+    ? Math.min(Math.ceil(ms), MAX_RETRY_AFTER_MS)
+    : 0;
+}
 
 export const linkActions = {
   openLink: enqueueActions(({ context, enqueue }) => {
@@ -28,13 +45,21 @@ export const linkActions = {
     enqueue.sendTo('link', { type: 'link.suspend', positions: positionList(context.positions) });
   }),
   markLinkUsable: assign({ linkAttempts: 0 }),
-  resetBackoff: assign({ backoffAttempt: 0 }),
+  resetBackoff: assign({ backoffAttempt: 0, authRefused: false }),
   resetAttempts: assign({ backoffAttempt: 0, linkAttempts: 0 }),
-  planBackoff: enqueueActions(({ context, enqueue }) => {
+  // The wait before the next attempt: the app's backoff, at least a `Retry-After` the
+  // server sent (capped), and none after a first credentials refusal (R17).
+  planBackoff: enqueueActions(({ context, event, enqueue }) => {
     const backoffAttempt = context.backoffAttempt + 1;
+    const delay = backoffDelay(context.options.backoff, backoffAttempt);
+    const authRefused = event.type === 'link.closed' && event.info.auth === true;
     enqueue.assign({
       backoffAttempt,
-      backoffMs: backoffDelay(context.options.backoff, backoffAttempt),
+      backoffMs: authRefused ? 0 : Math.max(delay, retryAfterOf(event)),
+      authRefused,
     });
+  }),
+  noteWelcome: assign({
+    serverHeartbeatMs: ({ event }) => (event.type === 'link.open' ? event.heartbeatMs : 0),
   }),
 };

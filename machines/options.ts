@@ -59,6 +59,19 @@ export interface ConnectionInput {
    */
   heartbeatTimeoutMs?: number;
   /**
+   * A message the server leaves unconfirmed this long on a link that is otherwise alive
+   * means the link is broken: reported as a `timeout`, the link is replaced and the
+   * message resent with its id (it counts as an attempt, R8). In ms; 0 disables.
+   * @default 30000
+   */
+  ackTimeoutMs?: number;
+  /**
+   * The largest message, in bytes of its JSON: a larger one is refused at `send()` with
+   * `too-large` and never queued. The reference server's default body limit.
+   * @default 1048576
+   */
+  maxMessageBytes?: number;
+  /**
    * Makes message ids for sends that do not bring their own.
    * @default crypto.randomUUID
    */
@@ -76,6 +89,8 @@ export interface ResolvedOptions {
   readonly connectTimeoutMs: number;
   readonly resumeTimeoutMs: number;
   readonly heartbeatTimeoutMs: number;
+  readonly ackTimeoutMs: number;
+  readonly maxMessageBytes: number;
   readonly createId: () => string;
   /** From `transport.maxInFlight`. */
   readonly maxInFlight: number;
@@ -90,6 +105,8 @@ export const defaults = {
   connectTimeoutMs: 10_000,
   resumeTimeoutMs: 15_000,
   heartbeatTimeoutMs: 45_000,
+  ackTimeoutMs: 30_000,
+  maxMessageBytes: 1_048_576,
   maxInFlight: 1,
 } as const satisfies Partial<ResolvedOptions>;
 
@@ -178,6 +195,8 @@ export function resolveOptions(options: ConnectionInput): ResolvedOptions {
       defaults.heartbeatTimeoutMs,
       true,
     ),
+    ackTimeoutMs: timeout('ackTimeoutMs', options.ackTimeoutMs, defaults.ackTimeoutMs, true),
+    maxMessageBytes: count('maxMessageBytes', options.maxMessageBytes, defaults.maxMessageBytes),
     createId: options.createId ?? randomId,
     maxInFlight: count('transport.maxInFlight', transport.maxInFlight, defaults.maxInFlight),
   };

@@ -7,11 +7,15 @@
 import type { OutboundMessage } from '../adapters/transport.js';
 import { connectionBase } from './connection.base.js';
 import { DeliveryError } from './errors.js';
+import { guarded } from './guarded.js';
 import { isLinkFailure } from './link-actor.js';
 import {
   allEntries,
+  type Dropped,
   emptyOutbox,
   enqueueAll,
+  isOverLimit,
+  jsonBytes,
   type OutboxChange,
   type OutboxEntry,
   requeueInFlight,
@@ -23,28 +27,72 @@ import type { ConnectionContext, OutgoingMessage } from './types.js';
 
 const { enqueueActions } = connectionBase;
 
-/** What goes on the wire: only id and data, never the outbox's own bookkeeping. */
+/** What goes on the wire: id, data and its JSON, never the outbox's own bookkeeping. */
 function onTheWire(entries: readonly OutboxEntry[]): OutboundMessage[] {
-  return entries.map(({ id, data }) => ({ id, data }));
+  return entries.map(({ id, data, json }) => ({ id, data, json }));
 }
 
-/** The outbox with the app's messages added at the back, in order, and what fell out. */
+/** `data` as JSON, or the reason it is not: `JSON.stringify` throws or yields nothing. */
+function toJson(data: unknown): string | { error: unknown } {
+  try {
+    const json = JSON.stringify(data);
+    return typeof json === 'string' ? json : { error: new TypeError('it is not a JSON value') };
+  } catch (error) {
+    return { error };
+  }
+}
+
+/**
+ * The outbox with the app's messages added at the back, in order, and what fell out.
+ * `createConnection` serialised and sized each message already; a `send` event from an
+ * embedding app may bring only `data`, which is serialised and sized here.
+ */
 function enqueueSent(
   context: ConnectionContext,
   event: OutgoingMessage | { messages: readonly OutgoingMessage[] },
 ): OutboxChange {
   const messages = 'messages' in event ? event.messages : [event];
-  const { createId } = context.options;
-  const entries = messages.map(
-    (message): OutboxEntry => ({
-      id: message.id ?? createId(),
+  const { createId, maxMessageBytes } = context.options;
+  const entries: OutboxEntry[] = [];
+  const refused: Dropped[] = [];
+  for (const message of messages) {
+    const id = message.id ?? createId();
+    const json = message.json ?? toJson(message.data);
+    const entry = {
+      id,
       data: message.data,
+      json: '',
       retry: message.retry !== false,
       attempts: 0,
       tag: message.tag,
-    }),
-  );
-  return enqueueAll(context.outbox, entries, context.options);
+    };
+    if (typeof json !== 'string') {
+      refused.push({ message: entry, error: DeliveryError.invalid(id, json.error) });
+    } else if (message.json === undefined && isOverLimit(json, maxMessageBytes)) {
+      refused.push({
+        message: entry,
+        error: DeliveryError.tooLarge(id, jsonBytes(json), maxMessageBytes),
+      });
+    } else entries.push({ ...entry, json });
+  }
+  const change = enqueueAll(context.outbox, entries, context.options);
+  return refused.length === 0
+    ? change
+    : { outbox: change.outbox, dropped: [...refused, ...change.dropped] };
+}
+
+/** The id of the one delayed `ack.timeout` event, so it can be cancelled and re-armed. */
+const ACK_TIMER = 'ackTimeout';
+
+type Enqueue = Parameters<Parameters<typeof enqueueActions>[0]>[0]['enqueue'];
+
+/**
+ * Start the ack timer for a new head of the in-flight queue: the oldest unconfirmed
+ * message gets `ackTimeoutMs` (0: never) to be confirmed on a link that is alive.
+ */
+function armAckTimer(enqueue: Enqueue, context: ConnectionContext): void {
+  const ms = context.options.ackTimeoutMs;
+  if (ms > 0) enqueue.raise({ type: 'ack.timeout' }, { id: ACK_TIMER, delay: ms });
 }
 
 export const outboxActions = {
@@ -59,7 +107,9 @@ export const outboxActions = {
     if (sent.length === 0) return;
     enqueue.assign({ outbox });
     enqueue.sendTo('link', { type: 'link.send', messages: onTheWire(sent) });
+    if (context.outbox.inFlight.size === 0) armAckTimer(enqueue, context);
   }),
+  cancelAckTimer: enqueueActions(({ enqueue }) => enqueue.cancel(ACK_TIMER)),
   // The hot path of a usable link: queue and put on the wire in one context update.
   enqueueAndSend: enqueueActions(({ context, event, enqueue }) => {
     if (event.type !== 'send') return;
@@ -67,38 +117,46 @@ export const outboxActions = {
     const { outbox, sent } = takeForSending(queued.outbox, context.options.maxInFlight);
     if (outbox !== context.outbox) enqueue.assign({ outbox });
     for (const drop of queued.dropped) enqueue.emit({ type: 'dropped', ...drop });
-    if (sent.length > 0) enqueue.sendTo('link', { type: 'link.send', messages: onTheWire(sent) });
+    if (sent.length === 0) return;
+    enqueue.sendTo('link', { type: 'link.send', messages: onTheWire(sent) });
+    if (context.outbox.inFlight.size === 0) armAckTimer(enqueue, context);
   }),
   // Every verdict up to the first that ends the link, in order: confirmations resolve
   // their sends, refusals drop theirs (R11). What follows a link failure stays in flight
   // and is requeued with the rest.
-  settleVerdicts: enqueueActions(({ context, event, enqueue }) => {
-    if (event.type !== 'link.verdicts') return;
-    let { inFlight } = context.outbox;
-    let delivered: OutboxEntry[] = [];
-    for (const verdict of event.verdicts) {
-      if (isLinkFailure(verdict)) break;
-      const settled = settle(inFlight, verdict.id);
-      if (settled.entry === undefined) continue;
-      inFlight = settled.inFlight;
-      const { outcome } = verdict;
-      if (outcome.status === 'ok') {
-        delivered.push(settled.entry);
-        continue;
+  settleVerdicts: enqueueActions(
+    guarded(({ context, event, enqueue }) => {
+      if (event.type !== 'link.verdicts') return;
+      let { inFlight } = context.outbox;
+      let delivered: OutboxEntry[] = [];
+      for (const verdict of event.verdicts) {
+        if (isLinkFailure(verdict)) break;
+        const settled = settle(inFlight, verdict.id);
+        if (settled.entry === undefined) continue;
+        inFlight = settled.inFlight;
+        const { outcome } = verdict;
+        if (outcome.status === 'ok') {
+          delivered.push(settled.entry);
+          continue;
+        }
+        // Emitted in order, so promises settle in the order the verdicts came.
+        if (delivered.length > 0) enqueue.emit({ type: 'delivered', messages: delivered });
+        delivered = [];
+        const error =
+          outcome.status === 'rejected'
+            ? DeliveryError.rejected(settled.entry.id, outcome.error, outcome.httpStatus)
+            : DeliveryError.rejected(settled.entry.id, undefined);
+        enqueue.emit({ type: 'dropped', message: settled.entry, error });
       }
-      // Emitted in order, so promises settle in the order the verdicts came.
+      if (inFlight !== context.outbox.inFlight) {
+        enqueue.assign({ outbox: { queue: context.outbox.queue, inFlight } });
+        // A new head (or none): its own ack timer.
+        enqueue.cancel(ACK_TIMER);
+        if (inFlight.size > 0) armAckTimer(enqueue, context);
+      }
       if (delivered.length > 0) enqueue.emit({ type: 'delivered', messages: delivered });
-      delivered = [];
-      const error =
-        outcome.status === 'rejected'
-          ? DeliveryError.rejected(settled.entry.id, outcome.error, outcome.httpStatus)
-          : DeliveryError.rejected(settled.entry.id, undefined);
-      enqueue.emit({ type: 'dropped', message: settled.entry, error });
-    }
-    if (inFlight !== context.outbox.inFlight)
-      enqueue.assign({ outbox: { queue: context.outbox.queue, inFlight } });
-    if (delivered.length > 0) enqueue.emit({ type: 'delivered', messages: delivered });
-  }),
+    }),
+  ),
   requeueInFlight: enqueueActions(({ context, enqueue }) => {
     const change = requeueInFlight(context.outbox, context.options.maxDeliveryAttempts);
     if (change.outbox === context.outbox) return;
@@ -116,7 +174,7 @@ export const outboxActions = {
     const entries = allEntries(context.outbox);
     enqueue.assign({ outbox: emptyOutbox });
     for (const message of entries) {
-      const error = DeliveryError.closed(message.id, context.closedBy);
+      const error = DeliveryError.closed(message.id, message.attempts > 0, context.closedBy);
       enqueue.emit({ type: 'dropped', message, error });
     }
   }),

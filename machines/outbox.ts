@@ -21,6 +21,8 @@ export interface OutboxEntry {
   /** Never changes, so every resend carries it (R7). */
   readonly id: string;
   readonly data: unknown;
+  /** `data` as JSON, serialised once when it was sent; what a transport puts on the wire. */
+  readonly json: string;
   /** `false` for a notice that makes no sense to resend (R9). */
   readonly retry: boolean;
   /** How often it has been put on the wire; 0 means it may still be withdrawn (R19). */
@@ -69,7 +71,10 @@ export function enqueue(outbox: Outbox, entry: OutboxEntry, limits: OutboxLimits
     return {
       outbox: { ...outbox, queue: push(shift(outbox.queue), entry) },
       dropped: [
-        { message: oldest, error: DeliveryError.overflow(oldest.id, limits.maxQueue, 'oldest') },
+        {
+          message: oldest,
+          error: DeliveryError.overflow(oldest.id, limits.maxQueue, 'oldest', oldest.attempts > 0),
+        },
       ],
     };
   }
@@ -166,4 +171,26 @@ export function withdraw(outbox: Outbox, id: string): { outbox: Outbox; entry?: 
 /** Every message in the outbox, in flight first (they were sent first), then queued. */
 export function allEntries(outbox: Outbox): OutboxEntry[] {
   return [...toArray(outbox.inFlight), ...toArray(outbox.queue)];
+}
+
+/**
+ * The size of `json` in bytes of UTF-8, without encoding it when it is short enough that
+ * it cannot be over any sane limit (every UTF-16 unit is at most 3 bytes).
+ */
+export function jsonBytes(json: string): number {
+  let bytes = json.length;
+  for (let i = 0; i < json.length; i++) {
+    const unit = json.charCodeAt(i);
+    if (unit < 0x80) continue;
+    // 2 bytes below 0x800; 3 for the rest of the BMP; a surrogate pair is 4 for 2 units.
+    bytes += unit < 0x800 ? 1 : unit >= 0xd800 && unit <= 0xdfff ? 1 : 2;
+  }
+  return bytes;
+}
+
+/** Whether `json` is over `maxBytes` of UTF-8; counts bytes only when it could be. */
+export function isOverLimit(json: string, maxBytes: number): boolean {
+  if (json.length > maxBytes) return true;
+  if (json.length * 3 <= maxBytes) return false;
+  return jsonBytes(json) > maxBytes;
 }

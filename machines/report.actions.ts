@@ -5,6 +5,7 @@
  */
 import { connectionBase } from './connection.base.js';
 import { ConnectionError } from './errors.js';
+import { guarded } from './guarded.js';
 import { isLinkFailure } from './link-actor.js';
 
 const { emit, enqueueActions } = connectionBase;
@@ -14,9 +15,9 @@ export const reportActions = {
     type: 'error' as const,
     error: ConnectionError.linkClosed(event.type === 'link.closed' ? event.info : {}),
   })),
-  closeAsFatal: enqueueActions(({ event, enqueue }) => {
+  closeAsFatal: enqueueActions(({ context, event, enqueue }) => {
     if (event.type !== 'link.closed') return;
-    const error = ConnectionError.linkClosed(event.info);
+    const error = ConnectionError.linkClosed(event.info, context.authRefused);
     enqueue.assign({ closedBy: error });
     enqueue.emit({ type: 'error', error });
   }),
@@ -28,20 +29,22 @@ export const reportActions = {
     enqueue.assign({ closedBy: error });
     enqueue.emit({ type: 'error', error });
   }),
-  reportSendFailure: enqueueActions(({ event, enqueue }) => {
-    if (event.type !== 'link.verdicts') return;
-    const failure = event.verdicts.find(isLinkFailure);
-    if (failure === undefined) return;
-    const { outcome } = failure;
-    const error =
-      outcome.status === 'stale'
-        ? ConnectionError.stale(outcome.httpStatus)
-        : ConnectionError.sendFailed(
-            outcome.status === 'retry' ? outcome.error : undefined,
-            outcome.status === 'retry' ? outcome.httpStatus : undefined,
-          );
-    enqueue.emit({ type: 'error', error });
-  }),
+  reportSendFailure: enqueueActions(
+    guarded(({ event, enqueue }) => {
+      if (event.type !== 'link.verdicts') return;
+      const failure = event.verdicts.find(isLinkFailure);
+      if (failure === undefined) return;
+      const { outcome } = failure;
+      const error =
+        outcome.status === 'stale'
+          ? ConnectionError.stale(outcome.httpStatus)
+          : ConnectionError.sendFailed(
+              outcome.status === 'retry' ? outcome.error : undefined,
+              outcome.status === 'retry' ? outcome.httpStatus : undefined,
+            );
+      enqueue.emit({ type: 'error', error });
+    }),
+  ),
   reportResumeFailed: emit(({ event }) => ({
     type: 'error' as const,
     error: ConnectionError.resumeFailed(
@@ -57,6 +60,10 @@ export const reportActions = {
   reportResumeTimeout: emit(({ context }) => ({
     type: 'error' as const,
     error: ConnectionError.timeout('resume', context.options.resumeTimeoutMs),
+  })),
+  reportAckTimeout: emit(({ context }) => ({
+    type: 'error' as const,
+    error: ConnectionError.timeout('ack', context.options.ackTimeoutMs),
   })),
   reportSilence: emit(({ context }) => ({
     type: 'error' as const,

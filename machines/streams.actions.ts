@@ -1,16 +1,18 @@
 /**
  * Actions on watched streams: watch and unwatch them, resume one on a link that is
- * already greeted (R20), and move positions by the frames that come in (R18).
+ * already greeted (R20), and move positions by the frames that come in (R18). Every
+ * change is O(1) on the persistent positions (`positions.ts`).
  */
 import { connectionBase } from './connection.base.js';
 import { readFrame } from './frames.js';
+import { guarded } from './guarded.js';
 
 const { enqueueActions } = connectionBase;
 
 export const streamActions = {
   watchStream: enqueueActions(({ context, event, enqueue }) => {
     if (event.type !== 'watch' || context.positions.has(event.stream)) return;
-    enqueue.assign({ positions: new Map(context.positions).set(event.stream, event.seq ?? 0) });
+    enqueue.assign({ positions: context.positions.watch(event.stream, event.seq ?? 0) });
   }),
   resumeWatchedStream: enqueueActions(({ context, event, enqueue }) => {
     // Only a stream that was not watched yet; the link already resumed the others.
@@ -23,16 +25,17 @@ export const streamActions = {
   }),
   unwatchStream: enqueueActions(({ context, event, enqueue }) => {
     if (event.type !== 'unwatch' || !context.positions.has(event.stream)) return;
-    const positions = new Map(context.positions);
-    positions.delete(event.stream);
-    enqueue.assign({ positions });
+    // Remembered as unwatched: its frames still in flight no longer reach the app (R18).
+    enqueue.assign({ positions: context.positions.unwatch(event.stream) });
   }),
-  receiveFrame: enqueueActions(({ context, event, enqueue }) => {
-    if (event.type !== 'link.frame') return;
-    const verdict = readFrame(context.positions, event.frame);
-    if (verdict.positions !== context.positions) enqueue.assign({ positions: verdict.positions });
-    if (verdict.deliver)
-      enqueue.emit({ type: 'message', data: event.frame.data, frame: event.frame });
-    if (verdict.error) enqueue.emit({ type: 'error', error: verdict.error });
-  }),
+  receiveFrame: enqueueActions(
+    guarded(({ context, event, enqueue }) => {
+      if (event.type !== 'link.frame') return;
+      const verdict = readFrame(context.positions, event.frame);
+      if (verdict.positions !== context.positions) enqueue.assign({ positions: verdict.positions });
+      if (verdict.deliver)
+        enqueue.emit({ type: 'message', data: event.frame.data, frame: event.frame });
+      if (verdict.error) enqueue.emit({ type: 'error', error: verdict.error });
+    }),
+  ),
 };

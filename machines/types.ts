@@ -3,18 +3,26 @@ import type { ConnectionError, DeliveryError } from './errors.js';
 import type { LinkEvent } from './link-actor.js';
 import type { ResolvedOptions } from './options.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
+import type { Positions } from './positions.js';
 
 export interface ConnectionContext {
   readonly options: ResolvedOptions;
   readonly outbox: Outbox;
-  /** Watched streams and the last seq seen on each, in the order they were watched. */
-  readonly positions: ReadonlyMap<string, number>;
+  /**
+   * Watched streams and the last seq seen on each, in the order they were watched: a
+   * persistent `ReadonlyMap` (O(1) per frame), which also remembers streams unwatched lately.
+   */
+  readonly positions: Positions;
   /** The backoff attempt number of the current reconnect (R17); 0 once open. */
   readonly backoffAttempt: number;
   /** The wait before the next link attempt, from `backoff(attempt)`. */
   readonly backoffMs: number;
   /** Link attempts since the last usable link, the current one included (R17). */
   readonly linkAttempts: number;
+  /** The last link was refused for its credentials: one more refusal in a row closes (R17). */
+  readonly authRefused: boolean;
+  /** The heartbeat interval the current link's server announced, in ms; 0 if none. */
+  readonly serverHeartbeatMs: number;
   /** Why the connection closed, when it was not the app's own `close()`. */
   readonly closedBy: ConnectionError | undefined;
 }
@@ -23,6 +31,8 @@ export interface ConnectionContext {
 export interface OutgoingMessage {
   readonly id?: string;
   readonly data: unknown;
+  /** `data` as JSON, when the sender serialised it already; else the machine does. */
+  readonly json?: string;
   /** `false`: never resend it (R9). Default `true`. */
   readonly retry?: boolean;
   /**
@@ -44,7 +54,11 @@ export type ConnectionEvent =
   | { type: 'close' };
 
 /** Everything the machine handles: the app's events and its own link actor's. */
-export type MachineEvent = ConnectionEvent | LinkEvent;
+export type MachineEvent =
+  | ConnectionEvent
+  | LinkEvent
+  /** The message at the head of the in-flight queue waited `ackTimeoutMs` (raised, delayed). */
+  | { type: 'ack.timeout' };
 
 /** What the machine tells its observers (`actor.on(type, fn)`). */
 export type ConnectionEmitted =

@@ -1,8 +1,14 @@
 import { type Actor, createActor, type InspectionEvent, type Observer } from 'xstate';
 import type { StreamPosition } from '../adapters/transport.js';
 import { connectionMachine } from '../machines/connection.machine.js';
-import { DeliveryError, describeValue, invalidArgument } from '../machines/errors.js';
+import {
+  DeliveryError,
+  describeError,
+  describeValue,
+  invalidArgument,
+} from '../machines/errors.js';
 import { type ConnectionInput, resolveOptions } from '../machines/options.js';
+import { isOverLimit, jsonBytes } from '../machines/outbox.js';
 import { type ConnectionEvent, positionList } from '../machines/types.js';
 import { type ClockLike, realClock } from './clock.js';
 import { type PendingSend, PendingSends, pendingOf } from './pending.js';
@@ -99,9 +105,29 @@ export function createConnection(options: ConnectionOptions): Connection {
     }
   }
 
+  // `dropped` is never fired inside a `send()` call (a listener that sends again must not
+  // recurse): drops made during one wait for the next microtask, and later drops queue
+  // behind them, so listeners still see every drop in order.
+  let sending = 0;
+  let deferred: DeliveryError[] | undefined;
+  let closedWhileDeferred = false;
+  function fireDeferred(): void {
+    const errors = deferred ?? [];
+    deferred = undefined;
+    for (const error of errors) fire('dropped', error);
+    if (closedWhileDeferred) listeners.clear();
+  }
   function drop(error: DeliveryError, tag: unknown): void {
     pendingOf(tag)?.reject(error);
-    fire('dropped', error);
+    if (sending === 0 && deferred === undefined) {
+      fire('dropped', error);
+      return;
+    }
+    if (deferred === undefined) {
+      deferred = [];
+      queueMicrotask(fireDeferred);
+    }
+    deferred.push(error);
   }
 
   actor.on('delivered', ({ messages }) => {
@@ -124,9 +150,10 @@ export function createConnection(options: ConnectionOptions): Connection {
         // Sends of this tick the machine never saw: reported while listeners remain.
         const unsent = outgoing;
         outgoing = [];
-        for (const send of unsent) drop(DeliveryError.closed(send.id), send);
-        // Nothing outlives a closed connection (R14).
-        listeners.clear();
+        for (const send of unsent) drop(DeliveryError.closed(send.id, false), send);
+        // Nothing outlives a closed connection (R14), once every drop was reported.
+        if (deferred === undefined) listeners.clear();
+        else closedWhileDeferred = true;
         subscription?.unsubscribe();
       }
     },
@@ -145,11 +172,81 @@ export function createConnection(options: ConnectionOptions): Connection {
       return;
     }
     // Closed since they were sent (a fatal close from the server, say): never lost silently.
-    for (const send of messages) drop(DeliveryError.closed(send.id), send);
+    for (const send of messages) drop(DeliveryError.closed(send.id, false), send);
+  }
+  // An abort withdraws a send the machine has not seen yet (a send of this tick in open)
+  // here; the machine withdraws one that is queued but never was on the wire (R19).
+  function withdraw(send: PendingSend): void {
+    const at = outgoing.indexOf(send);
+    if (at < 0) {
+      command({ type: 'abort', id: send.id });
+      return;
+    }
+    outgoing.splice(at, 1);
+    drop(DeliveryError.aborted(send.id), send);
   }
   function command(event: Exclude<ConnectionEvent, { type: 'send' }>): void {
     handOver();
     if (!isClosed()) actor.send(event);
+  }
+
+  function sendNow(data: unknown, sendOptions: SendOptions | undefined): Promise<void> {
+    // Not destructuring with defaults: no options object per send on the hot path.
+
+    const given = sendOptions?.id;
+    const id = given === undefined ? resolved.createId() : given;
+    const retry = sendOptions?.retry === undefined ? true : sendOptions.retry;
+    const signal = sendOptions?.signal;
+    if (typeof id !== 'string' || id === '') {
+      return Promise.reject(invalidArgument('send() id', 'a non-empty string', id));
+    }
+    if (typeof retry !== 'boolean') {
+      return Promise.reject(invalidArgument('send() retry', 'true or false', retry));
+    }
+    if (
+      signal !== undefined &&
+      (typeof signal !== 'object' || typeof signal.addEventListener !== 'function')
+    ) {
+      return Promise.reject(invalidArgument('send() signal', 'an AbortSignal', signal));
+    }
+    const claim = given !== undefined || idsMayCollide;
+    if (claim && pending.has(id)) {
+      return Promise.reject(
+        new TypeError(`holdfast: send() id ${describeValue(id)} is already pending`),
+      );
+    }
+    // Serialised once, here: a value that is not JSON fails at the call, not on a wire.
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(data);
+    } catch (error) {
+      return Promise.reject(
+        new TypeError(`holdfast: send() data must serialise to JSON: ${describeError(error)}`),
+      );
+    }
+    if (typeof json !== 'string') {
+      return Promise.reject(invalidArgument('send() data', 'a JSON value', data));
+    }
+    const tag = pending.open(id, data, json, retry, claim);
+    if (isClosed()) {
+      drop(DeliveryError.closed(id, false), tag);
+    } else if (signal?.aborted) {
+      drop(DeliveryError.aborted(id), tag);
+    } else if (isOverLimit(json, resolved.maxMessageBytes)) {
+      drop(DeliveryError.tooLarge(id, jsonBytes(json), resolved.maxMessageBytes), tag);
+    } else {
+      if (signal !== undefined) {
+        tag.signal = signal;
+        tag.onAbort = () => withdraw(tag);
+        signal.addEventListener('abort', tag.onAbort, { once: true });
+      }
+      if (state !== 'open') {
+        // Anywhere else a link event could overtake the burst and open before it (R4).
+        handOver();
+        actor.send({ type: 'send', messages: [tag] });
+      } else if (outgoing.push(tag) === 1) queueMicrotask(handOver);
+    }
+    return tag.promise;
   }
 
   return {
@@ -161,49 +258,13 @@ export function createConnection(options: ConnectionOptions): Connection {
     },
 
     send(data, sendOptions) {
-      // Not destructuring with defaults: no options object per send on the hot path.
-      const given = sendOptions?.id;
-      const id = given === undefined ? resolved.createId() : given;
-      const retry = sendOptions?.retry === undefined ? true : sendOptions.retry;
-      const signal = sendOptions?.signal;
-      if (typeof id !== 'string' || id === '') {
-        return Promise.reject(invalidArgument('send() id', 'a non-empty string', id));
+      sending++;
+      try {
+        return sendNow(data, sendOptions);
+      } finally {
+        sending--;
       }
-      if (typeof retry !== 'boolean') {
-        return Promise.reject(invalidArgument('send() retry', 'true or false', retry));
-      }
-      if (
-        signal !== undefined &&
-        (typeof signal !== 'object' || typeof signal.addEventListener !== 'function')
-      ) {
-        return Promise.reject(invalidArgument('send() signal', 'an AbortSignal', signal));
-      }
-      const claim = given !== undefined || idsMayCollide;
-      if (claim && pending.has(id)) {
-        return Promise.reject(
-          new TypeError(`holdfast: send() id ${describeValue(id)} is already pending`),
-        );
-      }
-      const tag = pending.open(id, data, retry, claim);
-      if (isClosed()) {
-        drop(DeliveryError.closed(id), tag);
-      } else if (signal?.aborted) {
-        drop(DeliveryError.aborted(id), tag);
-      } else {
-        if (signal !== undefined) {
-          tag.signal = signal;
-          tag.onAbort = () => command({ type: 'abort', id });
-          signal.addEventListener('abort', tag.onAbort, { once: true });
-        }
-        if (state !== 'open') {
-          // Anywhere else a link event could overtake the burst and open before it (R4).
-          handOver();
-          actor.send({ type: 'send', messages: [tag] });
-        } else if (outgoing.push(tag) === 1) queueMicrotask(handOver);
-      }
-      return tag.promise;
     },
-
     watch(stream, fromSeq = 0) {
       if (typeof stream !== 'string' || stream === '') {
         throw invalidArgument('watch() stream', 'a non-empty string', stream);

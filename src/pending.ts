@@ -22,6 +22,8 @@ export class PendingSend implements OutgoingMessage {
   constructor(
     readonly id: string,
     readonly data: unknown,
+    /** `data` as JSON, serialised once at the call. */
+    readonly json: string,
     readonly retry: boolean,
     /** The registry this send's id is claimed in, when its id could collide. */
     private readonly claims: Map<string, PendingSend> | undefined,
@@ -73,8 +75,8 @@ export class PendingSends {
     return this.claims.has(id);
   }
 
-  open(id: string, data: unknown, retry: boolean, claim: boolean): PendingSend {
-    const pending = new PendingSend(id, data, retry, claim ? this.claims : undefined);
+  open(id: string, data: unknown, json: string, retry: boolean, claim: boolean): PendingSend {
+    const pending = new PendingSend(id, data, json, retry, claim ? this.claims : undefined);
     if (claim) this.claims.set(id, pending);
     return pending;
   }

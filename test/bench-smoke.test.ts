@@ -7,6 +7,7 @@ describe('benchmarks (smoke, tiny sizes)', () => {
     const { summary } = await runBenchmarks(true);
     expect(Object.keys(summary).sort()).toEqual(
       [
+        'frameCostRatio',
         'heapPerIdleConnectionKB',
         'overheadUsPerMsg',
         'recoveryRoundTrips',
@@ -18,5 +19,6 @@ describe('benchmarks (smoke, tiny sizes)', () => {
     for (const value of Object.values(summary)) expect(Number.isFinite(value)).toBe(true);
     expect(summary.sizeMinGzBytes).toBeGreaterThan(1000);
     expect(summary.wsConfirmedRatio).toBeGreaterThan(0);
+    expect(summary.frameCostRatio).toBeGreaterThan(0);
   }, 60_000);
 });

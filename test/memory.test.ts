@@ -1,10 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { createMemoryServer } from '../adapters/memory.js';
-import type { LinkClose, LinkEvents } from '../adapters/transport.js';
+import type { LinkClose, LinkEvents, OutboundMessage } from '../adapters/transport.js';
 import { createConnection } from '../src/index.js';
 import { settle } from './support/settle.js';
 import { pendingTimers } from './support/timers.js';
+
+/** A message as the machine hands it over: `json` is the data serialised once, at send(). */
+const message = (id: string, data: unknown): OutboundMessage => ({
+  id,
+  data,
+  json: JSON.stringify(data),
+});
 
 function recorder() {
   const seen: string[] = [];
@@ -32,10 +39,22 @@ describe('memory transport', () => {
     const server = createMemoryServer({ heartbeatMs: 0, onMessage: (m) => handled.push(m.id) });
     const link = server.transport().connect(recorder().events);
     await settle();
-    expect(await link.send({ id: 'a', data: 1 })).toEqual({ status: 'ok' });
-    expect(await link.send({ id: 'a', data: 1 })).toEqual({ status: 'ok' });
-    expect(await link.send({ id: 'b', data: 2 })).toEqual({ status: 'ok' });
+    expect(await link.send(message('a', 1))).toEqual({ status: 'ok' });
+    expect(await link.send(message('a', 1))).toEqual({ status: 'ok' });
+    expect(await link.send(message('b', 2))).toEqual({ status: 'ok' });
     expect(handled).toEqual(['a', 'b']);
+  });
+
+  it('hands the server the message as sent: data untouched (the same value), json beside it', async () => {
+    const received: OutboundMessage[] = [];
+    const server = createMemoryServer({ heartbeatMs: 0, onMessage: (m) => received.push(m) });
+    const link = server.transport().connect(recorder().events);
+    await settle();
+    // A value JSON cannot carry faithfully: the memory wire never serialises it.
+    const data = new Map([[1, { at: new Date(0) }]]);
+    expect(await link.send({ id: 'a', data, json: '{}' })).toEqual({ status: 'ok' });
+    expect(received[0]?.data).toBe(data);
+    expect(received[0]?.json).toBe('{}');
   });
 
   it('forgets ids beyond its dedup window', async () => {
@@ -47,7 +66,7 @@ describe('memory transport', () => {
     });
     const link = server.transport().connect(recorder().events);
     await settle();
-    for (const id of ['a', 'b', 'a']) await link.send({ id, data: null });
+    for (const id of ['a', 'b', 'a']) await link.send(message(id, null));
     expect(handled).toEqual(['a', 'b', 'a']);
   });
 
@@ -78,7 +97,7 @@ describe('memory transport', () => {
     const { seen, events } = recorder();
     const link = server.transport().connect(events);
     await settle();
-    const sent = link.send({ id: 'x', data: 1 });
+    const sent = link.send(message('x', 1));
     const resumed = link.resume([]).then(
       () => 'resumed',
       (error: Error) => error.message,
@@ -89,7 +108,7 @@ describe('memory transport', () => {
     expect(await sent).toEqual({ status: 'stale' });
     expect(await resumed).toMatch(/closed/);
     expect(seen).toEqual(['open']);
-    expect(await link.send({ id: 'y', data: 1 })).toEqual({ status: 'stale' });
+    expect(await link.send(message('y', 1))).toEqual({ status: 'stale' });
   });
 
   it('a refused link closes without opening', async () => {
@@ -125,7 +144,7 @@ describe('memory transport', () => {
     server.current?.silence();
     server.current?.ping();
     let answered = false;
-    void link.send({ id: 'x', data: 1 }).then(() => {
+    void link.send(message('x', 1)).then(() => {
       answered = true;
     });
     await settle();

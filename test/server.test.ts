@@ -57,11 +57,11 @@ describe('the wire table both sides import (adapters/protocol.ts)', () => {
     expect(Header).toEqual({ connectionId: 'X-Connection-ID' });
     expect(ResultStatus).toEqual({ ok: 'ok', rejected: 'rejected' });
     expect(Object.values(CloseCode).sort((a, b) => a - b)).toEqual([
-      1000, 1002, 1007, 1009, 1011, 4001,
+      1000, 1002, 1007, 1008, 1009, 1011, 1013, 4001, 4003,
     ]);
     expect(FatalCloseCodes).toEqual({ min: 4000, max: 4099 });
     expect(Object.values(HttpStatus).sort((a, b) => a - b)).toEqual([
-      200, 204, 400, 401, 403, 404, 413, 422, 429, 500,
+      200, 204, 400, 401, 403, 404, 408, 413, 422, 429, 500, 503,
     ]);
   });
 });

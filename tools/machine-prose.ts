@@ -31,12 +31,16 @@ export const TRANSITION_PROSE: Readonly<Record<string, string>> = {
 
   'connecting.opening|link.closed|isFatal':
     'the server refused this client for good: reports `fatal` and closes (R17)',
-  'connecting.opening|link.closed|': 'reports the lost link (`link`, or `protocol`)',
+  'connecting.opening|link.closed|isAuthRefusedAgain':
+    'the credentials were refused by this link and the one before: reports `auth` and closes (R17)',
+  'connecting.opening|link.closed|':
+    "reports the lost link (`link`, or `protocol`); a first credentials refusal makes reconnecting's next attempt come at once, a `Retry-After` makes it wait at least that long (R17)",
   'connecting.opening|link.open|hasWatchedStreams': 'resume before flush (R2)',
   'connecting.opening|link.open|': 'nothing to resume: flush at once (R2)',
   'connecting.opening|after connectTimeout|': 'reports a `timeout`: the link took too long (R16)',
 
   'connecting.resuming|link.closed|isFatal': AS_OPENING,
+  'connecting.resuming|link.closed|isAuthRefusedAgain': AS_OPENING,
   'connecting.resuming|link.closed|': AS_OPENING,
   'connecting.resuming|link.frame|':
     'moves positions forward, drops duplicates, reports gaps (R18)',
@@ -56,12 +60,14 @@ export const TRANSITION_PROSE: Readonly<Record<string, string>> = {
   'reconnecting.waiting|after backoff|': 'the wait is over: the next attempt (R17)',
 
   'reconnecting.opening|link.closed|isFatal': AS_OPENING,
+  'reconnecting.opening|link.closed|isAuthRefusedAgain': AS_OPENING,
   'reconnecting.opening|link.closed|': `${AS_OPENING}; ${NEXT_ATTEMPT}`,
   'reconnecting.opening|link.open|hasWatchedStreams': AS_OPENING,
   'reconnecting.opening|link.open|': AS_OPENING,
   'reconnecting.opening|after connectTimeout|': `${AS_OPENING}; ${NEXT_ATTEMPT}`,
 
   'reconnecting.resuming|link.closed|isFatal': AS_OPENING,
+  'reconnecting.resuming|link.closed|isAuthRefusedAgain': AS_OPENING,
   'reconnecting.resuming|link.closed|': `${AS_OPENING}; ${NEXT_ATTEMPT}`,
   'reconnecting.resuming|link.frame|': AS_RESUMING,
   'reconnecting.resuming|link.watch-failed|': `${AS_RESUMING}; ${NEXT_ATTEMPT}`,
@@ -73,11 +79,14 @@ export const TRANSITION_PROSE: Readonly<Record<string, string>> = {
 
   'flushing|always|outboxEmpty': 'everything flushed was confirmed (R4)',
   'flushing|link.closed|isFatal': AS_OPENING,
+  'flushing|link.closed|isAuthRefusedAgain': AS_OPENING,
   'flushing|link.closed|':
     "reports the lost link; reconnecting's entry puts what was in flight back at the head of the queue",
   'flushing|link.watch-failed|': AS_RESUMING,
   'flushing|suspend|': AS_RESUMING,
   'flushing|watch|': `${AS_RESUMING}, without holding back sends (R20)`,
+  'flushing|ack.timeout|':
+    'the oldest message in flight went unconfirmed for `ackTimeoutMs` on a link that is alive: reports a `timeout`; the link is replaced and the message resent with its id (R8, R16)',
   'flushing|send|': 'joins the back of the queue and goes out as the window allows (R1, R4)',
   'flushing|link.verdicts|sendFailed':
     'settles the verdicts before the first `stale` (R6) or `retry` (R12) and reports that one (`stale` or `link`); it ends the link, and what follows it stays in flight to be requeued',
@@ -95,6 +104,7 @@ export const TRANSITION_PROSE: Readonly<Record<string, string>> = {
   'open|suspend|': AS_RESUMING,
   'open|watch|': AS_FLUSHING,
   'open|send|': AS_FLUSHING,
+  'open|ack.timeout|': AS_FLUSHING,
   'open|link.verdicts|sendFailed': AS_FLUSHING,
   'open|link.verdicts|': AS_FLUSHING,
 

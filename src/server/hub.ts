@@ -1,16 +1,34 @@
 /**
  * The protocol-independent half of the reference server: stream logs with a bounded
- * replay window, a bounded dedup window of message ids, the live connections, and the
- * faults a test or the demo can inject. The WebSocket and SSE halves only speak the wire.
+ * replay window, a bounded dedup window of message ids, the live connections, the limits
+ * every link is held to, and the faults a test or the demo can inject. The WebSocket and
+ * SSE halves only speak the wire.
  */
 import { randomUUID } from 'node:crypto';
+import { describeError, describeValue, invalidArgument } from '../../adapters/describe.js';
 import { HttpStatus } from '../../adapters/protocol.js';
 import { Recent } from '../../adapters/recent.js';
 
+const ENTRY = 'holdfast/server';
+
+/** Stream names and message ids are 1 to this many characters. */
+export const MAX_NAME_CHARS = 256;
+
+/** What `publish` returns: the event as published. */
 export interface StreamEvent {
   stream: string;
   seq: number;
   data: unknown;
+}
+
+/**
+ * One event as the log keeps it: `data` serialised to JSON once, when it was published.
+ * Every frame that carries it, live or replayed, is built around this text.
+ */
+export interface LoggedEvent {
+  readonly stream: string;
+  readonly seq: number;
+  readonly json: string;
 }
 
 export interface ServerMessage {
@@ -23,16 +41,37 @@ export interface HubConnection {
   /** Unguessable: 122 random bits from `crypto.randomUUID()`. */
   readonly id: string;
   readonly transport: 'websocket' | 'sse';
+  /**
+   * Who connected: the string `authorize` returned for this link's WebSocket upgrade or
+   * event stream; undefined when it returned `true` or there is no `authorize`.
+   */
+  readonly principal: string | undefined;
   /** Streams this connection resumed, so `publish` reaches it. */
-  readonly streams: Set<string>;
-  /** Write one event frame to the client. */
-  deliver(event: StreamEvent): void;
-  /** Write a heartbeat. */
-  ping(): void;
+  readonly streams: ReadonlySet<string>;
+  /** Times the client sent a suspend notice (also one that came just after the link closed). */
+  readonly suspends: number;
   /** Drop the link from the server's side. */
   drop(): void;
-  /** Times the client sent a suspend notice. */
-  suspends: number;
+}
+
+/** Where an error the server reports (`onError`) was thrown. */
+export type ServerErrorSource =
+  | 'authorize'
+  | 'canWatch'
+  | 'onMessage'
+  | 'fallback'
+  | 'websocket'
+  | 'http';
+
+export interface ServerErrorContext {
+  /**
+   * `authorize`, `canWatch`, `fallback`: the app's hook threw or rejected. `onMessage`: a
+   * promise it returned rejected (a throw is a `rejected` verdict, not an error).
+   * `websocket`, `http`: handling a frame or a request failed.
+   */
+  readonly during: ServerErrorSource;
+  /** The connection it concerns, where there is one. */
+  readonly connectionId?: string;
 }
 
 export interface HubOptions {
@@ -41,20 +80,170 @@ export interface HubOptions {
   /** Message ids remembered to discard duplicates. @default 100000 */
   dedupWindow?: number;
   /**
-   * Called once per message id, in arrival order. Throw to refuse the message: the
-   * client is told `rejected` with the error's message.
+   * Called once per message id, in arrival order, with the connection it came on (its
+   * `principal` says who sent it). Throw to refuse the message: the client is told
+   * `rejected` with the error's message. A promise it returns is not waited for; if it
+   * rejects, that is reported through `onError`.
    */
   onMessage?: (message: ServerMessage, connection: HubConnection) => void;
+  /**
+   * May this connection watch this stream? Asked for every stream a resume names, before
+   * anything is replayed; only `true` (or a promise of `true`) allows. One refusal refuses
+   * the whole resume: WebSocket closes with 1008 naming the stream, `POST B/resume`
+   * answers 403 naming it, and the connection watches nothing new. A throw or a rejection
+   * is reported (`onError`) and fails the resume (close 1011 / HTTP 500; the client
+   * reconnects). Frames after a resume wait for its answer, so order is kept.
+   * @default every stream is allowed
+   */
+  canWatch?: (connection: HubConnection, stream: string) => boolean | Promise<boolean>;
+  /**
+   * Most streams one connection may watch. A resume that would take it past this is
+   * refused (WebSocket close 1008, HTTP 400, naming the limit) and watches nothing new.
+   * @default 1000
+   */
+  maxStreamsPerConnection?: number;
+  /**
+   * Most bytes written to one link and not yet taken by its peer (WebSocket
+   * `bufferedAmount`, SSE `writableLength`). Checked before every write, replays
+   * included: a link over it is dropped, and the client resumes from its position on a
+   * new link, so nothing is lost.
+   * @default 4194304 (4 MiB)
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Told of every error the server catches so it can keep serving: a hook of the app's
+   * that threw, or a frame or request whose handling failed (that socket closes with
+   * 1011, that request answers 500). Whatever it throws is ignored.
+   * @default console.error
+   */
+  onError?: (error: unknown, context: ServerErrorContext) => void;
+}
+
+/** What a wire half hands the hub for one link. */
+export interface WireLink {
+  readonly transport: 'websocket' | 'sse';
+  /** This wire's event frame, built around the event's stored JSON. */
+  eventFrame(event: LoggedEvent): string;
+  /** This wire's heartbeat frame. */
+  readonly pingFrame: string;
+  /** Bytes written to the link and not yet taken by the peer. */
+  buffered(): number;
+  /** Write one frame's text. */
+  write(text: string): void;
+  /** End the link from the server's side. */
+  drop(): void;
+}
+
+/** A resume's positions, checked: one per stream, the smallest seq it was given. */
+export interface ResumePlan {
+  readonly positions: ReadonlyMap<string, number>;
+}
+
+/** Why a resume is refused; the wire half turns it into a close code or a status. */
+export interface ResumeRefusal {
+  /**
+   * `invalid`: not `[{ stream, seq }]`, or a stream name out of bounds. `too-many`: past
+   * `maxStreamsPerConnection`. `forbidden`: `canWatch` said no. `failed`: `canWatch`
+   * threw (reported). `gone`: the link closed or was dropped meanwhile.
+   */
+  readonly refused: 'invalid' | 'too-many' | 'forbidden' | 'failed' | 'gone';
+  readonly error: string;
+}
+
+/** Whatever a hook returned, when it is a promise (or any thenable). */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/** A stream name or a message id: a string of 1 to `MAX_NAME_CHARS` characters. */
+export function isName(value: unknown): value is string {
+  return typeof value === 'string' && value.length >= 1 && value.length <= MAX_NAME_CHARS;
+}
+
+/**
+ * An option that must be a positive number (at most `max`), or its default when absent.
+ * A wrong one throws a `TypeError` from `createServer`.
+ */
+export function positiveOption(
+  name: string,
+  value: unknown,
+  fallback: number,
+  max = Number.POSITIVE_INFINITY,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value > 0) || value > max)
+    throw invalidArgument(
+      `option ${name}`,
+      max === Number.POSITIVE_INFINITY ? 'a positive number' : `a positive number up to ${max}`,
+      value,
+      ENTRY,
+    );
+  return value;
+}
+
+/** `data` as JSON text, or the `TypeError` `publish()` throws. */
+function serialise(data: unknown): string {
+  let json: string | undefined;
+  let cause: unknown;
+  try {
+    json = JSON.stringify(data);
+  } catch (error) {
+    // BigInt and cycles throw a TypeError; nesting too deep, a RangeError.
+    cause = error;
+  }
+  if (typeof json === 'string') return json;
+  const wrong = invalidArgument('publish() data', 'serialisable to JSON', data, ENTRY);
+  const why = cause === undefined ? '' : ` (${describeError(cause)})`;
+  throw new TypeError(`${wrong.message}${why}`, { cause });
+}
+
+/** The text a throw from `onMessage` refuses a message with. Never throws. */
+function refusalText(error: unknown): string {
+  try {
+    if (error instanceof Error && typeof error.message === 'string') return error.message;
+    if (typeof error === 'string') return error;
+  } catch {
+    // a hostile getter: fall through to naming the value's kind
+  }
+  return describeValue(error);
+}
+
+function defaultOnError(error: unknown, context: ServerErrorContext): void {
+  console.error(`holdfast/server: error during ${context.during}`, error);
+}
+
+/** A live link, as the hub keeps it. */
+interface Live {
+  readonly connection: HubConnection;
+  readonly link: WireLink;
+  readonly streams: Set<string>;
+  readonly notices: { suspends: number };
+  /** Closed, or dropped by the server: nothing more is written. */
+  gone: boolean;
 }
 
 export class Hub {
   readonly connections = new Map<string, HubConnection>();
-  private readonly recent = new Recent<HubConnection>(1000);
-  private readonly logs = new Map<string, StreamEvent[]>();
+  private readonly lives = new Map<string, Live>();
+  /**
+   * A suspend notice is posted as the client lets go of its event stream, so it may
+   * arrive just after the stream closed: the last few closed ids are remembered for it,
+   * each with its notice tally only (not the connection, its streams or its link).
+   */
+  private readonly recentlyClosed = new Recent<{ suspends: number }>(1000);
+  private readonly logs = new Map<string, LoggedEvent[]>();
   private readonly seqs = new Map<string, number>();
   private readonly seen: Recent<true>;
   private readonly replayWindow: number;
   private readonly onMessage: HubOptions['onMessage'];
+  private readonly canWatch: HubOptions['canWatch'];
+  private readonly onError: NonNullable<HubOptions['onError']>;
+  readonly maxStreamsPerConnection: number;
+  readonly maxBufferedBytes: number;
   /** Fault injection: sends still to fail, and with which HTTP status. */
   failing: { count: number; status: number } = { count: 0, status: HttpStatus.internalError };
   /** Fault injection: no heartbeats and no events while set. */
@@ -67,77 +256,228 @@ export class Hub {
     this.replayWindow = options.replayWindow ?? 10_000;
     this.seen = new Recent(options.dedupWindow ?? 100_000);
     this.onMessage = options.onMessage;
+    this.canWatch = options.canWatch;
+    this.onError = options.onError ?? defaultOnError;
+    this.maxStreamsPerConnection = positiveOption(
+      'maxStreamsPerConnection',
+      options.maxStreamsPerConnection,
+      1000,
+    );
+    this.maxBufferedBytes = positiveOption('maxBufferedBytes', options.maxBufferedBytes, 4 << 20);
   }
 
   newId(): string {
     return randomUUID();
   }
 
+  /** Tell `onError`; never throws, whatever it does. */
+  report(error: unknown, context: ServerErrorContext): void {
+    try {
+      this.onError(error, context);
+    } catch {
+      // an app's reporter that fails must not take the server down with it
+    }
+  }
+
   /**
    * A new connection over one link: named, added, and pinged every `heartbeatMs` while the
-   * hub is not silenced. The link calls `closed()` once it is gone.
+   * hub is not silenced. `write` puts one frame on the link within `maxBufferedBytes`
+   * (false once the link is gone or dropped); the link calls `closed()` once it is gone.
    */
   connect(
-    link: Pick<HubConnection, 'transport' | 'deliver' | 'ping' | 'drop'>,
+    link: WireLink,
     heartbeatMs: number,
-  ): { connection: HubConnection; closed: () => void } {
+    principal?: string,
+  ): { connection: HubConnection; write: (text: string) => boolean; closed: () => void } {
+    const streams = new Set<string>();
+    const notices = { suspends: 0 };
     const connection: HubConnection = {
       id: this.newId(),
-      streams: new Set(),
-      suspends: 0,
-      ...link,
+      transport: link.transport,
+      principal,
+      streams,
+      get suspends() {
+        return notices.suspends;
+      },
+      drop: () => link.drop(),
     };
-    this.add(connection);
+    const live: Live = { connection, link, streams, notices, gone: false };
+    this.connections.set(connection.id, connection);
+    this.lives.set(connection.id, live);
     const heartbeat = setInterval(() => {
-      if (!this.silent) connection.ping();
+      if (!this.silent) this.write(live, link.pingFrame);
     }, heartbeatMs);
     const closed = () => {
       clearInterval(heartbeat);
+      live.gone = true;
       this.remove(connection);
     };
-    return { connection, closed };
-  }
-
-  add(connection: HubConnection): void {
-    this.connections.set(connection.id, connection);
+    return { connection, write: (text) => this.write(live, text), closed };
   }
 
   remove(connection: HubConnection): void {
-    if (this.connections.get(connection.id) !== connection) return;
+    const live = this.lives.get(connection.id);
+    if (live?.connection !== connection) return;
     this.connections.delete(connection.id);
-    // A suspend notice is posted as the client lets go of its event stream, so it may
-    // arrive just after the stream closed: remember the last few closed ids for it.
-    this.recent.add(connection.id, connection);
+    this.lives.delete(connection.id);
+    this.recentlyClosed.add(connection.id, live.notices);
   }
 
-  /** A live connection, or one closed moments ago (for a late suspend notice). */
-  findForSuspend(id: string): HubConnection | undefined {
-    return this.connections.get(id) ?? this.recent.get(id);
+  /** Count a suspend notice for a live connection or one closed moments ago; false if unknown. */
+  noteSuspend(id: string): boolean {
+    const notices = this.lives.get(id)?.notices ?? this.recentlyClosed.get(id);
+    if (notices === undefined) return false;
+    notices.suspends++;
+    return true;
   }
 
+  /**
+   * One frame onto one link, unless the link is gone. A link whose peer has not taken
+   * more than `maxBufferedBytes` is dropped instead: it resumes later on a new link.
+   */
+  private write(live: Live, text: string): boolean {
+    if (live.gone) return false;
+    if (live.link.buffered() > this.maxBufferedBytes) {
+      live.gone = true;
+      live.link.drop();
+      return false;
+    }
+    live.link.write(text);
+    return true;
+  }
+
+  /**
+   * Append to a stream's log and send to every connection watching it. `data` is
+   * serialised here, once: what cannot be (a BigInt, a cycle, nesting too deep, nothing
+   * at all) throws a `TypeError` and is not logged. Each wire's frame text is built once
+   * per publish, around that JSON.
+   */
   publish(stream: string, data: unknown): StreamEvent {
+    if (!isName(stream))
+      throw invalidArgument(
+        'publish() stream',
+        `a string of 1–${MAX_NAME_CHARS} characters`,
+        stream,
+        ENTRY,
+      );
+    const json = serialise(data);
     const seq = (this.seqs.get(stream) ?? 0) + 1;
     this.seqs.set(stream, seq);
-    const event = { stream, seq, data };
+    const event: LoggedEvent = { stream, seq, json };
     const log = this.logs.get(stream) ?? [];
     this.logs.set(stream, log);
     log.push(event);
     if (log.length > this.replayWindow) log.splice(0, log.length - this.replayWindow);
-    if (!this.silent)
-      for (const c of this.connections.values()) if (c.streams.has(stream)) c.deliver(event);
-    return event;
+    if (!this.silent) {
+      const frames = new Map<WireLink['eventFrame'], string>();
+      for (const live of this.lives.values()) {
+        if (!live.streams.has(stream)) continue;
+        let text = frames.get(live.link.eventFrame);
+        if (text === undefined) {
+          text = live.link.eventFrame(event);
+          frames.set(live.link.eventFrame, text);
+        }
+        this.write(live, text);
+      }
+    }
+    return { stream, seq, data };
   }
 
-  /** Subscribe the connection and replay every stream after its position. */
+  /**
+   * A resume's `streams` checked: `[{ stream, seq }]` with names of 1–256 characters;
+   * positions for the same stream merged into one, at the smallest seq (nothing is
+   * skipped, and each stream is replayed once); and the streams the connection would then
+   * watch within `maxStreamsPerConnection`.
+   */
+  planResume(connection: HubConnection, value: unknown): ResumePlan | ResumeRefusal {
+    const shape = { refused: 'invalid', error: 'resume needs streams: [{ stream, seq }]' } as const;
+    if (!Array.isArray(value)) return shape;
+    const positions = new Map<string, number>();
+    for (const item of value) {
+      if (typeof item !== 'object' || item === null) return shape;
+      const { stream, seq } = item as { stream?: unknown; seq?: unknown };
+      if (typeof stream !== 'string' || typeof seq !== 'number') return shape;
+      if (!Number.isSafeInteger(seq) || seq < 0) return shape;
+      if (!isName(stream))
+        return {
+          refused: 'invalid',
+          error: `stream names must be 1–${MAX_NAME_CHARS} characters, got ${describeValue(stream)}`,
+        };
+      const known = positions.get(stream);
+      if (known === undefined || seq < known) positions.set(stream, seq);
+      if (positions.size > this.maxStreamsPerConnection) return this.tooMany();
+    }
+    return this.withinLimit(connection, positions) ? { positions } : this.tooMany();
+  }
+
+  private tooMany(): ResumeRefusal {
+    return {
+      refused: 'too-many',
+      error: `a connection may watch at most ${this.maxStreamsPerConnection} streams`,
+    };
+  }
+
+  private withinLimit(connection: HubConnection, positions: ReadonlyMap<string, number>): boolean {
+    let watched = connection.streams.size;
+    for (const stream of positions.keys()) if (!connection.streams.has(stream)) watched++;
+    return watched <= this.maxStreamsPerConnection;
+  }
+
+  /**
+   * Ask `canWatch` about every stream of the plan, then subscribe the connection and
+   * replay each stream after its position. Synchronous unless `canWatch` returns a
+   * promise. Undefined when done; a refusal otherwise (nothing was subscribed).
+   */
   resume(
     connection: HubConnection,
-    positions: ReadonlyArray<{ stream: string; seq: number }>,
-  ): void {
-    for (const { stream, seq } of positions) {
-      connection.streams.add(stream);
-      for (const event of this.logs.get(stream) ?? [])
-        if (event.seq > seq) connection.deliver(event);
+    plan: ResumePlan,
+  ): ResumeRefusal | undefined | Promise<ResumeRefusal | undefined> {
+    const canWatch = this.canWatch;
+    if (!canWatch) return this.replay(connection, plan);
+    const streams = [...plan.positions.keys()];
+    const failed = (error: unknown): ResumeRefusal => {
+      this.report(error, { during: 'canWatch', connectionId: connection.id });
+      return { refused: 'failed', error: 'canWatch failed' };
+    };
+    let verdicts: unknown[];
+    try {
+      verdicts = streams.map((stream) => canWatch(connection, stream));
+    } catch (error) {
+      return failed(error);
     }
+    const decide = (answers: readonly unknown[]) => {
+      const at = answers.findIndex((answer) => answer !== true);
+      const stream = streams[at];
+      if (stream !== undefined)
+        return {
+          refused: 'forbidden',
+          error: `may not watch stream ${describeValue(stream)}`,
+        } as const;
+      return this.replay(connection, plan);
+    };
+    if (!verdicts.some(isThenable)) return decide(verdicts);
+    return Promise.all(verdicts).then(decide, failed);
+  }
+
+  private replay(connection: HubConnection, plan: ResumePlan): ResumeRefusal | undefined {
+    const live = this.lives.get(connection.id);
+    if (live?.connection !== connection || live.gone)
+      return { refused: 'gone', error: 'unknown connection' };
+    // Checked again: another resume on this link may have finished while canWatch ran.
+    if (!this.withinLimit(connection, plan.positions)) return this.tooMany();
+    for (const stream of plan.positions.keys()) live.streams.add(stream);
+    for (const [stream, seq] of plan.positions) {
+      const log = this.logs.get(stream);
+      const first = log?.[0];
+      if (log === undefined || first === undefined) continue;
+      // A log holds consecutive seqs, so the first event after `seq` is found by index.
+      for (let i = Math.max(0, seq - first.seq + 1); i < log.length; i++) {
+        const event = log[i] as LoggedEvent;
+        if (!this.write(live, live.link.eventFrame(event)))
+          return { refused: 'gone', error: 'the link was dropped' };
+      }
+    }
+    return undefined;
   }
 
   /**
@@ -149,12 +489,22 @@ export class Hub {
     connection: HubConnection,
   ): { ok: true } | { ok: false; error: string } {
     if (this.seen.has(message.id)) return { ok: true };
+    let result: unknown;
     try {
-      this.onMessage?.(message, connection);
+      result = this.onMessage?.(message, connection);
     } catch (error) {
-      return { ok: false, error: error instanceof Error ? error.message : String(error) };
+      return { ok: false, error: refusalText(error) };
     }
     this.seen.add(message.id, true);
+    if (isThenable(result)) {
+      const report = (error: unknown) =>
+        this.report(error, { during: 'onMessage', connectionId: connection.id });
+      try {
+        result.then(undefined, report);
+      } catch (error) {
+        report(error);
+      }
+    }
     return { ok: true };
   }
 
@@ -172,17 +522,4 @@ export class Hub {
     this.failing.count--;
     return this.failing.status;
   }
-}
-
-/** Checks a `{ stream, seq }[]` from the wire; undefined when it is not one. */
-export function readPositions(value: unknown): Array<{ stream: string; seq: number }> | undefined {
-  if (!Array.isArray(value)) return undefined;
-  const out: Array<{ stream: string; seq: number }> = [];
-  for (const item of value) {
-    const { stream, seq } = (item ?? {}) as { stream?: unknown; seq?: unknown };
-    if (typeof stream !== 'string' || !Number.isSafeInteger(seq) || (seq as number) < 0)
-      return undefined;
-    out.push({ stream, seq: seq as number });
-  }
-  return out;
 }

@@ -10,19 +10,29 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, HttpStatus, SsePath, type SsePostPath } from '../../adapters/protocol.js';
 import {
   Hub,
   type HubConnection,
   type HubOptions,
+  isThenable,
+  positiveOption,
+  type ServerErrorContext,
+  type ServerErrorSource,
   type ServerMessage,
   type StreamEvent,
 } from './hub.js';
-import { handlePost, openEventStream } from './sse.js';
+import { handlePost, openEventStream, reply } from './sse.js';
 import { serveWebSocket } from './websocket.js';
 
-export type { HubConnection as ServerConnection, ServerMessage, StreamEvent };
+export type {
+  HubConnection as ServerConnection,
+  ServerErrorContext,
+  ServerErrorSource,
+  ServerMessage,
+  StreamEvent,
+};
 
 /** Where this server mounts each wire (its own choice; the protocol names neither). */
 const WS_PATH = '/ws';
@@ -33,6 +43,11 @@ const SSE_POSTS: ReadonlySet<string> = new Set<SsePostPath>([
   SsePath.send,
   SsePath.suspend,
 ]);
+/** The `Retry-After` of a 503 at the connection limit, in seconds. */
+const RETRY_AFTER_SECONDS = 5;
+
+/** What `authorize` made of a request: refused, or allowed with its principal. */
+type Admission = { ok: false } | { ok: true; principal: string | undefined };
 
 export interface ServerOptions extends HubOptions {
   /** Heartbeat interval on every link, in ms. @default 15000 */
@@ -40,17 +55,37 @@ export interface ServerOptions extends HubOptions {
   /** Largest request body or WebSocket frame, in bytes (413 / close 1009 above). @default 1048576 */
   maxBodyBytes?: number;
   /**
-   * Decide whether a request may connect (check a cookie, a header, a token in the URL).
-   * Refused: WebSocket closes with 4001 (fatal for the client), HTTP answers 401.
+   * Time a request's body may take to arrive, in ms: a body still incomplete then (a
+   * slowloris POST) is answered 408 and its connection closed. Also Node's own
+   * `requestTimeout` (and, up to 60 s, `headersTimeout`) for the HTTP server, so slow
+   * headers are cut off too. Event streams and WebSockets, once open, are not limited.
+   * @default 30000
+   */
+  requestTimeoutMs?: number;
+  /**
+   * Most live links (WebSocket and SSE event streams together). One more is refused:
+   * WebSocket closes with 1013 ("try again later"), `GET B/events` answers 503 with
+   * `Retry-After: 5`. POSTs on existing links are not counted.
+   * @default no limit
+   */
+  maxConnections?: number;
+  /**
+   * Decide whether a request may connect (check a cookie, a header, a token in the URL):
+   * asked for every WebSocket upgrade and every HTTP request. Return `true` to allow, a
+   * non-empty string to allow and name who it is (the connection's `principal`, which
+   * `onMessage` and `canWatch` see), or a promise of either. Anything else refuses, and so
+   * does a throw or a rejection (reported through `onError`): WebSocket closes with 4001,
+   * HTTP answers 401. It gates connecting, not streams: see `canWatch`.
    * @default everyone is allowed
    */
-  authorize?: (request: IncomingMessage) => boolean;
+  authorize?: (request: IncomingMessage) => boolean | string | Promise<boolean | string>;
   /**
    * Answers every HTTP request the protocol does not own (anything outside `/sse/` and
-   * `/ws`), so an app can serve its pages from the same origin.
+   * `/ws`), so an app can serve its pages from the same origin. A throw or a rejection
+   * is reported (`onError`) and answered 500.
    * @default 404
    */
-  fallback?: (request: IncomingMessage, response: ServerResponse) => void;
+  fallback?: (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
 }
 
 export interface Listening {
@@ -94,35 +129,98 @@ export function createServer(options: ServerOptions = {}): ReferenceServer {
   const side = {
     heartbeatMs: options.heartbeatMs ?? 15_000,
     maxBodyBytes: options.maxBodyBytes ?? 1_048_576,
+    // A timer's longest delay (about 24.8 days): setTimeout fires at once past it.
+    requestTimeoutMs: Math.ceil(
+      positiveOption('requestTimeoutMs', options.requestTimeoutMs, 30_000, 2_147_483_647),
+    ),
   };
+  const maxConnections = positiveOption('maxConnections', options.maxConnections, Infinity);
   const wss = new WebSocketServer({ noServer: true, maxPayload: side.maxBodyBytes });
   let http: Server | undefined;
   let address: { port: number; host: string } | undefined;
   const sockets = new Set<Socket>();
 
+  const full = () => hub.connections.size >= maxConnections;
+
+  /** `authorize`'s verdict; synchronous when it is. A throw or a rejection refuses. */
+  function admit(request: IncomingMessage): Admission | Promise<Admission> {
+    const authorize = options.authorize;
+    if (!authorize) return { ok: true, principal: undefined };
+    const refused = (error: unknown): Admission => {
+      hub.report(error, { during: 'authorize' });
+      return { ok: false };
+    };
+    const judge = (verdict: unknown): Admission => {
+      if (verdict === true) return { ok: true, principal: undefined };
+      if (typeof verdict === 'string' && verdict !== '') return { ok: true, principal: verdict };
+      return { ok: false };
+    };
+    let verdict: unknown;
+    try {
+      verdict = authorize(request);
+    } catch (error) {
+      return refused(error);
+    }
+    return isThenable(verdict) ? Promise.resolve(verdict).then(judge, refused) : judge(verdict);
+  }
+
+  /** A request or socket whose handling threw: reported, answered 500 (or cut), served on. */
+  function failed(res: ServerResponse, error: unknown, during: ServerErrorContext['during']) {
+    hub.report(error, { during });
+    if (res.headersSent) res.destroy();
+    else reply(res, HttpStatus.internalError, { error: 'internal error' });
+  }
+
+  async function handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const admitted = admit(req);
+    const admission = isThenable(admitted) ? await admitted : admitted;
+    if (!admission.ok) return reply(res, HttpStatus.unauthorized, { error: 'unauthorized' });
+    const sse = path.startsWith(`${SSE_BASE}/`);
+    const endpoint = sse ? path.slice(SSE_BASE.length) : undefined;
+    if (req.method === 'GET' && endpoint === SsePath.events) {
+      if (full())
+        return reply(
+          res,
+          HttpStatus.serviceUnavailable,
+          { error: 'too many connections, try again later' },
+          { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+        );
+      return openEventStream(hub, res, side, admission.principal);
+    }
+    if (req.method === 'POST' && endpoint !== undefined && SSE_POSTS.has(endpoint)) {
+      return handlePost(hub, endpoint as SsePostPath, req, res, side);
+    }
+    if (options.fallback && !sse) {
+      try {
+        await options.fallback(req, res);
+      } catch (error) {
+        failed(res, error, 'fallback');
+      }
+      return;
+    }
+    reply(res, HttpStatus.notFound, { error: 'not found' });
+  }
+
+  /** An upgraded socket: refused (4001, 1013) or served, once `authorize` has answered. */
+  function openSocket(ws: WebSocket, admission: Admission): void {
+    if (ws.readyState !== ws.OPEN) return;
+    if (!admission.ok) ws.close(CloseCode.unauthorized, 'unauthorized');
+    else if (full()) ws.close(CloseCode.tryAgainLater, 'try again later');
+    else serveWebSocket(hub, ws, side, admission.principal);
+  }
+
   function start(port: number, host: string): Promise<Server> {
-    const server = createHttpServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0] ?? '/';
-      if (options.authorize && !options.authorize(req)) {
-        res
-          .writeHead(HttpStatus.unauthorized, { 'Content-Type': 'application/json' })
-          .end('{"error":"unauthorized"}');
-        return;
-      }
-      const sse = path.startsWith(`${SSE_BASE}/`);
-      const endpoint = sse ? path.slice(SSE_BASE.length) : undefined;
-      if (req.method === 'GET' && endpoint === SsePath.events) {
-        return openEventStream(hub, res, side);
-      }
-      if (req.method === 'POST' && endpoint !== undefined && SSE_POSTS.has(endpoint)) {
-        void handlePost(hub, endpoint as SsePostPath, req, res, side);
-        return;
-      }
-      if (options.fallback && !sse) return options.fallback(req, res);
-      res
-        .writeHead(HttpStatus.notFound, { 'Content-Type': 'application/json' })
-        .end('{"error":"not found"}');
-    });
+    const server = createHttpServer(
+      {
+        requestTimeout: side.requestTimeoutMs,
+        headersTimeout: Math.min(side.requestTimeoutMs, 60_000),
+        connectionsCheckingInterval: Math.min(side.requestTimeoutMs, 30_000),
+      },
+      (req, res) => {
+        handleRequest(req, res).catch((error: unknown) => failed(res, error, 'http'));
+      },
+    );
     server.on('connection', (socket) => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
@@ -130,9 +228,25 @@ export function createServer(options: ServerOptions = {}): ReferenceServer {
     server.on('upgrade', (req, socket, head) => {
       if ((req.url ?? '').split('?')[0] !== WS_PATH) return socket.destroy();
       wss.handleUpgrade(req, socket, head, (ws) => {
-        if (options.authorize && !options.authorize(req)) {
-          ws.close(CloseCode.unauthorized, 'unauthorized');
-        } else serveWebSocket(hub, ws, side);
+        ws.on('error', () => ws.terminate());
+        const fail = (error: unknown) => {
+          hub.report(error, { during: 'websocket' });
+          ws.terminate();
+        };
+        try {
+          const admitted = admit(req);
+          if (!isThenable(admitted)) return openSocket(ws, admitted);
+          // Frames wait in the socket until the verdict: none is lost, none handled early.
+          ws.pause?.();
+          admitted
+            .then((admission) => {
+              openSocket(ws, admission);
+              ws.resume?.();
+            })
+            .catch(fail);
+        } catch (error) {
+          fail(error);
+        }
       });
     });
     return new Promise((resolve, reject) => {

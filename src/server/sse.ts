@@ -8,7 +8,14 @@ import {
   SsePath,
   type SsePostPath,
 } from '../../adapters/protocol.js';
-import { type Hub, readPositions } from './hub.js';
+import {
+  type Hub,
+  isName,
+  isThenable,
+  type LoggedEvent,
+  MAX_NAME_CHARS,
+  type ResumeRefusal,
+} from './hub.js';
 
 /** Node lowercases the names of incoming headers. */
 const CONNECTION_ID = Header.connectionId.toLowerCase();
@@ -16,72 +23,142 @@ const CONNECTION_ID = Header.connectionId.toLowerCase();
 export interface SseSideOptions {
   heartbeatMs: number;
   maxBodyBytes: number;
+  /** Time allowed for a request's body to arrive, in ms; 408 past it. */
+  requestTimeoutMs: number;
 }
 
-function reply(res: ServerResponse, status: number, body?: object): void {
+/** An event on the stream, built around the event's stored JSON: `data` is never serialised again. */
+export function sseEventFrame(event: LoggedEvent): string {
+  return `event: ${SseEvent.event}\ndata: {"stream":${JSON.stringify(event.stream)},"seq":${event.seq},"data":${event.json}}\n\n`;
+}
+
+const PING_FRAME = `event: ${SseEvent.ping}\ndata: {}\n\n`;
+
+/** A JSON answer. `body` holds the server's own values only: never a peer's unchecked. */
+export function reply(
+  res: ServerResponse,
+  status: number,
+  body?: object,
+  headers: Record<string, string> = {},
+): void {
   if (body === undefined) {
-    res.writeHead(status).end();
+    res.writeHead(status, headers).end();
     return;
   }
-  res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+  res
+    .writeHead(status, { 'Content-Type': 'application/json', ...headers })
+    .end(JSON.stringify(body));
 }
 
-/** Read a JSON body, or answer 413 / 400 and resolve undefined. */
-function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<unknown> {
+/**
+ * Read a JSON body within `maxBodyBytes` and `requestTimeoutMs`, or answer 413 / 408 /
+ * 400 and resolve undefined.
+ */
+function readBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: SseSideOptions,
+): Promise<unknown> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
-    const fail = (status: number, error: string) => {
-      if (done) return;
+    const finish = (value: unknown) => {
       done = true;
-      reply(res, status, { error });
-      resolve(undefined);
+      clearTimeout(timer);
+      resolve(value);
     };
+    const fail = (status: number, error: string, cut: boolean) => {
+      if (done) return;
+      finish(undefined);
+      if (res.headersSent || res.destroyed) return;
+      if (!cut) return reply(res, status, { error });
+      // The rest of the body is not wanted: answer, then close the connection.
+      res.on('finish', () => req.destroy());
+      reply(res, status, { error }, { Connection: 'close' });
+    };
+    // A body that trickles in (slowloris) holds a socket and a buffer: cut it off.
+    const timer = setTimeout(
+      () =>
+        fail(
+          HttpStatus.requestTimeout,
+          `request body not received within ${options.requestTimeoutMs} ms`,
+          true,
+        ),
+      options.requestTimeoutMs,
+    );
     req.on('data', (chunk: Buffer) => {
+      if (done) return;
       size += chunk.length;
-      if (size > limit) {
-        fail(HttpStatus.payloadTooLarge, `body over ${limit} bytes`);
-        req.destroy();
+      if (size > options.maxBodyBytes) {
+        fail(HttpStatus.payloadTooLarge, `body over ${options.maxBodyBytes} bytes`, true);
         return;
       }
       chunks.push(chunk);
     });
-    req.on('error', () => fail(HttpStatus.badRequest, 'request failed'));
+    req.on('error', () => fail(HttpStatus.badRequest, 'request failed', false));
+    req.on('close', () => {
+      if (!done) finish(undefined);
+    });
     req.on('end', () => {
       if (done) return;
+      let body: unknown;
       try {
-        done = true;
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       } catch {
-        done = false;
-        fail(HttpStatus.badRequest, 'malformed JSON');
+        return fail(HttpStatus.badRequest, 'malformed JSON', false);
       }
+      finish(body);
     });
   });
 }
 
-/** `GET B/events`: open the event stream of a new connection. */
-export function openEventStream(hub: Hub, res: ServerResponse, options: SseSideOptions): void {
+/**
+ * `GET B/events`: open the event stream of a new connection. `principal` is what
+ * `authorize` returned for this request.
+ */
+export function openEventStream(
+  hub: Hub,
+  res: ServerResponse,
+  options: SseSideOptions,
+  principal?: string,
+): void {
   res.writeHead(HttpStatus.ok, {
     'Content-Type': 'text/event-stream',
     'Cache-Control': 'no-cache',
     Connection: 'keep-alive',
   });
-  const write = (event: string, data: object) => {
-    if (!res.writableEnded) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-  };
-  const { connection, closed } = hub.connect(
+  const { connection, write, closed } = hub.connect(
     {
       transport: 'sse',
-      deliver: (event) => write(SseEvent.event, event),
-      ping: () => write(SseEvent.ping, {}),
+      eventFrame: sseEventFrame,
+      pingFrame: PING_FRAME,
+      buffered: () => res.writableLength,
+      write: (text) => {
+        if (!res.writableEnded && !res.destroyed) res.write(text);
+      },
       drop: () => res.destroy(),
     },
     options.heartbeatMs,
+    principal,
   );
   res.on('close', closed);
-  write(SseEvent.welcome, { connectionId: connection.id, heartbeatMs: options.heartbeatMs });
+  const welcome = { connectionId: connection.id, heartbeatMs: options.heartbeatMs };
+  write(`event: ${SseEvent.welcome}\ndata: ${JSON.stringify(welcome)}\n\n`);
+}
+
+/** The HTTP answer to a refused resume. */
+function statusOf(refusal: ResumeRefusal): number {
+  switch (refusal.refused) {
+    case 'forbidden':
+      return HttpStatus.forbidden;
+    case 'failed':
+      return HttpStatus.internalError;
+    case 'gone':
+      return HttpStatus.notFound;
+    default:
+      return HttpStatus.badRequest;
+  }
 }
 
 /** `POST B/resume`, `B/send`, `B/suspend`. */
@@ -97,47 +174,56 @@ export async function handlePost(
     return reply(res, HttpStatus.badRequest, {
       error: `${Header.connectionId} header is required`,
     });
-  const body = (await readBody(req, res, options.maxBodyBytes)) as
-    | { streams?: unknown; messages?: unknown }
-    | undefined;
+  const body = await readBody(req, res, options);
   if (body === undefined) return;
   if (hub.silent) return; // a silent server never answers; the client's timeouts must cope
-  const connection = action === SsePath.suspend ? hub.findForSuspend(id) : hub.connections.get(id);
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return reply(res, HttpStatus.badRequest, { error: 'the body must be a JSON object' });
+  const { streams, messages } = body as { streams?: unknown; messages?: unknown };
+
+  if (action === SsePath.suspend) {
+    if (!hub.noteSuspend(id))
+      return reply(res, HttpStatus.notFound, { error: 'unknown connection' });
+    return reply(res, HttpStatus.noContent);
+  }
+  const connection = hub.connections.get(id);
   if (connection === undefined) {
     return reply(res, HttpStatus.notFound, { error: 'unknown connection' });
   }
 
   if (action === SsePath.resume) {
-    const positions = readPositions(body?.streams);
-    if (!positions) {
-      return reply(res, HttpStatus.badRequest, { error: 'streams must be [{ stream, seq }]' });
-    }
+    const plan = hub.planResume(connection, streams);
+    if ('refused' in plan) return reply(res, statusOf(plan), { error: plan.error });
     const fault = hub.resumeFault();
     if (fault === 'fail') {
       return reply(res, HttpStatus.internalError, { error: 'injected resume failure' });
     }
     if (fault === 'hang') return;
-    hub.resume(connection, positions);
+    const pending = hub.resume(connection, plan);
+    const refusal = isThenable(pending) ? await pending : pending;
+    if (refusal) return reply(res, statusOf(refusal), { error: refusal.error });
     return reply(res, HttpStatus.ok, {});
   }
-  if (action === SsePath.suspend) {
-    connection.suspends++;
-    return reply(res, HttpStatus.noContent);
-  }
   // action === SsePath.send
-  const messages = body?.messages;
   if (
     !Array.isArray(messages) ||
     messages.length === 0 ||
-    !messages.every((m) => typeof m?.id === 'string' && m.id !== '')
+    !messages.every(
+      (m) => typeof m === 'object' && m !== null && typeof m.id === 'string' && m.id !== '',
+    )
   ) {
     return reply(res, HttpStatus.badRequest, {
       error: 'messages must be a non-empty [{ id, data }]',
     });
   }
+  const batch = messages as Array<{ id: string; data: unknown }>;
+  if (!batch.every((m) => isName(m.id)))
+    return reply(res, HttpStatus.badRequest, {
+      error: `message ids must be 1–${MAX_NAME_CHARS} characters`,
+    });
   const failure = hub.takeFailure();
   if (failure !== undefined) return reply(res, failure, { error: 'injected failure' });
-  const results = (messages as Array<{ id: string; data: unknown }>).map((m) => {
+  const results = batch.map((m) => {
     const verdict = hub.accept({ id: m.id, data: m.data }, connection);
     return verdict.ok
       ? { id: m.id, status: ResultStatus.ok }

@@ -1,8 +1,14 @@
 /** The WebSocket half of the reference server (wire protocol v1, docs/protocol.md). */
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import { describeValue } from '../../adapters/describe.js';
 import { CloseCode, closeReason, Frame, parseFrame } from '../../adapters/protocol.js';
-import { type Hub, readPositions } from './hub.js';
+import {
+  type Hub,
+  isThenable,
+  type LoggedEvent,
+  MAX_NAME_CHARS,
+  type ResumeRefusal,
+} from './hub.js';
 
 export interface WebSocketSideOptions {
   heartbeatMs: number;
@@ -10,12 +16,42 @@ export interface WebSocketSideOptions {
   maxBodyBytes: number;
 }
 
-function send(socket: WebSocket, frame: object): void {
-  if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame));
+/** An event frame built around the event's stored JSON: `data` is never serialised again. */
+export function webSocketEventFrame(event: LoggedEvent): string {
+  return `{"type":"${Frame.event}","stream":${JSON.stringify(event.stream)},"seq":${event.seq},"data":${event.json}}`;
 }
 
-/** Serve one accepted socket until it closes. */
-export function serveWebSocket(hub: Hub, socket: WebSocket, options: WebSocketSideOptions): void {
+const PING_FRAME = JSON.stringify({ type: Frame.ping });
+
+/** The close code for a refused resume. */
+function closeCodeOf(refusal: ResumeRefusal): number {
+  switch (refusal.refused) {
+    case 'invalid':
+      return CloseCode.invalidPayload;
+    case 'failed':
+      return CloseCode.serverError;
+    // The principal may not read a stream: the same refusal as SSE's 403, so the client
+    // treats both alike (credentials refused: one more try, then `auth`).
+    case 'forbidden':
+      return CloseCode.forbidden;
+    default:
+      return CloseCode.policyViolation;
+  }
+}
+
+/**
+ * Serve one accepted socket until it closes. `principal` is what `authorize` returned
+ * for it. Frames are handled one at a time, in order: a frame whose handling waits (a
+ * resume while an async `canWatch` answers) holds back the ones after it, and the socket
+ * is paused meanwhile. A frame whose handling throws closes the socket with 1011; the
+ * error is reported (`onError`).
+ */
+export function serveWebSocket(
+  hub: Hub,
+  socket: WebSocket,
+  options: WebSocketSideOptions,
+  principal?: string,
+): void {
   // Once the server lets go of a socket it handles nothing more from it, not even frames
   // already buffered: a message after a failed one must never be handled (order).
   let letGo = false;
@@ -23,74 +59,153 @@ export function serveWebSocket(hub: Hub, socket: WebSocket, options: WebSocketSi
     letGo = true;
     socket.terminate();
   };
-  const { connection, closed } = hub.connect(
+  const closeWith = (code: number, reason: string) => {
+    letGo = true;
+    socket.close(code, closeReason(reason));
+    // A paused socket would never read the peer's close frame: the close would hang.
+    socket.resume?.();
+  };
+  const { connection, write, closed } = hub.connect(
     {
       transport: 'websocket',
-      deliver: (event) => send(socket, { type: Frame.event, ...event }),
-      ping: () => send(socket, { type: Frame.ping }),
+      eventFrame: webSocketEventFrame,
+      pingFrame: PING_FRAME,
+      buffered: () => socket.bufferedAmount,
+      write: (text) => {
+        if (socket.readyState === socket.OPEN) socket.send(text);
+      },
       drop: letGoOf,
     },
     options.heartbeatMs,
+    principal,
   );
+  // Our own frames, built from our own values: never from a peer's value unchecked.
+  const send = (frame: object) => write(JSON.stringify(frame));
   socket.on('close', closed);
   socket.on('error', () => socket.terminate());
 
-  socket.on('message', (raw, isBinary) => {
-    if (letGo) return;
+  const fail = (error: unknown) => {
+    hub.report(error, { during: 'websocket', connectionId: connection.id });
+    if (!letGo) closeWith(CloseCode.serverError, 'internal error');
+  };
+
+  const refuse = (refusal: ResumeRefusal) => {
+    // `gone`: the socket was dropped (or forgotten) meanwhile; there is no one to tell.
+    if (letGo || refusal.refused === 'gone') return;
+    closeWith(closeCodeOf(refusal), refusal.error);
+  };
+
+  const finishResume = (refusal: ResumeRefusal | undefined) => {
+    if (refusal) return refuse(refusal);
+    send({ type: Frame.resumed });
+  };
+
+  const resume = (streams: unknown): Promise<void> | undefined => {
+    const plan = hub.planResume(connection, streams);
+    if ('refused' in plan) {
+      refuse(plan);
+      return;
+    }
+    const fault = hub.resumeFault();
+    // No frame says "resume failed": a server that cannot resume closes the socket.
+    if (fault === 'fail') {
+      closeWith(CloseCode.serverError, 'resume failed');
+      return;
+    }
+    if (fault === 'hang') return;
+    const outcome = hub.resume(connection, plan);
+    if (isThenable(outcome)) return outcome.then(finishResume);
+    finishResume(outcome);
+  };
+
+  const take = (id: unknown, data: unknown) => {
+    if (typeof id !== 'string' || id === '')
+      return closeWith(CloseCode.invalidPayload, 'send needs a string id');
+    if (id.length > MAX_NAME_CHARS) {
+      // Refused for good, and only this message: the link carries on.
+      send({
+        type: Frame.nack,
+        id,
+        error: `message ids must be 1–${MAX_NAME_CHARS} characters`,
+      });
+      return;
+    }
+    if (hub.takeFailure() !== undefined) {
+      // WebSocket has no status per message: a failing server drops the socket, and
+      // nothing after the failed message is handled on it.
+      return letGoOf();
+    }
+    const verdict = hub.accept({ id, data }, connection);
+    send(verdict.ok ? { type: Frame.ack, id } : { type: Frame.nack, id, error: verdict.error });
+  };
+
+  /** One frame. A promise when its handling waits for the app; later frames wait for it. */
+  const handle = (raw: RawData, isBinary: boolean): Promise<void> | undefined => {
     if (isBinary || (raw as Buffer).length > options.maxBodyBytes) {
-      socket.close(CloseCode.tooBig, 'frame too large or binary');
+      closeWith(CloseCode.tooBig, 'frame too large or binary');
       return;
     }
     const read = parseFrame(String(raw));
     if ('problem' in read) {
-      socket.close(CloseCode.invalidPayload, read.problem);
+      closeWith(CloseCode.invalidPayload, read.problem);
       return;
     }
-    const frame = read.frame as { type?: unknown; id?: unknown; data?: unknown; streams?: unknown };
+    const frame = read.frame;
     // A connection the server forgot, or one silenced: nothing is handled any more.
     if (hub.connections.get(connection.id) !== connection || hub.silent) return;
     switch (frame.type) {
-      case Frame.resume: {
-        const positions = readPositions(frame.streams);
-        if (!positions) {
-          return socket.close(CloseCode.invalidPayload, 'resume needs streams: [{ stream, seq }]');
-        }
-        const fault = hub.resumeFault();
-        // No frame says "resume failed": a server that cannot resume closes the socket.
-        if (fault === 'fail') return socket.close(CloseCode.serverError, 'resume failed');
-        if (fault === 'hang') return;
-        hub.resume(connection, positions);
-        return send(socket, { type: Frame.resumed });
-      }
-      case Frame.send: {
-        if (typeof frame.id !== 'string' || frame.id === '') {
-          return socket.close(CloseCode.invalidPayload, 'send needs a string id');
-        }
-        if (hub.takeFailure() !== undefined) {
-          // WebSocket has no status per message: a failing server drops the socket, and
-          // nothing after the failed message is handled on it.
-          return letGoOf();
-        }
-        const verdict = hub.accept({ id: frame.id, data: frame.data }, connection);
-        return send(
-          socket,
-          verdict.ok
-            ? { type: Frame.ack, id: frame.id }
-            : { type: Frame.nack, id: frame.id, error: verdict.error },
-        );
-      }
+      case Frame.resume:
+        return resume(frame.streams);
+      case Frame.send:
+        take(frame.id, frame.data);
+        return;
       case Frame.suspend:
-        connection.suspends++;
+        hub.noteSuspend(connection.id);
         return;
       default:
-        socket.close(
-          CloseCode.invalidPayload,
-          closeReason(`unknown frame type ${describeValue(frame.type)}`),
-        );
+        closeWith(CloseCode.invalidPayload, `unknown frame type ${describeValue(frame.type)}`);
     }
+  };
+
+  const waiting: Array<{ raw: RawData; isBinary: boolean }> = [];
+  let busy = false;
+  const run = (raw: RawData, isBinary: boolean) => {
+    let outcome: Promise<void> | undefined;
+    try {
+      outcome = handle(raw, isBinary);
+    } catch (error) {
+      return fail(error);
+    }
+    if (outcome === undefined) return;
+    busy = true;
+    socket.pause?.();
+    outcome.then(
+      () => {
+        busy = false;
+        if (letGo) return;
+        socket.resume?.();
+        drain();
+      },
+      (error: unknown) => {
+        busy = false;
+        fail(error);
+      },
+    );
+  };
+  const drain = () => {
+    while (!busy && !letGo) {
+      const next = waiting.shift();
+      if (next === undefined) return;
+      run(next.raw, next.isBinary);
+    }
+  };
+  socket.on('message', (raw, isBinary) => {
+    if (letGo) return;
+    if (busy) waiting.push({ raw, isBinary });
+    else run(raw, isBinary);
   });
 
-  send(socket, {
+  send({
     type: Frame.welcome,
     connectionId: connection.id,
     heartbeatMs: options.heartbeatMs,

@@ -100,15 +100,19 @@ describe('SSE + POST adapter against the reference server', () => {
     expect(calls).toBe(2);
   });
 
-  it('R17 an event stream refused with 401 closes the connection as fatal', async () => {
+  it('R17 an event stream refused with 401 twice in a row closes the connection as auth', async () => {
     const { listening } = await startServer({ authorize: () => false });
     const conn = connect({ transport: transport(listening.sseUrl) });
     const errors: Array<[string, number | undefined, number | undefined]> = [];
     conn.on('error', (e) => errors.push([e.kind, e.code, e.status]));
     const sent = conn.send('x').catch((e) => e.reason);
     await until(() => conn.state === 'closed', 'closed');
-    // An HTTP status, not a close code: ConnectionError.status, never .code.
-    expect(errors).toEqual([['fatal', undefined, 401]]);
+    // An HTTP status, not a close code: ConnectionError.status, never .code. The first
+    // refusal is tried once more at once, with fresh credentials.
+    expect(errors).toEqual([
+      ['link', undefined, 401],
+      ['auth', undefined, 401],
+    ]);
     expect(await sent).toBe('closed');
   });
 

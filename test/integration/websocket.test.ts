@@ -32,7 +32,7 @@ describe('WebSocket adapter against the reference server', () => {
     expect(received.map((m) => m.id)).toEqual(['x']);
   });
 
-  it('R17 the url function is called on every attempt; close codes 4000–4099 are fatal', async () => {
+  it('R17 the url function is called on every attempt; credentials refused (4001) twice in a row close as auth', async () => {
     let allowed = true;
     const { server, listening } = await startServer({ authorize: () => allowed });
     let calls = 0;
@@ -50,7 +50,13 @@ describe('WebSocket adapter against the reference server', () => {
     allowed = false;
     server.faults.dropAll();
     await until(() => conn.state === 'closed', 'closed');
-    expect(errors.at(-1)).toEqual(['fatal', 4001]);
+    // Dropped, then refused: tried once more at once with a fresh url, refused again.
+    expect(errors).toEqual([
+      ['link', 1006],
+      ['link', 4001],
+      ['auth', 4001],
+    ]);
+    expect(calls).toBe(4);
   });
 
   it('names the missing WebSocket option where there is no global', () => {

@@ -57,7 +57,8 @@ for (const maxInFlight of [1, 2]) {
           await replay(path, maxInFlight, taken);
           for (const step of path.steps) reached.add(stateKey(step.state.value));
         }
-      });
+        // Thousands of replays on real actors: seconds, more on a loaded machine.
+      }, 120_000);
     }
   });
 }

@@ -46,6 +46,9 @@ export const MODEL_OPTIONS = {
   heartbeatTimeoutMs: MODEL_TIMING.heartbeatTimeoutMs,
   backoff: () => MODEL_TIMING.backoffMs,
   createId: () => `model-${++nextModelId}`,
+  // The model fires `ack.timeout` itself (the runner sends it, as the timer would); the
+  // real timer must never fire on its own while simulated time adds up along a path.
+  ackTimeoutMs: 2 ** 31 - 1,
 } satisfies Partial<ConnectionInput>;
 
 /** The leaf state as a path, e.g. `reconnecting.waiting`. */
@@ -65,6 +68,7 @@ export function serialize(snapshot: Snapshot): string {
     `w:${context.positions.has(STREAM) ? 1 : 0}`,
     `x:${context.linkAttempts}`,
     `b:${Math.min(context.backoffAttempt, 2)}`,
+    `a:${context.authRefused ? 1 : 0}`,
   ].join(' ');
 }
 
@@ -95,9 +99,10 @@ export function modelEvents(snapshot: Snapshot): ModelEvent[] {
   if (hasLink(key)) {
     events.push({ type: 'link.closed', info: { reason: 'dropped' } });
     events.push({ type: 'link.closed', info: { code: 4001, fatal: true } });
+    events.push({ type: 'link.closed', info: { code: 4003, auth: true } });
   }
   if (key.endsWith('opening')) {
-    events.push({ type: 'link.open' });
+    events.push({ type: 'link.open', heartbeatMs: 0 });
     events.push({ type: `xstate.after.connectTimeout.holdfast.${key}` } as unknown as ModelEvent);
   }
   if (key.endsWith('resuming')) {
@@ -122,6 +127,7 @@ export function modelEvents(snapshot: Snapshot): ModelEvent[] {
     events.push({ type: 'link.alive' });
     events.push({ type: `xstate.after.heartbeatTimeout.holdfast.${key}` } as unknown as ModelEvent);
     const [head, second] = toArray(context.outbox.inFlight);
+    if (head) events.push({ type: 'ack.timeout' });
     if (head) {
       for (const status of ['ok', 'stale', 'retry', 'rejected'] as const) {
         events.push({ type: 'link.verdicts', verdicts: [{ id: head.id, outcome: { status } }] });
@@ -152,7 +158,8 @@ export function modelEvents(snapshot: Snapshot): ModelEvent[] {
 export function eventKey(event: ModelEvent): string {
   if (event.type === 'link.verdicts')
     return `${event.type}:${event.verdicts.map((v) => v.outcome.status).join(',')}`;
-  if (event.type === 'link.closed') return `${event.type}:${event.info.fatal ? 'fatal' : 'lost'}`;
+  if (event.type === 'link.closed')
+    return `${event.type}:${event.info.fatal ? 'fatal' : event.info.auth ? 'auth' : 'lost'}`;
   if (event.type === 'send' && 'data' in event)
     return `${event.type}:${event.retry === false ? 'once' : 'retry'}`;
   return event.type;

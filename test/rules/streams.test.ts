@@ -65,6 +65,35 @@ describe('stream rules', () => {
     expect(h.errors.map((e) => e.kind)).toEqual(['protocol', 'protocol']);
   });
 
+  it('R18 after unwatch, no frame of that stream reaches the app until it is watched again', async () => {
+    const h = harness();
+    h.conn.watch('s');
+    await settle();
+    const link = h.server.current;
+    link?.push({ stream: 's', seq: 1, data: 'one' });
+    await settle();
+    // Still in flight when the app unwatches: it must not arrive after unwatch() returned.
+    link?.push({ stream: 's', seq: 2, data: 'two' });
+    h.conn.unwatch('s');
+    await settle();
+    link?.push({ stream: 's', seq: 3, data: 'three' });
+    link?.push({ stream: 'never watched', seq: 5, data: 'other' });
+    await settle();
+    expect(h.messages).toEqual(['one', 'other']);
+    expect(h.errors).toEqual([]);
+    expect(h.conn.positions()).toEqual([]);
+    h.conn.watch('s', 3);
+    await settle();
+    expect(link?.log.filter((r) => r.kind === 'resume').at(-1)).toMatchObject({
+      positions: [{ stream: 's', seq: 3 }],
+    });
+    link?.push({ stream: 's', seq: 4, data: 'four' });
+    await settle();
+    expect(h.messages).toEqual(['one', 'other', 'four']);
+    expect(h.conn.positions()).toEqual([{ stream: 's', seq: 4 }]);
+    expect(h.errors).toEqual([]);
+  });
+
   it('R20 watch on a usable link resumes that stream at once without holding back sends', async () => {
     const h = harness({ server: { behaviour: { resume: 'hold' } }, maxInFlight: 4 });
     await settle();
@@ -75,7 +104,7 @@ describe('stream rules', () => {
     const link = h.server.current;
     expect(link?.log).toEqual([
       { kind: 'resume', positions: [{ stream: 'late', seq: 5 }] },
-      { kind: 'send', message: { id: 'x', data: 'x' } },
+      { kind: 'send', message: { id: 'x', data: 'x', json: '"x"' } },
     ]);
     await sent;
     expect(h.conn.state).toBe('open');
