@@ -14,7 +14,22 @@ import { type Connection, createConnection } from '../src/index.js';
 import { until } from './integration/wire.js';
 
 const closers: Array<() => void> = [];
-afterEach(() => {
+/** Every connection of the suite, and every send it made. */
+const watched: Array<{ conn: Connection; sends: Array<Promise<unknown>> }> = [];
+
+// Whatever a test's hostile peer did, the machine must still be running, and close()
+// must settle every send it made: an actor stopped by an exception would leave them
+// hanging.
+afterEach(async () => {
+  for (const { conn, sends } of watched.splice(0)) {
+    expect(conn.actor.getSnapshot().status).toBe('active');
+    conn.close();
+    const settled = await Promise.race([
+      Promise.allSettled(sends).then(() => true),
+      new Promise((resolve) => setTimeout(resolve, 1000, false)),
+    ]);
+    expect(settled, 'every send settles').toBe(true);
+  }
   for (const close of closers.splice(0)) close();
 });
 
@@ -52,6 +67,14 @@ async function scriptedServer(
 function watchConnection(conn: Connection) {
   const errors: string[] = [];
   const messages: unknown[] = [];
+  const sends: Array<Promise<unknown>> = [];
+  const send = conn.send.bind(conn);
+  conn.send = (data, options) => {
+    const sent = send(data, options);
+    sends.push(sent.catch(() => {}));
+    return sent;
+  };
+  watched.push({ conn, sends });
   conn.on('error', (e) => errors.push(e.kind));
   conn.on('message', (d) => messages.push(d));
   closers.push(() => conn.close());

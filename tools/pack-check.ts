@@ -15,13 +15,19 @@ const root = new URL('..', import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const subpaths = Object.keys(pkg.exports).filter((p) => p !== './package.json');
 const names = subpaths.map((p) => (p === '.' ? 'holdfast' : `holdfast/${p.slice(2)}`));
-/** Budgets in bytes, minified + gzipped, xstate and ws excluded. */
+/**
+ * Budgets in bytes, minified + gzipped, xstate and ws excluded. Raised once, by the
+ * hardening of issue 11 (checks of every peer input, the ack timer, credentials refused,
+ * O(1) positions, the server's limits): index 9,000 → 10,500, websocket 2,500 → 3,000,
+ * sse 3,000 → 3,700, server 5,000 → 6,500 (docs/benchmarks.md). A budget is a tripwire
+ * for growth nobody meant, not a target: raise it only with a reason written here.
+ */
 const BUDGETS: Record<string, number> = {
-  index: 9000,
+  index: 10_500,
   memory: 3500,
-  websocket: 2500,
-  sse: 3000,
-  server: 5000,
+  websocket: 3000,
+  sse: 3700,
+  server: 6500,
   browser: 1200,
 };
 

@@ -1,35 +1,24 @@
 /**
- * The protocol-independent half of the reference server: stream logs with a bounded
- * replay window, a bounded dedup window of message ids, the live connections, the limits
- * every link is held to, and the faults a test or the demo can inject. The WebSocket and
- * SSE halves only speak the wire.
+ * The protocol-independent half of the reference server: the live connections and the
+ * limits every link is held to, publishing to them and replaying a resume's streams onto
+ * one, a bounded dedup window of message ids, errors reported, and the faults a test or
+ * the demo can inject. The stream logs (`stream-logs.ts`) and resume planning
+ * (`resume-plan.ts`) are its parts; the WebSocket and SSE halves only speak the wire.
  */
 import { randomUUID } from 'node:crypto';
-import { describeError, describeValue, invalidArgument } from '../../adapters/describe.js';
+import { describeValue } from '../../adapters/describe.js';
 import { HttpStatus } from '../../adapters/protocol.js';
 import { Recent } from '../../adapters/recent.js';
-
-const ENTRY = 'holdfast/server';
-
-/** Stream names and message ids are 1 to this many characters. */
-export const MAX_NAME_CHARS = 256;
-
-/** What `publish` returns: the event as published. */
-export interface StreamEvent {
-  stream: string;
-  seq: number;
-  data: unknown;
-}
-
-/**
- * One event as the log keeps it: `data` serialised to JSON once, when it was published.
- * Every frame that carries it, live or replayed, is built around this text.
- */
-export interface LoggedEvent {
-  readonly stream: string;
-  readonly seq: number;
-  readonly json: string;
-}
+import { isThenable, positiveOption } from './checks.js';
+import {
+  askCanWatch,
+  planResume,
+  type ResumePlan,
+  type ResumeRefusal,
+  tooMany,
+  withinLimit,
+} from './resume-plan.js';
+import { type LoggedEvent, type StreamEvent, StreamLogs } from './stream-logs.js';
 
 export interface ServerMessage {
   id: string;
@@ -134,73 +123,6 @@ export interface WireLink {
   drop(): void;
 }
 
-/** A resume's positions, checked: one per stream, the smallest seq it was given. */
-export interface ResumePlan {
-  readonly positions: ReadonlyMap<string, number>;
-}
-
-/** Why a resume is refused; the wire half turns it into a close code or a status. */
-export interface ResumeRefusal {
-  /**
-   * `invalid`: not `[{ stream, seq }]`, or a stream name out of bounds. `too-many`: past
-   * `maxStreamsPerConnection`. `forbidden`: `canWatch` said no. `failed`: `canWatch`
-   * threw (reported). `gone`: the link closed or was dropped meanwhile.
-   */
-  readonly refused: 'invalid' | 'too-many' | 'forbidden' | 'failed' | 'gone';
-  readonly error: string;
-}
-
-/** Whatever a hook returned, when it is a promise (or any thenable). */
-export function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
-}
-
-/** A stream name or a message id: a string of 1 to `MAX_NAME_CHARS` characters. */
-export function isName(value: unknown): value is string {
-  return typeof value === 'string' && value.length >= 1 && value.length <= MAX_NAME_CHARS;
-}
-
-/**
- * An option that must be a positive number (at most `max`), or its default when absent.
- * A wrong one throws a `TypeError` from `createServer`.
- */
-export function positiveOption(
-  name: string,
-  value: unknown,
-  fallback: number,
-  max = Number.POSITIVE_INFINITY,
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !(value > 0) || value > max)
-    throw invalidArgument(
-      `option ${name}`,
-      max === Number.POSITIVE_INFINITY ? 'a positive number' : `a positive number up to ${max}`,
-      value,
-      ENTRY,
-    );
-  return value;
-}
-
-/** `data` as JSON text, or the `TypeError` `publish()` throws. */
-function serialise(data: unknown): string {
-  let json: string | undefined;
-  let cause: unknown;
-  try {
-    json = JSON.stringify(data);
-  } catch (error) {
-    // BigInt and cycles throw a TypeError; nesting too deep, a RangeError.
-    cause = error;
-  }
-  if (typeof json === 'string') return json;
-  const wrong = invalidArgument('publish() data', 'serialisable to JSON', data, ENTRY);
-  const why = cause === undefined ? '' : ` (${describeError(cause)})`;
-  throw new TypeError(`${wrong.message}${why}`, { cause });
-}
-
 /** The text a throw from `onMessage` refuses a message with. Never throws. */
 function refusalText(error: unknown): string {
   try {
@@ -235,10 +157,8 @@ export class Hub {
    * each with its notice tally only (not the connection, its streams or its link).
    */
   private readonly recentlyClosed = new Recent<{ suspends: number }>(1000);
-  private readonly logs = new Map<string, LoggedEvent[]>();
-  private readonly seqs = new Map<string, number>();
+  private readonly logs: StreamLogs;
   private readonly seen: Recent<true>;
-  private readonly replayWindow: number;
   private readonly onMessage: HubOptions['onMessage'];
   private readonly canWatch: HubOptions['canWatch'];
   private readonly onError: NonNullable<HubOptions['onError']>;
@@ -253,7 +173,7 @@ export class Hub {
   hangingResumes = false;
 
   constructor(options: HubOptions = {}) {
-    this.replayWindow = options.replayWindow ?? 10_000;
+    this.logs = new StreamLogs(options.replayWindow ?? 10_000);
     this.seen = new Recent(options.dedupWindow ?? 100_000);
     this.onMessage = options.onMessage;
     this.canWatch = options.canWatch;
@@ -348,26 +268,12 @@ export class Hub {
 
   /**
    * Append to a stream's log and send to every connection watching it. `data` is
-   * serialised here, once: what cannot be (a BigInt, a cycle, nesting too deep, nothing
-   * at all) throws a `TypeError` and is not logged. Each wire's frame text is built once
-   * per publish, around that JSON.
+   * serialised once, as it is logged: what cannot be (a BigInt, a cycle, nesting too
+   * deep, nothing at all) throws a `TypeError` and is not logged. Each wire's frame text
+   * is built once per publish, around that JSON.
    */
   publish(stream: string, data: unknown): StreamEvent {
-    if (!isName(stream))
-      throw invalidArgument(
-        'publish() stream',
-        `a string of 1–${MAX_NAME_CHARS} characters`,
-        stream,
-        ENTRY,
-      );
-    const json = serialise(data);
-    const seq = (this.seqs.get(stream) ?? 0) + 1;
-    this.seqs.set(stream, seq);
-    const event: LoggedEvent = { stream, seq, json };
-    const log = this.logs.get(stream) ?? [];
-    this.logs.set(stream, log);
-    log.push(event);
-    if (log.length > this.replayWindow) log.splice(0, log.length - this.replayWindow);
+    const event = this.logs.append(stream, data);
     if (!this.silent) {
       const frames = new Map<WireLink['eventFrame'], string>();
       for (const live of this.lives.values()) {
@@ -380,47 +286,15 @@ export class Hub {
         this.write(live, text);
       }
     }
-    return { stream, seq, data };
+    return { stream, seq: event.seq, data };
   }
 
   /**
-   * A resume's `streams` checked: `[{ stream, seq }]` with names of 1–256 characters;
-   * positions for the same stream merged into one, at the smallest seq (nothing is
-   * skipped, and each stream is replayed once); and the streams the connection would then
-   * watch within `maxStreamsPerConnection`.
+   * A resume's `streams` checked, merged and held to `maxStreamsPerConnection` with the
+   * streams the connection already watches (`planResume` in `resume-plan.ts`).
    */
   planResume(connection: HubConnection, value: unknown): ResumePlan | ResumeRefusal {
-    const shape = { refused: 'invalid', error: 'resume needs streams: [{ stream, seq }]' } as const;
-    if (!Array.isArray(value)) return shape;
-    const positions = new Map<string, number>();
-    for (const item of value) {
-      if (typeof item !== 'object' || item === null) return shape;
-      const { stream, seq } = item as { stream?: unknown; seq?: unknown };
-      if (typeof stream !== 'string' || typeof seq !== 'number') return shape;
-      if (!Number.isSafeInteger(seq) || seq < 0) return shape;
-      if (!isName(stream))
-        return {
-          refused: 'invalid',
-          error: `stream names must be 1–${MAX_NAME_CHARS} characters, got ${describeValue(stream)}`,
-        };
-      const known = positions.get(stream);
-      if (known === undefined || seq < known) positions.set(stream, seq);
-      if (positions.size > this.maxStreamsPerConnection) return this.tooMany();
-    }
-    return this.withinLimit(connection, positions) ? { positions } : this.tooMany();
-  }
-
-  private tooMany(): ResumeRefusal {
-    return {
-      refused: 'too-many',
-      error: `a connection may watch at most ${this.maxStreamsPerConnection} streams`,
-    };
-  }
-
-  private withinLimit(connection: HubConnection, positions: ReadonlyMap<string, number>): boolean {
-    let watched = connection.streams.size;
-    for (const stream of positions.keys()) if (!connection.streams.has(stream)) watched++;
-    return watched <= this.maxStreamsPerConnection;
+    return planResume(connection.streams, value, this.maxStreamsPerConnection);
   }
 
   /**
@@ -434,29 +308,12 @@ export class Hub {
   ): ResumeRefusal | undefined | Promise<ResumeRefusal | undefined> {
     const canWatch = this.canWatch;
     if (!canWatch) return this.replay(connection, plan);
-    const streams = [...plan.positions.keys()];
-    const failed = (error: unknown): ResumeRefusal => {
-      this.report(error, { during: 'canWatch', connectionId: connection.id });
-      return { refused: 'failed', error: 'canWatch failed' };
-    };
-    let verdicts: unknown[];
-    try {
-      verdicts = streams.map((stream) => canWatch(connection, stream));
-    } catch (error) {
-      return failed(error);
-    }
-    const decide = (answers: readonly unknown[]) => {
-      const at = answers.findIndex((answer) => answer !== true);
-      const stream = streams[at];
-      if (stream !== undefined)
-        return {
-          refused: 'forbidden',
-          error: `may not watch stream ${describeValue(stream)}`,
-        } as const;
-      return this.replay(connection, plan);
-    };
-    if (!verdicts.some(isThenable)) return decide(verdicts);
-    return Promise.all(verdicts).then(decide, failed);
+    return askCanWatch(
+      plan,
+      (stream) => canWatch(connection, stream),
+      (error) => this.report(error, { during: 'canWatch', connectionId: connection.id }),
+      () => this.replay(connection, plan),
+    );
   }
 
   private replay(connection: HubConnection, plan: ResumePlan): ResumeRefusal | undefined {
@@ -464,15 +321,11 @@ export class Hub {
     if (live?.connection !== connection || live.gone)
       return { refused: 'gone', error: 'unknown connection' };
     // Checked again: another resume on this link may have finished while canWatch ran.
-    if (!this.withinLimit(connection, plan.positions)) return this.tooMany();
+    if (!withinLimit(connection.streams, plan.positions, this.maxStreamsPerConnection))
+      return tooMany(this.maxStreamsPerConnection);
     for (const stream of plan.positions.keys()) live.streams.add(stream);
     for (const [stream, seq] of plan.positions) {
-      const log = this.logs.get(stream);
-      const first = log?.[0];
-      if (log === undefined || first === undefined) continue;
-      // A log holds consecutive seqs, so the first event after `seq` is found by index.
-      for (let i = Math.max(0, seq - first.seq + 1); i < log.length; i++) {
-        const event = log[i] as LoggedEvent;
+      for (const event of this.logs.after(stream, seq)) {
         if (!this.write(live, live.link.eventFrame(event)))
           return { refused: 'gone', error: 'the link was dropped' };
       }

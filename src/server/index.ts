@@ -12,18 +12,17 @@ import {
 import type { AddressInfo, Socket } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, HttpStatus, SsePath, type SsePostPath } from '../../adapters/protocol.js';
+import { isThenable, positiveOption } from './checks.js';
 import {
   Hub,
   type HubConnection,
   type HubOptions,
-  isThenable,
-  positiveOption,
   type ServerErrorContext,
   type ServerErrorSource,
   type ServerMessage,
-  type StreamEvent,
 } from './hub.js';
 import { handlePost, openEventStream, reply } from './sse.js';
+import type { StreamEvent } from './stream-logs.js';
 import { serveWebSocket } from './websocket.js';
 
 export type {

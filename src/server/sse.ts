@@ -8,14 +8,10 @@ import {
   SsePath,
   type SsePostPath,
 } from '../../adapters/protocol.js';
-import {
-  type Hub,
-  isName,
-  isThenable,
-  type LoggedEvent,
-  MAX_NAME_CHARS,
-  type ResumeRefusal,
-} from './hub.js';
+import { isName, isThenable, MAX_NAME_CHARS } from './checks.js';
+import type { Hub } from './hub.js';
+import type { ResumeRefusal } from './resume-plan.js';
+import type { LoggedEvent } from './stream-logs.js';
 
 /** Node lowercases the names of incoming headers. */
 const CONNECTION_ID = Header.connectionId.toLowerCase();

@@ -2,13 +2,10 @@
 import type { RawData, WebSocket } from 'ws';
 import { describeValue } from '../../adapters/describe.js';
 import { CloseCode, closeReason, Frame, parseFrame } from '../../adapters/protocol.js';
-import {
-  type Hub,
-  isThenable,
-  type LoggedEvent,
-  MAX_NAME_CHARS,
-  type ResumeRefusal,
-} from './hub.js';
+import { isThenable, MAX_NAME_CHARS } from './checks.js';
+import type { Hub } from './hub.js';
+import type { ResumeRefusal } from './resume-plan.js';
+import type { LoggedEvent } from './stream-logs.js';
 
 export interface WebSocketSideOptions {
   heartbeatMs: number;
