@@ -6,8 +6,10 @@ import type {
   InboundFrame,
   LinkClose,
   LinkEvents,
+  LinkWelcome,
   OutboundMessage,
   SendOutcome,
+  StreamHead,
   StreamPosition,
 } from './transport.js';
 
@@ -23,7 +25,8 @@ export type Status = SendOutcome['status'];
 export type WireRecord =
   | { kind: 'resume'; positions: readonly StreamPosition[]; answer?: 'ok' | 'fail' }
   | { kind: 'send'; message: OutboundMessage }
-  | { kind: 'suspend'; positions: readonly StreamPosition[] };
+  | { kind: 'suspend'; positions: readonly StreamPosition[] }
+  | { kind: 'unwatch'; streams: readonly string[] };
 
 export interface PendingSend {
   readonly message: OutboundMessage;
@@ -48,6 +51,11 @@ export interface PendingResume {
 export interface ServerLink {
   /** 1 for the first link the server saw, then 2, 3, … */
   readonly id: number;
+  /**
+   * The session the client opened the link with (`connect(events, { session })`, protocol
+   * v2); undefined for a v1 link, whose messages are deduplicated by id.
+   */
+  readonly session: string | undefined;
   readonly state: 'connecting' | 'open' | 'closed';
   /** What the client sent on this link, in order (with `record: true`). */
   readonly log: readonly WireRecord[];
@@ -63,6 +71,8 @@ export interface ServerLink {
   drop(info?: LinkClose): void;
   /** Send one frame on this link. */
   push(frame: InboundFrame): void;
+  /** Send one `stream` frame (protocol v2): a log's epoch and head. */
+  pushStream(head: StreamHead): void;
   /** Send a sign of life. */
   ping(): void;
   /** Go silent: no frames, no pings, no answers; the link looks alive but is dead. */
@@ -84,11 +94,17 @@ export class MemoryLink implements ServerLink {
    */
   failedWith: 'stale' | 'retry' | undefined;
 
+  /**
+   * `greet` says what the welcome carries when the link is accepted (the session as the
+   * server then remembers it); undefined for a v1 link, which is greeted with nothing.
+   */
   constructor(
     readonly id: number,
     private readonly events: LinkEvents,
     private readonly heartbeatMs: number,
     private readonly clock: TimerLike,
+    readonly session: string | undefined = undefined,
+    private readonly greet: () => LinkWelcome | undefined = () => undefined,
   ) {}
 
   /** Deliver to the client on a later microtask, unless the link is gone by then. */
@@ -101,7 +117,8 @@ export class MemoryLink implements ServerLink {
   accept(): void {
     if (this.state !== 'connecting') return;
     this.state = 'open';
-    this.emit(() => this.events.open());
+    const welcome = this.greet();
+    this.emit(() => (welcome === undefined ? this.events.open() : this.events.open(welcome)));
     this.startHeartbeat();
   }
 
@@ -115,6 +132,10 @@ export class MemoryLink implements ServerLink {
 
   push(frame: InboundFrame): void {
     if (this.state === 'open' && !this.silent) this.emit(() => this.events.message(frame));
+  }
+
+  pushStream(head: StreamHead): void {
+    if (this.state === 'open' && !this.silent) this.emit(() => this.events.stream(head));
   }
 
   ping(): void {

@@ -2,16 +2,20 @@
  * The in-memory transport and the server it talks to: a real transport for two ends in
  * one process (tests, a worker, a fake backend), and the reference for spec §5.
  *
- * The server keeps what a real one keeps: per-stream logs with a replay window, a
- * dedup window of message ids (each id reaches `onMessage` once), a heartbeat. Every
- * answer can also be steered — accept or refuse links, answer or fail or hold resumes,
- * answer sends with any outcome now or later, push frames, drop links, go silent — which
- * makes it the test bed for the machine.
+ * The server keeps what a real one keeps (docs/protocol.md, v2): per-stream logs with a
+ * replay window and an epoch each, sessions (a link opened with `{ session }` is greeted
+ * with `{ known, handled }`, and each serial of a session reaches `onMessage` once while
+ * the server remembers the session), a dedup window of message ids for v1 links, a
+ * heartbeat. Every answer can also be steered — accept or refuse links, answer or fail or
+ * hold resumes, answer sends with any outcome now or later, push frames, drop links, go
+ * silent, forget sessions, start logs over, restart — which makes it the test bed for the
+ * machine.
  *
  * Everything a link reports arrives on a later microtask, never inside the call that
  * caused it, as it would from a socket.
  */
 
+import { MemoryIntake } from './memory-intake.js';
 import {
   MemoryLink,
   type PendingResume,
@@ -21,14 +25,18 @@ import {
   type TimerLike,
   type WireRecord,
 } from './memory-link.js';
-import { Recent } from './recent.js';
+import { MemoryLogs } from './memory-logs.js';
+import { CloseCode, isSessionId, WireLimit } from './protocol.js';
+import type { SessionView } from './session-store.js';
 import type {
   InboundFrame,
   Link,
   LinkClose,
   LinkEvents,
+  LinkOptions,
   OutboundMessage,
   SendOutcome,
+  StreamHead,
   StreamPosition,
   Transport,
 } from './transport.js';
@@ -41,6 +49,8 @@ export type {
   PendingSend,
   SendOutcome,
   ServerLink,
+  SessionView,
+  StreamHead,
   StreamPosition,
   TimerLike,
   Transport,
@@ -53,7 +63,11 @@ export interface MemoryBehaviour {
   connect: 'accept' | 'refuse' | 'hold';
   /** A resume: replay and confirm, fail it, or `hold` it in `link.pendingResumes`. */
   resume: 'ok' | 'fail' | 'hold';
-  /** A send: answer with this outcome, `hold` it in `link.pendingSends`, or decide per message. */
+  /**
+   * A send: answer with this outcome, `hold` it in `link.pendingSends`, or decide per
+   * message. On a link with a session, `ok` and `rejected` are the app's verdict on a
+   * serial the session has not had taken; a duplicate is answered with the first verdict.
+   */
   send:
     | Status
     | 'hold'
@@ -63,19 +77,29 @@ export interface MemoryBehaviour {
 export interface MemoryServerOptions {
   /** @default { connect: 'accept', resume: 'ok', send: 'ok' } */
   behaviour?: Partial<MemoryBehaviour>;
-  /** Called once per message id the server accepts, in arrival order. */
+  /**
+   * Called once per message the server takes, in arrival order: once per serial of a
+   * session while it remembers the session (`link.session` says which), once per id
+   * within `dedupWindow` on a v1 link.
+   */
   onMessage?: (message: OutboundMessage, link: ServerLink) => void;
   /** Ping every open link this often, in ms; 0 disables. @default 15000 */
   heartbeatMs?: number;
   /** Frames kept per stream for replay. @default 1000 */
   replayWindow?: number;
-  /** Message ids remembered to discard duplicates. @default 10000 */
+  /** Message ids remembered to discard duplicates on v1 links (no session). @default 10000 */
   dedupWindow?: number;
+  /** How long a session is remembered after its last message, in ms. @default 86400000 (24 h) */
+  sessionTtlMs?: number;
+  /** Most sessions remembered; the least recently active is forgotten first. @default 1000000 */
+  maxSessions?: number;
+  /** The clock sessions expire by, in ms. @default Date.now */
+  now?: () => number;
   /** Timers for the heartbeat. @default globalThis */
   clock?: TimerLike;
   /**
-   * Keep `received` and every link's `log` (for tests and debugging). Off by default so
-   * a long-lived server does not grow without bound.
+   * Keep `received`, `receivedBy()` and every link's `log` (for tests and debugging). Off
+   * by default so a long-lived server does not grow without bound.
    * @default false
    */
   record?: boolean;
@@ -92,25 +116,35 @@ export class MemoryServer {
   /** Every link the server has seen, oldest first (without `record`: the ones not closed). */
   readonly links: ServerLink[] = [];
   private linkCount = 0;
-  /** Every message the server accepted, once per id, in arrival order (with `record: true`). */
-  readonly received: OutboundMessage[] = [];
   private behaviour: MemoryBehaviour;
-  private readonly logs = new Map<string, InboundFrame[]>();
-  private readonly seen: Recent<true>;
-  private readonly options: Required<Omit<MemoryServerOptions, 'behaviour' | 'onMessage'>> &
-    Pick<MemoryServerOptions, 'onMessage'>;
+  private readonly logs: MemoryLogs;
+  private readonly intake: MemoryIntake;
+  private readonly options: { heartbeatMs: number; clock: TimerLike; record: boolean };
 
   constructor(options: MemoryServerOptions = {}) {
     this.behaviour = { ...DEFAULT_BEHAVIOUR, ...options.behaviour };
     this.options = {
       heartbeatMs: options.heartbeatMs ?? 15_000,
-      replayWindow: options.replayWindow ?? 1000,
-      dedupWindow: options.dedupWindow ?? 10_000,
       clock: options.clock ?? globalThis,
-      onMessage: options.onMessage,
       record: options.record ?? false,
     };
-    this.seen = new Recent(this.options.dedupWindow);
+    this.logs = new MemoryLogs(options.replayWindow ?? 1000);
+    this.intake = new MemoryIntake({
+      dedupWindow: options.dedupWindow ?? 10_000,
+      sessionTtlMs: options.sessionTtlMs ?? 86_400_000,
+      maxSessions: options.maxSessions ?? 1_000_000,
+      now: options.now,
+      record: this.options.record,
+      onMessage: options.onMessage,
+    });
+  }
+
+  /**
+   * Every message the server handed to its app, in arrival order (with `record: true`):
+   * what the app saw, so it outlives `restart({ keepState: false })`.
+   */
+  get received(): readonly OutboundMessage[] {
+    return this.intake.received;
   }
 
   /** The newest link that is not closed, if any. */
@@ -131,18 +165,32 @@ export class MemoryServer {
 
   /** A transport whose links end at this server. */
   transport(options: { maxInFlight?: number } = {}): Transport {
-    return { maxInFlight: options.maxInFlight ?? 64, connect: (events) => this.connect(events) };
+    return {
+      maxInFlight: options.maxInFlight ?? 64,
+      connect: (events, link) => this.connect(events, link),
+    };
   }
 
   /** Append to a stream's log and push the frame to every link that resumed the stream. */
   publish(stream: string, data: unknown): InboundFrame {
-    const log = this.logs.get(stream) ?? [];
-    this.logs.set(stream, log);
-    const frame = { stream, seq: (log[log.length - 1]?.seq ?? 0) + 1, data };
-    log.push(frame);
-    if (log.length > this.options.replayWindow) log.shift();
+    const frame = this.logs.append(stream, data);
     for (const link of this.links) if (link.streams.has(stream)) link.push(frame);
     return frame;
+  }
+
+  /** The epoch and head of a stream's log, as a `stream` frame would carry them. */
+  head(stream: string): StreamHead {
+    return this.logs.head(stream);
+  }
+
+  /** What a `welcome` would say of this session now (without counting as activity). */
+  session(session: string): SessionView {
+    return this.intake.peek(session);
+  }
+
+  /** The messages of one session handed to the app, in order (with `record: true`). */
+  receivedBy(session: string): readonly OutboundMessage[] {
+    return this.intake.receivedBy(session);
   }
 
   /** Drop every live link. */
@@ -155,9 +203,43 @@ export class MemoryServer {
     this.dropAll({ reason: 'the memory server closed' });
   }
 
-  private connect(events: LinkEvents): Link {
+  /**
+   * Drop every live link, as a restart does. `keepState: false` also loses what an
+   * in-memory server loses in a crash: every log starts over (a new epoch, seqs from 1),
+   * every session and every message id is forgotten. What the app received stays.
+   * @default { keepState: true }
+   */
+  restart({ keepState = true }: { keepState?: boolean } = {}): void {
+    this.dropAll({ reason: 'the memory server restarted' });
+    if (keepState) return;
+    this.logs.clear();
+    this.intake.forgetAll();
+  }
+
+  /** Forget every session, as if each had expired; links stay open. */
+  forgetSessions(): void {
+    this.intake.forgetSessions();
+  }
+
+  /**
+   * One stream's log starts over: emptied, a new epoch, its next frame at seq 1. Every
+   * link watching it is dropped (an epoch never changes under a live link).
+   */
+  startOver(stream: string): void {
+    this.logs.startOver(stream);
+    for (const link of this.live)
+      if (link.streams.has(stream)) link.drop({ reason: `the log of ${stream} started over` });
+  }
+
+  private connect(events: LinkEvents, options?: LinkOptions): Link {
     const { heartbeatMs, clock } = this.options;
-    const link = new MemoryLink(++this.linkCount, events, heartbeatMs, clock);
+    const session = options?.session;
+    const greet = () => {
+      if (session === undefined) return undefined;
+      const said = this.intake.greet(session);
+      return heartbeatMs > 0 ? { heartbeatMs, session: said } : { session: said };
+    };
+    const link = new MemoryLink(++this.linkCount, events, heartbeatMs, clock, session, greet);
     // Without `record`, closed links are forgotten so a long-lived server does not grow.
     if (!this.options.record) {
       for (let i = this.links.length - 1; i >= 0; i--) {
@@ -165,7 +247,12 @@ export class MemoryServer {
       }
     }
     this.links.push(link);
-    if (this.behaviour.connect === 'accept') link.accept();
+    if (session !== undefined && !isSessionId(session))
+      link.refuse({
+        code: CloseCode.policyViolation,
+        reason: `session ids must be ${WireLimit.sessionMinChars}–${WireLimit.sessionMaxChars} characters of [A-Za-z0-9_-]`,
+      });
+    else if (this.behaviour.connect === 'accept') link.accept();
     else if (this.behaviour.connect === 'refuse') link.refuse();
     return {
       resume: (positions) => this.resume(link, positions),
@@ -174,8 +261,22 @@ export class MemoryServer {
         if (link.state === 'open')
           this.record(link, { kind: 'suspend', positions: [...positions] });
       },
+      unwatch: (streams) => this.unwatch(link, streams),
       close: () => link.closed(),
     };
+  }
+
+  private unwatch(link: MemoryLink, streams: readonly string[]): void {
+    if (link.state !== 'open') return;
+    this.record(link, { kind: 'unwatch', streams: [...streams] });
+    if (streams.length > WireLimit.streamsPerRequest) {
+      link.drop({
+        code: CloseCode.invalidPayload,
+        reason: `an unwatch names at most ${WireLimit.streamsPerRequest} streams, got ${streams.length}`,
+      });
+      return;
+    }
+    for (const stream of streams) link.streams.delete(stream);
   }
 
   private resume(link: MemoryLink, positions: readonly StreamPosition[]): Promise<void> {
@@ -191,10 +292,12 @@ export class MemoryServer {
           settled = true;
           record.answer = 'ok';
           remove(link.pendingResumes, pending);
-          for (const { stream, seq } of positions) {
-            link.streams.add(stream);
-            for (const frame of this.logs.get(stream) ?? [])
-              if ((frame.seq ?? 0) > seq) link.push(frame);
+          const v2 = link.session !== undefined;
+          for (const position of positions) {
+            link.streams.add(position.stream);
+            // v2: the log's epoch and head before its replay (spec §5).
+            if (v2) link.pushStream(this.logs.head(position.stream));
+            for (const frame of this.logs.after(position, v2)) link.push(frame);
           }
           // After the replay, so the client sees every replayed frame before the resume ends.
           queueMicrotask(resolve);
@@ -227,8 +330,9 @@ export class MemoryServer {
           if (settled) return;
           settled = true;
           remove(link.pendingSends, pending);
-          const outcome = toOutcome(answer);
-          if (outcome.status === 'ok' && !handled) this.accept(message, link);
+          let outcome = toOutcome(answer);
+          if (!handled && (outcome.status === 'ok' || outcome.status === 'rejected'))
+            outcome = this.intake.take(message, link, outcome);
           if ((outcome.status === 'stale' || outcome.status === 'retry') && link.state === 'open') {
             link.failedWith = outcome.status;
           }
@@ -237,7 +341,7 @@ export class MemoryServer {
         handleWithoutReply: () => {
           if (settled || handled) return;
           handled = true;
-          this.accept(message, link);
+          this.intake.take(message, link, { status: 'ok' });
         },
       };
       const { send } = this.behaviour;
@@ -253,14 +357,6 @@ export class MemoryServer {
 
   private record(link: MemoryLink, record: WireRecord): void {
     if (this.options.record) link.log.push(record);
-  }
-
-  /** A message arrived: hand it to the app unless its id was seen (R7). */
-  private accept(message: OutboundMessage, link: ServerLink): void {
-    if (this.seen.has(message.id)) return;
-    this.seen.add(message.id, true);
-    if (this.options.record) this.received.push(message);
-    this.options.onMessage?.(message, link);
   }
 }
 

@@ -1,5 +1,6 @@
 /**
- * Wire protocol v1 as one table (docs/protocol.md): every word and number the two adapters
+ * Wire protocol v2 as one table (docs/protocol.md; v2 adds sessions, serials, epochs and
+ * unwatch to v1 without changing a v1 word): every word and number the two adapters
  * and the reference server (`src/server/`) put on or read from the wire. Both sides import
  * it, so a name or a code cannot drift between them. Pure data and pure functions: no
  * state, no I/O.
@@ -29,6 +30,13 @@ export const Frame = {
   ping: 'ping',
   /** C→S: the client is going to sleep; no reply. */
   suspend: 'suspend',
+  /**
+   * S→C (v2): `{ stream, epoch, head }` of a stream's log, before its replay on a resume.
+   * Only after `welcome`.
+   */
+  stream: 'stream',
+  /** C→S (v2): `{ streams: [name, …] }`: stop sending these streams on this link; no reply. */
+  unwatch: 'unwatch',
 } as const;
 export type FrameType = (typeof Frame)[keyof typeof Frame];
 
@@ -44,6 +52,8 @@ export const SseEvent = {
   event: 'event',
   /** `{}`: a sign of life. */
   ping: 'ping',
+  /** (v2) `{ stream, epoch, head }`: as the WebSocket `stream` frame. */
+  stream: 'stream',
 } as const;
 export type SseEventName = (typeof SseEvent)[keyof typeof SseEvent];
 
@@ -60,9 +70,48 @@ export const SsePath = {
   send: '/send',
   /** `POST B/suspend`: the sleep notice, answered 204. */
   suspend: '/suspend',
+  /** (v2) `POST B/unwatch` `{ streams: [name, …] }`: stop sending these streams, answered 204. */
+  unwatch: '/unwatch',
 } as const;
 /** The SSE endpoints the client POSTs to. */
-export type SsePostPath = typeof SsePath.resume | typeof SsePath.send | typeof SsePath.suspend;
+export type SsePostPath =
+  | typeof SsePath.resume
+  | typeof SsePath.send
+  | typeof SsePath.suspend
+  | typeof SsePath.unwatch;
+
+/**
+ * (v2) The query parameters a client adds to the opening of a link (the WebSocket URL,
+ * `GET B/events`), after the app's own query: `session=<id>&v=2`.
+ */
+export const Query = {
+  /** The connection's session id: 16–128 characters of `[A-Za-z0-9_-]`. */
+  session: 'session',
+  /** The protocol version the client speaks (`PROTOCOL_VERSION`). */
+  version: 'v',
+} as const;
+
+/** The wire protocol version a client that sends a session speaks. */
+export const PROTOCOL_VERSION = 2;
+
+/** (v2) Bounds both ends agree on (spec sessions.md §7). */
+export const WireLimit = {
+  /** A stream name or a message id: 1 to this many characters. */
+  nameChars: 256,
+  /** An epoch: 1 to this many characters. */
+  epochChars: 64,
+  /** A resume or an unwatch names at most this many streams per frame or POST. */
+  streamsPerRequest: 100,
+  /** A session id: this many characters at least, of `[A-Za-z0-9_-]`. */
+  sessionMinChars: 16,
+  /** A session id: this many characters at most, of `[A-Za-z0-9_-]`. */
+  sessionMaxChars: 128,
+} as const;
+
+/** A session id: `WireLimit.sessionMinChars`–`sessionMaxChars` characters of `[A-Za-z0-9_-]`. */
+export function isSessionId(value: unknown): value is string {
+  return typeof value === 'string' && /^[A-Za-z0-9_-]{16,128}$/.test(value);
+}
 
 /**
  * Header names. The POSTs travel outside the event stream, so each must say which link it
@@ -312,3 +361,10 @@ export function parseFrame(
     return { problem: 'not a JSON object' };
   return { frame: value as Record<string, unknown> };
 }
+
+/**
+ * What a frame or a POST body may hold beyond its messages' data: the frame's own fields
+ * (type, id, serial, the JSON around them). A server's body limit is its data limit plus
+ * this, so a message at the client's `maxMessageBytes` always fits.
+ */
+export const ENVELOPE_BYTES = 64 * 1024;

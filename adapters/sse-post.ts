@@ -1,7 +1,8 @@
 /**
  * The POST half of an SSE link (`adapters/sse.ts` is the transport and the event stream):
- * `B/resume`, `B/send` and `B/suspend`, from the URL and headers of a request to what its
- * answer means. Sends wait in one queue and go out in batches, one POST at a time.
+ * `B/resume`, `B/send`, `B/suspend` and `B/unwatch`, from the URL and headers of a request
+ * to what its answer means. Sends wait in one queue and go out in batches, one POST at a
+ * time.
  */
 import {
   dataJson,
@@ -17,6 +18,7 @@ import {
   sendOutcomeOfStatus,
 } from './protocol.js';
 import type { Link, OutboundMessage, SendOutcome, StreamPosition } from './transport.js';
+import { serialJson, wirePositions } from './wire-v2.js';
 
 export interface FetchResponseLike {
   readonly status: number;
@@ -120,10 +122,15 @@ function readResults(body: unknown): Map<string, SendOutcome> | string {
   return byId;
 }
 
-/** The body of one `POST B/send`, around each message's JSON (`dataJson`): nothing serialised again. */
-function batchBody(messages: readonly OutboundMessage[]): string {
+/**
+ * The body of one `POST B/send`, around each message's JSON (`dataJson`): nothing
+ * serialised again. `{"messages":[{"id","serial","data"},…]}` (the serial only on a link
+ * opened with a session, `sessioned`, and for a message that has one: `serialJson`).
+ */
+function batchBody(messages: readonly OutboundMessage[], sessioned: boolean): string {
   const items = messages.map(
-    (message) => `{"id":${JSON.stringify(message.id)},"data":${dataJson(message)}}`,
+    (message) =>
+      `{"id":${JSON.stringify(message.id)}${serialJson(message, sessioned)},"data":${dataJson(message)}}`,
   );
   return `{"messages":[${items.join(',')}]}`;
 }
@@ -131,6 +138,8 @@ function batchBody(messages: readonly OutboundMessage[]): string {
 /** What the POST half reads from, and reports to, the link it is half of. */
 export interface PostingLink {
   readonly config: RequestConfig;
+  /** The link was opened with a session: messages carry their serials. */
+  readonly sessioned: boolean;
   /** The id the welcome gave, or undefined before it. */
   connectionId(): string | undefined;
   /** Whether the link has ended. */
@@ -144,7 +153,9 @@ export interface PostingLink {
 }
 
 /** A link's POSTs, and `abandon` for when the link ends: in-flight requests aborted, waiting sends `stale`. */
-export type Posts = Required<Pick<Link, 'resume' | 'send' | 'suspend'>> & { abandon(): void };
+export type Posts = Required<Pick<Link, 'resume' | 'send' | 'suspend' | 'unwatch'>> & {
+  abandon(): void;
+};
 
 export function openPosts(link: PostingLink): Posts {
   const { config } = link;
@@ -196,7 +207,7 @@ export function openPosts(link: PostingLink): Posts {
   async function sendBatch(messages: OutboundMessage[]): Promise<SendOutcome[]> {
     let answer: Answer;
     try {
-      answer = await post(SsePath.send, batchBody(messages));
+      answer = await post(SsePath.send, batchBody(messages, link.sessioned));
     } catch (error) {
       return messages.map(() => ({ status: 'retry', error }));
     }
@@ -270,7 +281,10 @@ export function openPosts(link: PostingLink): Posts {
     async resume(positions: readonly StreamPosition[]) {
       if (link.ended() || link.connectionId() === undefined)
         throw new Error('the event stream is not open');
-      const answer = await post(SsePath.resume, JSON.stringify({ streams: positions }));
+      const answer = await post(
+        SsePath.resume,
+        JSON.stringify({ streams: wirePositions(positions) }),
+      );
       if (answer.status !== HttpStatus.ok) {
         if (isAuthStatus(answer.status)) link.refused(answer.status, 'POST resume');
         throw Object.assign(new Error(`POST resume answered HTTP ${answer.status}`), {
@@ -293,8 +307,19 @@ export function openPosts(link: PostingLink): Posts {
     },
     suspend(positions: readonly StreamPosition[]) {
       if (!link.ended() && link.connectionId() !== undefined) {
-        post(SsePath.suspend, JSON.stringify({ streams: positions }), true).catch(() => {});
+        const body = JSON.stringify({ streams: wirePositions(positions) });
+        post(SsePath.suspend, body, true).catch(() => {});
       }
+    },
+    unwatch(streams: readonly string[]) {
+      // Fire-and-forget, as suspend; but aborted when the link ends (it means nothing
+      // after), and a 401 / 403 ends the link as `auth`, as on any request.
+      if (link.ended() || link.connectionId() === undefined || streams.length === 0) return;
+      post(SsePath.unwatch, JSON.stringify({ streams }))
+        .then((answer) => {
+          if (isAuthStatus(answer.status)) link.refused(answer.status, 'POST unwatch');
+        })
+        .catch(() => {});
     },
     abandon() {
       for (const controller of requests) controller.abort();

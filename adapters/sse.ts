@@ -1,8 +1,11 @@
 /**
- * `holdfast/sse`: wire protocol v1 over Server-Sent Events plus HTTP POST
- * (docs/protocol.md). `B/events` carries the server's frames; `B/resume`, `B/send` and
- * `B/suspend` carry the client's. Moves bytes only: sends the machine put on the wire are
- * batched into one POST at a time, in order; nothing is retried here.
+ * `holdfast/sse`: wire protocol v2 over Server-Sent Events plus HTTP POST
+ * (docs/protocol.md), and v1 with a server that speaks only v1. `B/events` carries the
+ * server's frames; `B/resume`, `B/send`, `B/suspend` and `B/unwatch` carry the client's.
+ * Moves bytes only: sends the machine put on the wire are batched into one POST at a time,
+ * in order; nothing is retried here. With a session (`LinkOptions`), `B/events` is asked
+ * with `session=<id>&v=2` in its query; a v1 server's welcome has no `session`, and the
+ * link then posts it nothing v1 does not know (no `unwatch`).
  *
  * Auth: browsers' EventSource cannot set headers, so `B/events` is authorised by a cookie
  * (`withCredentials` for another origin) or a token in `url` (its query string goes on
@@ -22,7 +25,6 @@ import {
   isAuthStatus,
   isRetryAfterStatus,
   parseFrame,
-  readWelcome,
   SseEvent,
   SsePath,
 } from './protocol.js';
@@ -36,7 +38,8 @@ import {
   retryAfterOf,
   splitUrl,
 } from './sse-post.js';
-import type { Link, LinkClose, LinkEvents, Transport } from './transport.js';
+import type { Link, LinkClose, LinkEvents, LinkOptions, Transport } from './transport.js';
+import { hasSession, readGreeting, readStreamHead, withSession } from './wire-v2.js';
 
 export type { FetchLike, FetchResponseLike } from './sse-post.js';
 
@@ -60,9 +63,10 @@ export type EventSourceConstructorLike = new (
 
 export interface SseTransportOptions {
   /**
-   * The base URL `B`: the adapter uses `B/events`, `B/resume`, `B/send`, `B/suspend`. A
-   * query string in it (a token, say) is kept on every request:
-   * `https://h/sse?token=t` → `https://h/sse/events?token=t`, `https://h/sse/send?token=t`.
+   * The base URL `B`: the adapter uses `B/events`, `B/resume`, `B/send`, `B/suspend`,
+   * `B/unwatch`. A query string in it (a token, say) is kept on every request:
+   * `https://h/sse?token=t` → `https://h/sse/events?token=t`, `https://h/sse/send?token=t`
+   * (with a session, `B/events?token=t&session=<id>&v=2`).
    */
   url: string;
   /** @default globalThis.EventSource (browsers); on Node pass the `eventsource` package's. */
@@ -116,7 +120,10 @@ export function sseTransport(options: SseTransportOptions): Transport {
     maxBatch,
     requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
   };
-  return { maxInFlight: maxBatch, connect: (events) => openLink(config, events) };
+  return {
+    maxInFlight: maxBatch,
+    connect: (events, linkOptions) => openLink(config, events, linkOptions),
+  };
 }
 
 /** A transport's settings: the POSTs' and the event stream's. */
@@ -130,8 +137,10 @@ function readEvent(data: unknown) {
   return parseFrame(typeof data === 'string' ? data : '');
 }
 
-function openLink(config: Config, events: LinkEvents): Link {
+function openLink(config: Config, events: LinkEvents, linkOptions: LinkOptions | undefined): Link {
   let connectionId: string | undefined;
+  /** The welcome carried a `session`: the server speaks v2 (and knows `B/unwatch`). */
+  let v2 = false;
   let done = false;
   let source: EventSourceLike | undefined;
 
@@ -174,6 +183,7 @@ function openLink(config: Config, events: LinkEvents): Link {
   // Made before the EventSource, whose listeners may end the link (and abandon the POSTs) at once.
   const posts = openPosts({
     config,
+    sessioned: hasSession(linkOptions),
     connectionId: () => connectionId,
     ended: () => done,
     refused,
@@ -190,9 +200,10 @@ function openLink(config: Config, events: LinkEvents): Link {
         if (connectionId !== undefined) return protocolError('a second welcome');
         const read = readEvent(event?.data);
         if ('problem' in read) return protocolError(`${read.problem} in the welcome event`);
-        const welcome = readWelcome(read.frame);
+        const welcome = readGreeting(read.frame);
         if ('problem' in welcome) return protocolError(welcome.problem);
         connectionId = welcome.connectionId;
+        v2 = welcome.welcome?.session !== undefined;
         if (welcome.welcome) events.open(welcome.welcome);
         else events.open();
       }),
@@ -206,6 +217,18 @@ function openLink(config: Config, events: LinkEvents): Link {
         if (connectionId === undefined) return protocolError('an event before welcome');
         // Only stream, seq and data reach the app, as over WebSocket.
         events.message(eventFields(read.frame));
+      }),
+    );
+    stream.addEventListener(
+      SseEvent.stream,
+      guarded('handling a stream event', (event) => {
+        if (done) return;
+        const read = readEvent(event?.data);
+        if ('problem' in read) return protocolError(`${read.problem} in a stream event`);
+        if (connectionId === undefined) return protocolError('a stream event before welcome');
+        const head = readStreamHead(read.frame);
+        if (typeof head === 'string') return protocolError(head);
+        events.stream(head);
       }),
     );
     stream.addEventListener(
@@ -259,7 +282,7 @@ function openLink(config: Config, events: LinkEvents): Link {
     ...(streamFetch === undefined ? {} : { fetch: streamFetch }),
   };
   try {
-    source = new config.ES(endpoint(config, SsePath.events), init);
+    source = new config.ES(withSession(endpoint(config, SsePath.events), linkOptions), init);
     listen(source);
   } catch (error) {
     // A URL the EventSource refuses: the link fails, reported after connect() returns.
@@ -277,6 +300,11 @@ function openLink(config: Config, events: LinkEvents): Link {
     resume: posts.resume,
     send: posts.send,
     suspend: posts.suspend,
+    unwatch(streams) {
+      // A v1 server does not know `B/unwatch`: it is told nothing (the machine stops
+      // delivering the streams all the same).
+      if (v2) posts.unwatch(streams);
+    },
     close() {
       finish(undefined);
     },

@@ -16,6 +16,30 @@ export interface StreamPosition {
   readonly stream: string;
   /** The last sequence number seen; the server replays everything after it. 0 = nothing seen. */
   readonly seq: number;
+  /**
+   * The epoch of the stream's log that `seq` counts in (protocol v2), when the client has
+   * seen one: a server whose log for the stream has another epoch started it over.
+   */
+  readonly epoch?: string;
+}
+
+/** What a v2 server says of a stream before it replays it (protocol v2, `stream` frame). */
+export interface StreamHead {
+  readonly stream: string;
+  /** The epoch of the stream's log: it changes whenever the log starts over. 1–64 chars. */
+  readonly epoch: string;
+  /** The last seq in the log; 0 when it is empty. */
+  readonly head: number;
+}
+
+/** What the machine tells a transport about the link it asks for. */
+export interface LinkOptions {
+  /**
+   * The connection's session id (protocol v2): a transport that speaks v2 sends it with
+   * the opening of the link (`session=<id>&v=2` in the query). 16–128 chars of
+   * `[A-Za-z0-9_-]`.
+   */
+  readonly session: string;
 }
 
 /** One application message on its way to the server. */
@@ -25,6 +49,11 @@ export interface OutboundMessage {
    * duplicate it has already handled (rule R7).
    */
   readonly id: string;
+  /**
+   * The message's serial (protocol v2): an integer ≥ 1, increasing in the order the app
+   * called `send()`, kept across resends. A v2 server takes each serial of a session once.
+   */
+  readonly serial: number;
   /** The application payload, passed through untouched. */
   readonly data: unknown;
   /**
@@ -105,6 +134,12 @@ export interface LinkWelcome {
    * this much silence before it calls the link dead.
    */
   readonly heartbeatMs?: number;
+  /**
+   * What a v2 server remembers of this connection's session: `known`, and the highest
+   * serial it has taken (`handled`). Absent from a v1 server: the client then works as
+   * in v1.
+   */
+  readonly session?: { readonly known: boolean; readonly handled: number };
 }
 
 /** How a link reports what happens to it. The machine supplies these; a link calls them. */
@@ -122,6 +157,11 @@ export interface LinkEvents {
   message(frame: InboundFrame): void;
   /** A sign of life that is not a frame (a ping). */
   alive(): void;
+  /**
+   * A v2 server's `stream` frame: the epoch and head of a stream's log, sent before it
+   * replays that stream on a resume. Counts as a sign of life.
+   */
+  stream(head: StreamHead): void;
   /** The link is gone. Called at most once, and nothing is called after it. */
   close(info: LinkClose): void;
 }
@@ -149,6 +189,11 @@ export interface Link {
    * Fire-and-forget: sent at most once per suspend and never retried. Optional.
    */
   suspend?(positions: readonly StreamPosition[]): void;
+  /**
+   * Tell the server to stop sending these streams on this link (protocol v2). At most 100
+   * streams per call. Fire-and-forget, like `suspend`. Optional.
+   */
+  unwatch?(streams: readonly string[]): void;
   /** Close the link. After this returns no `LinkEvents` callback fires. Idempotent. */
   close(): void;
 }
@@ -159,7 +204,7 @@ export interface Transport {
    * Start opening a link and return it at once. Report what happens through
    * `events`; never throw (a failure to connect is `events.close`).
    */
-  connect(events: LinkEvents): Link;
+  connect(events: LinkEvents, options?: LinkOptions): Link;
   /**
    * How many sends may be unconfirmed at once on one link (1 = one at a time).
    * An integer ≥ 1 or `Infinity`.

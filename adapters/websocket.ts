@@ -1,36 +1,37 @@
 /**
- * `holdfast/websocket`: wire protocol v1 over one WebSocket (docs/protocol.md). Moves
- * bytes only: no queue, no retry, no timer. The link is open on the server's `welcome`,
- * not on the socket's open; sends are pipelined and confirmed by `ack` / `nack`.
+ * `holdfast/websocket`: wire protocol v2 over one WebSocket (docs/protocol.md), and v1
+ * with a server that speaks only v1. Moves bytes only: no queue, no retry, no timer. The
+ * link is open on the server's `welcome`, not on the socket's open; sends are pipelined
+ * and confirmed by `ack` / `nack`. With a session (`LinkOptions`), the URL's query gains
+ * `session=<id>&v=2`; a v1 server's welcome has no `session`, and the link then sends it
+ * nothing v1 does not know (no `unwatch`).
  *
  * Nothing a server sends can throw out of a socket listener: a frame not of the
  * protocol's shape, and as a last line any exception while handling one, is a `protocol`
- * close of the link (1002).
+ * close of the link (1002). Frames are read and written in `adapters/websocket-frames.ts`.
  */
-import { describeError, describeValue, invalidArgument, missingGlobal } from './describe.js';
-import {
-  CloseCode,
-  closeReason,
-  dataJson,
-  eventFields,
-  Frame,
-  isAuthCloseCode,
-  isAuthStatus,
-  isFatalCloseCode,
-  isRetryAfterStatus,
-  parseFrame,
-  readWelcome,
-  retryAfterMs,
-} from './protocol.js';
+import { describeError, invalidArgument, missingGlobal } from './describe.js';
+import { CloseCode, closeReason, Frame, isFatalCloseCode } from './protocol.js';
 import type {
   Link,
   LinkClose,
   LinkEvents,
+  LinkOptions,
   OutboundMessage,
   SendOutcome,
   StreamPosition,
   Transport,
 } from './transport.js';
+import {
+  positionsFrame,
+  readClose,
+  readServerFrame,
+  readUpgradeResponse,
+  sendFrame,
+  type UpgradeRefusal,
+  unwatchFrame,
+} from './websocket-frames.js';
+import { hasSession, withSession } from './wire-v2.js';
 
 /** The part of a WebSocket this adapter uses (browsers' and the `ws` package's both fit). */
 export interface WebSocketLike {
@@ -95,12 +96,6 @@ interface PendingAck {
   readonly resolve: (outcome: SendOutcome) => void;
 }
 
-/** What the `ws` package reports of an upgrade the server answered with another status. */
-interface UpgradeRefusal {
-  readonly status: number;
-  readonly retryAfterMs: number | undefined;
-}
-
 // Public API of `holdfast/websocket`; the range itself lives in the wire table.
 export { isFatalCloseCode };
 
@@ -131,18 +126,8 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
       : socketOptions;
   return {
     maxInFlight: options.maxInFlight ?? 64,
-    connect: (events) => openLink(Ctor, url, protocols, constructorOptions, events),
-  };
-}
-
-/** The HTTP status and `Retry-After` of an upgrade response, read defensively. */
-function readUpgradeResponse(response: unknown): UpgradeRefusal | undefined {
-  const { statusCode, headers } = (response ?? {}) as { statusCode?: unknown; headers?: unknown };
-  if (typeof statusCode !== 'number') return undefined;
-  const header = (headers as Record<string, unknown> | null | undefined)?.['retry-after'];
-  return {
-    status: statusCode,
-    retryAfterMs: isRetryAfterStatus(statusCode) ? retryAfterMs(header, Date.now()) : undefined,
+    connect: (events, linkOptions) =>
+      openLink(Ctor, url, protocols, constructorOptions, events, linkOptions),
   };
 }
 
@@ -152,9 +137,14 @@ function openLink(
   protocols: string | string[] | undefined,
   socketOptions: WebSocketSocketOptions | undefined,
   events: LinkEvents,
+  linkOptions: LinkOptions | undefined,
 ): Link {
   let socket: WebSocketLike | undefined;
+  /** Opened with a session: messages carry their serials. */
+  const sessioned = hasSession(linkOptions);
   let greeted = false;
+  /** The welcome carried a `session`: the server speaks v2 (and knows `unwatch`). */
+  let v2 = false;
   let done = false;
   // Unconfirmed sends in send order. The server acks in handling order, which is send
   // order, so the match is at the head: O(1) per ack, and no hashing of ids.
@@ -230,25 +220,14 @@ function openLink(
 
   const onMessage = ({ data }: { data: unknown }) => {
     if (done) return;
-    if (typeof data !== 'string') return protocolError('a binary frame from the server');
-    const read = parseFrame(data);
-    if ('problem' in read) return protocolError(`${read.problem} from the server`);
-    const frame = read.frame as {
-      type?: unknown;
-      id?: unknown;
-      error?: unknown;
-      stream?: unknown;
-      seq?: unknown;
-      data?: unknown;
-    };
+    const frame = readServerFrame(data);
+    if (typeof frame === 'string') return protocolError(frame);
     switch (frame.type) {
-      case Frame.welcome: {
+      case Frame.welcome:
         if (greeted) return protocolError('a second welcome');
-        const welcome = readWelcome(frame);
-        if ('problem' in welcome) return protocolError(welcome.problem);
         greeted = true;
-        return welcome.welcome ? events.open(welcome.welcome) : events.open();
-      }
+        v2 = frame.welcome?.session !== undefined;
+        return frame.welcome ? events.open(frame.welcome) : events.open();
       case Frame.resumed: {
         const resume = resumes.shift();
         if (!resume) return protocolError('resumed without a resume');
@@ -256,7 +235,6 @@ function openLink(
       }
       case Frame.ack:
       case Frame.nack: {
-        if (typeof frame.id !== 'string') return protocolError(`${frame.type} without a string id`);
         const resolve = takeAck(frame.id);
         if (!resolve) return protocolError(`${frame.type} for a message not in flight`);
         // A nack's error is kept as it came, whatever its type, as the rejection's cause.
@@ -266,36 +244,22 @@ function openLink(
       }
       case Frame.event:
         if (!greeted) return protocolError('an event before welcome');
-        // Only stream, seq and data reach the app: never the frame's type or extra fields.
-        return events.message(eventFields(frame));
+        return events.message(frame.frame);
+      case Frame.stream:
+        if (!greeted) return protocolError('a stream frame before welcome');
+        return events.stream(frame.head);
       case Frame.ping:
         return events.alive();
-      default:
-        return protocolError(`unknown frame type ${describeValue(frame.type)}`);
     }
   };
 
-  const onClose = ({ code, reason }: { code?: unknown; reason?: unknown }) => {
-    if (refusal !== undefined) {
-      // The server answered the upgrade with a status, not a socket (`ws` only).
-      const { status, retryAfterMs } = refusal;
-      return finish({
-        httpStatus: status,
-        reason: `the WebSocket upgrade was answered HTTP ${status}`,
-        ...(isAuthStatus(status) ? { auth: true } : {}),
-        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-      });
-    }
-    const closeCode = typeof code === 'number' ? code : undefined;
-    const text = typeof reason === 'string' ? reason : undefined;
-    const error = lastError === undefined ? {} : { error: lastError };
-    if (isAuthCloseCode(closeCode)) return finish({ code: closeCode, reason: text, auth: true });
-    finish({ code: closeCode, reason: text, fatal: isFatalCloseCode(closeCode), ...error });
-  };
+  const onClose = (event: { code?: unknown; reason?: unknown }) =>
+    finish(readClose(event, refusal, lastError));
 
-  const start = (address: string) => {
+  const start = (given: string) => {
     if (done) return;
     try {
+      const address = withSession(given, linkOptions);
       socket =
         socketOptions === undefined
           ? new Ctor(address, protocols)
@@ -352,7 +316,7 @@ function openLink(
       if (writeFailed) return Promise.reject(new Error('a write on this WebSocket failed'));
       return new Promise<void>((resolve, reject) => {
         // Written first: a resume that never left must not wait for a `resumed`.
-        write(JSON.stringify({ type: Frame.resume, streams: positions }));
+        write(positionsFrame(Frame.resume, positions));
         resumes.push({ resolve, reject });
       });
     },
@@ -362,7 +326,7 @@ function openLink(
       if (writeFailed) return Promise.resolve(writeFailed);
       return new Promise<SendOutcome>((resolve) => {
         try {
-          write(sendFrame(message));
+          write(sendFrame(message, sessioned));
         } catch (error) {
           writeFailed = { status: 'retry', error };
           return resolve(writeFailed);
@@ -373,9 +337,20 @@ function openLink(
     suspend(positions: readonly StreamPosition[]) {
       if (done || !greeted || writeFailed || socket?.readyState !== OPEN) return;
       try {
-        write(JSON.stringify({ type: Frame.suspend, streams: positions }));
+        write(positionsFrame(Frame.suspend, positions));
       } catch {
         // Fire-and-forget: a notice that did not leave is not retried.
+      }
+    },
+    unwatch(streams: readonly string[]) {
+      // A v1 server closes on a frame it does not know: it is told nothing (the machine
+      // stops delivering the streams all the same).
+      if (!v2 || streams.length === 0) return;
+      if (done || writeFailed || socket?.readyState !== OPEN) return;
+      try {
+        write(unwatchFrame(streams));
+      } catch {
+        // Fire-and-forget, as suspend.
       }
     },
     close() {
@@ -388,9 +363,4 @@ function openLink(
       }
     },
   };
-}
-
-/** A `send` frame built around the data's JSON (`dataJson`): the data is not serialised again. */
-function sendFrame(message: OutboundMessage): string {
-  return `{"type":"${Frame.send}","id":${JSON.stringify(message.id)},"data":${dataJson(message)}}`;
 }

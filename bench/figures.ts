@@ -47,7 +47,9 @@ export async function machineOverhead(messages: number) {
     await untilOpen(conn);
     bench.add(`holdfast, ${window} in flight`, () => sendAll(conn, messages, 1));
     const direct = createMemoryServer({ heartbeatMs: 0, dedupWindow: 1 });
-    const link = direct.transport().connect({ open() {}, message() {}, alive() {}, close() {} });
+    const link = direct
+      .transport()
+      .connect({ open() {}, message() {}, alive() {}, stream() {}, close() {} });
     await settle();
     bench.add(`direct link, ${window} in flight`, async () => {
       // The same pipelining by hand: at most `window` unconfirmed at once.
@@ -55,7 +57,7 @@ export async function machineOverhead(messages: number) {
       const lane = async () => {
         while (next < messages) {
           const id = `d${next++}`;
-          await link.send({ id, data: 1, json: '1' });
+          await link.send({ id, serial: next, data: 1, json: '1' });
         }
       };
       await Promise.all(Array.from({ length: Math.min(window, messages) }, lane));

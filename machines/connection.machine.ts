@@ -46,6 +46,10 @@ const greeted = {
   // The link can carry the notice and a late watch's resume (R13, R20).
   suspend: { target: '#holdfast.suspended', actions: 'sendSuspendNotice' },
   watch: { actions: ['resumeWatchedStream', 'watchStream'] },
+  // The server is told to stop; the app stops getting its frames at once either way.
+  unwatch: { actions: ['unwatchOverLink', 'unwatchStream'] },
+  // A v2 server names a stream's epoch and head before replaying it (spec §5).
+  'link.stream': { actions: 'receiveStreamHead' },
 } as const;
 
 /**
@@ -60,8 +64,12 @@ const linkAttempt = {
     on: {
       ...linkClosed,
       'link.open': [
-        { guard: 'hasWatchedStreams', target: 'resuming', actions: 'noteWelcome' },
-        { target: '#holdfast.flushing', actions: 'noteWelcome' },
+        {
+          guard: 'hasWatchedStreams',
+          target: 'resuming',
+          actions: ['noteWelcome', 'checkSession'],
+        },
+        { target: '#holdfast.flushing', actions: ['noteWelcome', 'checkSession'] },
       ],
     },
   },
@@ -119,6 +127,7 @@ export const connectionMachine = connectionSetup.createMachine({
     backoffAttempt: 0,
     backoffMs: 0,
     linkAttempts: 0,
+    nextSerial: 1,
     authRefused: false,
     serverHeartbeatMs: 0,
     closedBy: undefined,

@@ -26,7 +26,9 @@ export type DeliveryFailure =
   /** Its data serialises to more than `maxMessageBytes`; it was never queued. */
   | 'too-large'
   /** Its data does not serialise to JSON (only for events sent to the machine directly). */
-  | 'invalid';
+  | 'invalid'
+  /** The server forgot the session while it was on the wire; `onSessionLost: 'reject'`. */
+  | 'unconfirmed';
 
 /** What went wrong with the connection. */
 export type ConnectionFailure =
@@ -45,7 +47,11 @@ export type ConnectionFailure =
   /** The server refused this client's credentials twice in a row (HTTP 401/403, 4001/4003). */
   | 'auth'
   /** `maxAttempts` consecutive link attempts failed. */
-  | 'retries-exhausted';
+  | 'retries-exhausted'
+  /** A v2 server no longer knows the session, with messages on the wire unconfirmed. */
+  | 'session-lost'
+  /** A watched stream's log started over (a new epoch, or a head behind the position). */
+  | 'reset';
 
 export interface HoldfastErrorOptions {
   cause?: unknown;
@@ -163,6 +169,16 @@ export class DeliveryError extends HoldfastError {
       'too-large',
       id,
       `holdfast: message ${id} is ${bytes} bytes of JSON, over maxMessageBytes ${maxMessageBytes}`,
+    );
+  }
+
+  /** The server forgot the session with this message unconfirmed; it may have it. */
+  static unconfirmed(id: string): DeliveryError {
+    return new DeliveryError(
+      'unconfirmed',
+      id,
+      `holdfast: message ${id} is unconfirmed: the server forgot the session it was sent in, so it may or may not have it (onSessionLost: 'reject')`,
+      { sent: true },
     );
   }
 
@@ -289,6 +305,26 @@ export class ConnectionError extends HoldfastError {
   /** The link delivered a frame that breaks the protocol; `what` says how. */
   static badFrame(what: string): ConnectionError {
     return new ConnectionError('protocol', `holdfast: the link delivered ${what}`);
+  }
+
+  /** A v2 server no longer knows the session; `count` messages were on the wire unconfirmed. */
+  static sessionLost(count: number, policy: 'resend' | 'reject'): ConnectionError {
+    const then =
+      policy === 'resend'
+        ? 'they are sent again, so the server may get them twice'
+        : "they are rejected as 'unconfirmed'";
+    return new ConnectionError(
+      'session-lost',
+      `holdfast: the server no longer knows this session; ${count} message(s) were sent and not confirmed: ${then}`,
+    );
+  }
+
+  /** A watched stream's log started over: events after `seq` of the old log may be lost. */
+  static reset(stream: string, seq: number, epoch: string): ConnectionError {
+    return new ConnectionError(
+      'reset',
+      `holdfast: stream ${describeValue(stream)} started over (epoch ${describeValue(epoch)}); it was at seq ${seq} of the old log, and events after it there may never be seen`,
+    );
   }
 
   /** Frames `from + 1` … `to − 1` of a watched stream never came. */

@@ -5,10 +5,10 @@ import type {
   LinkClose,
   OutboundMessage,
   SendOutcome,
+  StreamHead,
   StreamPosition,
   Transport,
 } from '../adapters/transport.js';
-import { MAX_TIMEOUT_MS } from './backoff.js';
 import { invalidArgument } from './errors.js';
 
 /** What the machine asks of its link. */
@@ -17,12 +17,21 @@ export type LinkCommand =
   | { type: 'link.send'; messages: readonly OutboundMessage[] }
   /** `handshake`: the resume every new link starts with; `watch`: one stream watched later. */
   | { type: 'link.resume'; positions: readonly StreamPosition[]; purpose: 'handshake' | 'watch' }
-  | { type: 'link.suspend'; positions: readonly StreamPosition[] };
+  | { type: 'link.suspend'; positions: readonly StreamPosition[] }
+  /** Stop these streams on this link (protocol v2); at most 100 per call. */
+  | { type: 'link.unwatch'; streams: readonly string[] };
 
 /** What the link tells the machine. */
 export type LinkEvent =
   /** `heartbeatMs`: the interval the server announced, when it is a sane one; else 0. */
-  | { type: 'link.open'; heartbeatMs: number }
+  | {
+      type: 'link.open';
+      heartbeatMs: number;
+      /** What a v2 server remembers of the session; undefined from a v1 server. */
+      session?: { known: boolean; handled: number };
+    }
+  /** A v2 server's `stream` frame: a stream's epoch and head, before its replay. */
+  | { type: 'link.stream'; head: StreamHead }
   | { type: 'link.frame'; frame: InboundFrame }
   | { type: 'link.alive' }
   | { type: 'link.closed'; info: LinkClose }
@@ -41,16 +50,38 @@ export interface Verdict {
 /** Streams named in one resume request; more make several, one after the other. */
 export const MAX_STREAMS_PER_RESUME = 100;
 
+/**
+ * The longest heartbeat interval a server may announce and have honoured: a broken
+ * server or proxy must not switch off the detection of a dead link.
+ */
+export const MAX_ANNOUNCED_HEARTBEAT_MS = 5 * 60_000;
+
 /** The heartbeat interval a server announced, if it is a positive number of ms; else 0. */
 function heartbeatOf(welcome: unknown): number {
   try {
     const ms = (welcome as { heartbeatMs?: unknown } | null | undefined)?.heartbeatMs;
     if (typeof ms === 'number' && Number.isFinite(ms) && ms > 0)
-      return Math.min(ms, MAX_TIMEOUT_MS);
+      return Math.min(ms, MAX_ANNOUNCED_HEARTBEAT_MS);
   } catch {
     // A transport's welcome object that throws when read says nothing we can use.
   }
   return 0;
+}
+
+/** What a v2 welcome said of the session, if it said it sanely; undefined from v1. */
+function sessionOf(welcome: unknown): { known: boolean; handled: number } | undefined {
+  try {
+    const session = (welcome as { session?: unknown } | null | undefined)?.session as
+      | { known?: unknown; handled?: unknown }
+      | undefined;
+    if (typeof session !== 'object' || session === null) return undefined;
+    const { known, handled } = session;
+    if (typeof known !== 'boolean' || !Number.isSafeInteger(handled) || (handled as number) < 0)
+      return undefined;
+    return { known, handled: handled as number };
+  } catch {
+    return undefined;
+  }
 }
 
 /** A verdict that ends the link: the server forgot it (R6) or failed in passing (R12). */
@@ -60,21 +91,82 @@ export function isLinkFailure({ outcome }: Verdict): boolean {
 
 export interface LinkActorInput {
   transport: Transport;
+  /** The connection's session id, handed to the transport with every link (v2). */
+  session: string;
 }
 
-const STATUSES = new Set(['ok', 'stale', 'retry', 'rejected']);
+/** A field of a transport's object, or undefined when reading it throws. */
+function field(value: unknown, name: string): unknown {
+  try {
+    return typeof value === 'object' && value !== null
+      ? (value as Record<string, unknown>)[name]
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
+const number = (value: unknown): number | undefined =>
+  typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+const text = (value: unknown): string | undefined =>
+  typeof value === 'string' ? value : undefined;
+
+/**
+ * A transport's outcome as a plain object of checked fields: the machine never reads a
+ * transport's own object (its getters may throw, its fields be of any type).
+ */
 function checkedOutcome(outcome: unknown): SendOutcome {
-  const status = (outcome as { status?: unknown } | null)?.status;
-  if (typeof status === 'string' && STATUSES.has(status)) return outcome as SendOutcome;
-  return {
-    status: 'retry',
-    error: invalidArgument(
-      'what link.send() resolves with',
-      "{ status: 'ok' | 'stale' | 'retry' | 'rejected' }",
-      outcome,
-    ),
-  };
+  const status = field(outcome, 'status');
+  const error = field(outcome, 'error');
+  const httpStatus = number(field(outcome, 'httpStatus'));
+  switch (status) {
+    case 'ok':
+      return CONFIRMED;
+    case 'stale':
+      return { status, ...(httpStatus === undefined ? {} : { httpStatus }) };
+    case 'rejected':
+      return { status, error, ...(httpStatus === undefined ? {} : { httpStatus }) };
+    case 'retry': {
+      const retryAfterMs = number(field(outcome, 'retryAfterMs'));
+      return {
+        status,
+        error,
+        ...(httpStatus === undefined ? {} : { httpStatus }),
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      };
+    }
+    default:
+      return {
+        status: 'retry',
+        error: invalidArgument(
+          'what link.send() resolves with',
+          "{ status: 'ok' | 'stale' | 'retry' | 'rejected' }",
+          outcome,
+        ),
+      };
+  }
+}
+
+/** Shared: a confirmation carries nothing else, and one object per message adds up. */
+const CONFIRMED: SendOutcome = Object.freeze({ status: 'ok' });
+
+/** Why a link closed, as a plain object of checked fields (see `checkedOutcome`). */
+function checkedClose(info: unknown): LinkClose {
+  const out: { -readonly [K in keyof LinkClose]: LinkClose[K] } = {};
+  const code = number(field(info, 'code'));
+  const httpStatus = number(field(info, 'httpStatus'));
+  const reason = text(field(info, 'reason'));
+  const retryAfterMs = number(field(info, 'retryAfterMs'));
+  if (code !== undefined) out.code = code;
+  if (httpStatus !== undefined) out.httpStatus = httpStatus;
+  if (reason !== undefined) out.reason = reason;
+  if (retryAfterMs !== undefined) out.retryAfterMs = retryAfterMs;
+  const error = field(info, 'error');
+  if (error !== undefined) out.error = error;
+  if (field(info, 'fatal') === true) out.fatal = true;
+  if (field(info, 'protocol') === true) out.protocol = true;
+  if (field(info, 'auth') === true) out.auth = true;
+  return out;
 }
 
 /**
@@ -144,12 +236,21 @@ export const linkActor = fromCallback<LinkCommand, LinkActorInput, LinkEvent>(
     let link: Link | undefined;
     try {
       link = call(() =>
-        input.transport.connect({
-          open: (welcome) => deliver({ type: 'link.open', heartbeatMs: heartbeatOf(welcome) }),
-          message: (frame) => deliver({ type: 'link.frame', frame }),
-          alive: () => deliver({ type: 'link.alive' }),
-          close: (info) => deliver({ type: 'link.closed', info: info ?? {} }),
-        }),
+        input.transport.connect(
+          {
+            open: (welcome) =>
+              deliver({
+                type: 'link.open',
+                heartbeatMs: heartbeatOf(welcome),
+                session: sessionOf(welcome),
+              }),
+            message: (frame) => deliver({ type: 'link.frame', frame }),
+            alive: () => deliver({ type: 'link.alive' }),
+            stream: (head) => deliver({ type: 'link.stream', head }),
+            close: (info) => deliver({ type: 'link.closed', info: checkedClose(info) }),
+          },
+          { session: input.session },
+        ),
       );
     } catch (error) {
       deliver({ type: 'link.closed', info: { error, reason: 'transport.connect() threw' } });
@@ -214,6 +315,13 @@ export const linkActor = fromCallback<LinkCommand, LinkActorInput, LinkEvent>(
             call(() => current.suspend?.(command.positions));
           } catch {
             // Fire-and-forget by contract: a notice that cannot be sent is not retried.
+          }
+          return;
+        case 'link.unwatch':
+          try {
+            call(() => current.unwatch?.(command.streams));
+          } catch {
+            // Fire-and-forget like suspend: the client stops delivering the stream anyway.
           }
           return;
       }

@@ -5,24 +5,33 @@
  */
 import { backoffDelay } from './backoff.js';
 import { connectionBase } from './connection.base.js';
+import { ConnectionError, DeliveryError } from './errors.js';
+import { emptyQueue, pushAll, toArray } from './queue.js';
 import { type MachineEvent, positionList } from './types.js';
 
 const { assign, enqueueActions, stopChild } = connectionBase;
 
 /** The longest `Retry-After` honoured: the default backoff's cap. */
-export const MAX_RETRY_AFTER_MS = 30_000;
+export const RETRY_AFTER_HONOURED_MS = 30_000;
 
 /** A `Retry-After` the server sent with what ended the link, in ms (capped); else 0. */
 function retryAfterOf(event: MachineEvent): number {
   let ms: unknown;
   if (event.type === 'link.closed') ms = event.info.retryAfterMs;
-  else if (event.type === 'link.verdicts') {
+  else if (event.type === 'link.resume-failed' || event.type === 'link.watch-failed') {
+    // A refused resume may say when to come back, on its error (docs/protocol.md).
+    try {
+      ms = (event.error as { retryAfterMs?: unknown } | null | undefined)?.retryAfterMs;
+    } catch {
+      ms = undefined;
+    }
+  } else if (event.type === 'link.verdicts') {
     for (const { outcome } of event.verdicts)
       if (outcome.status === 'retry' && outcome.retryAfterMs !== undefined)
         ms = outcome.retryAfterMs;
   }
   return typeof ms === 'number' && Number.isFinite(ms) && ms > 0
-    ? Math.min(Math.ceil(ms), MAX_RETRY_AFTER_MS)
+    ? Math.min(Math.ceil(ms), RETRY_AFTER_HONOURED_MS)
     : 0;
 }
 
@@ -30,7 +39,10 @@ export const linkActions = {
   openLink: enqueueActions(({ context, enqueue }) => {
     // The old link is closed before the new one opens (R5).
     enqueue.stopChild('link');
-    enqueue.spawnChild('link', { id: 'link', input: { transport: context.options.transport } });
+    enqueue.spawnChild('link', {
+      id: 'link',
+      input: { transport: context.options.transport, session: context.options.session },
+    });
     enqueue.assign({ linkAttempts: context.linkAttempts + 1 });
   }),
   dropLink: stopChild('link'),
@@ -58,6 +70,23 @@ export const linkActions = {
       backoffMs: authRefused ? 0 : Math.max(delay, retryAfterOf(event)),
       authRefused,
     });
+  }),
+  // A v2 welcome that says the server forgot the session while messages it may have
+  // handled are still unconfirmed (they were on the wire on an earlier link): tell the
+  // app, then resend them or reject them as `unconfirmed` (spec §4).
+  checkSession: enqueueActions(({ context, event, enqueue }) => {
+    if (event.type !== 'link.open' || event.session?.known !== false) return;
+    const onWire = toArray(context.outbox.queue).filter((entry) => entry.fateUnknown === true);
+    if (onWire.length === 0) return;
+    const policy = context.options.onSessionLost;
+    enqueue.emit({ type: 'error', error: ConnectionError.sessionLost(onWire.length, policy) });
+    if (policy === 'resend') return;
+    const kept = toArray(context.outbox.queue).filter((entry) => entry.fateUnknown !== true);
+    enqueue.assign({
+      outbox: { queue: pushAll(emptyQueue(), kept), inFlight: context.outbox.inFlight },
+    });
+    for (const message of onWire)
+      enqueue.emit({ type: 'dropped', message, error: DeliveryError.unconfirmed(message.id) });
   }),
   noteWelcome: assign({
     serverHeartbeatMs: ({ event }) => (event.type === 'link.open' ? event.heartbeatMs : 0),

@@ -72,6 +72,21 @@ export interface ConnectionInput {
    */
   maxMessageBytes?: number;
   /**
+   * The session id every link of this connection carries (protocol v2): a v2 server
+   * takes each message serial of a session once. 16–128 characters of `[A-Za-z0-9_-]`;
+   * give it to continue a session (a durable store restores it).
+   * @default 128 random bits as 22 base64url characters
+   */
+  session?: string;
+  /**
+   * When a v2 server says it no longer knows the session while messages that were on
+   * the wire are still unconfirmed (it may or may not have handled them): `'resend'`
+   * them (at least once for those), or `'reject'` them with `unconfirmed` (at most once).
+   * Either way an `error` of kind `session-lost` says how many.
+   * @default 'resend'
+   */
+  onSessionLost?: 'resend' | 'reject';
+  /**
    * Makes message ids for sends that do not bring their own.
    * @default crypto.randomUUID
    */
@@ -92,6 +107,8 @@ export interface ResolvedOptions {
   readonly ackTimeoutMs: number;
   readonly maxMessageBytes: number;
   readonly createId: () => string;
+  readonly session: string;
+  readonly onSessionLost: 'resend' | 'reject';
   /** From `transport.maxInFlight`. */
   readonly maxInFlight: number;
 }
@@ -107,6 +124,7 @@ export const defaults = {
   heartbeatTimeoutMs: 45_000,
   ackTimeoutMs: 30_000,
   maxMessageBytes: 1_048_576,
+  onSessionLost: 'resend',
   maxInFlight: 1,
 } as const satisfies Partial<ResolvedOptions>;
 
@@ -198,6 +216,32 @@ export function resolveOptions(options: ConnectionInput): ResolvedOptions {
     ackTimeoutMs: timeout('ackTimeoutMs', options.ackTimeoutMs, defaults.ackTimeoutMs, true),
     maxMessageBytes: count('maxMessageBytes', options.maxMessageBytes, defaults.maxMessageBytes),
     createId: options.createId ?? randomId,
+    session: sessionOption(options.session),
+    onSessionLost: oneOf('onSessionLost', options.onSessionLost, ['resend', 'reject'] as const),
     maxInFlight: count('transport.maxInFlight', transport.maxInFlight, defaults.maxInFlight),
   };
+}
+
+/** A session id: 16–128 characters of `[A-Za-z0-9_-]` (protocol v2). */
+export const SESSION_ID = /^[A-Za-z0-9_-]{16,128}$/;
+
+/** 128 random bits as 22 base64url characters. */
+export function newSessionId(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function sessionOption(value: unknown): string {
+  if (value === undefined) return newSessionId();
+  if (typeof value === 'string' && SESSION_ID.test(value)) return value;
+  throw invalidArgument('session', '16–128 characters of [A-Za-z0-9_-]', value);
+}
+
+function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+  if (value === undefined) return allowed[0] as T;
+  if (allowed.includes(value as T)) return value as T;
+  throw invalidArgument(name, allowed.map((a) => `'${a}'`).join(' or '), value);
 }

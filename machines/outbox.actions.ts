@@ -29,7 +29,7 @@ const { enqueueActions } = connectionBase;
 
 /** What goes on the wire: id, data and its JSON, never the outbox's own bookkeeping. */
 function onTheWire(entries: readonly OutboxEntry[]): OutboundMessage[] {
-  return entries.map(({ id, data, json }) => ({ id, data, json }));
+  return entries.map(({ id, serial, data, json }) => ({ id, serial, data, json }));
 }
 
 /** `data` as JSON, or the reason it is not: `JSON.stringify` throws or yields nothing. */
@@ -50,35 +50,41 @@ function toJson(data: unknown): string | { error: unknown } {
 function enqueueSent(
   context: ConnectionContext,
   event: OutgoingMessage | { messages: readonly OutgoingMessage[] },
-): OutboxChange {
+): OutboxChange & { nextSerial: number } {
   const messages = 'messages' in event ? event.messages : [event];
   const { createId, maxMessageBytes } = context.options;
   const entries: OutboxEntry[] = [];
   const refused: Dropped[] = [];
+  let { nextSerial } = context;
   for (const message of messages) {
     const id = message.id ?? createId();
-    const json = message.json ?? toJson(message.data);
-    const entry = {
+    const given = message.json;
+    const json = given ?? toJson(message.data);
+    const problem =
+      typeof json !== 'string'
+        ? DeliveryError.invalid(id, json.error)
+        : given === undefined && isOverLimit(json, maxMessageBytes)
+          ? DeliveryError.tooLarge(id, jsonBytes(json), maxMessageBytes)
+          : undefined;
+    // A serial is given as the message enters the outbox, in send order (spec §2).
+    const entry: OutboxEntry = {
       id,
+      serial: problem === undefined ? nextSerial++ : 0,
       data: message.data,
-      json: '',
+      json: typeof json === 'string' ? json : '',
       retry: message.retry !== false,
       attempts: 0,
       tag: message.tag,
     };
-    if (typeof json !== 'string') {
-      refused.push({ message: entry, error: DeliveryError.invalid(id, json.error) });
-    } else if (message.json === undefined && isOverLimit(json, maxMessageBytes)) {
-      refused.push({
-        message: entry,
-        error: DeliveryError.tooLarge(id, jsonBytes(json), maxMessageBytes),
-      });
-    } else entries.push({ ...entry, json });
+    if (problem === undefined) entries.push(entry);
+    else refused.push({ message: entry, error: problem });
   }
   const change = enqueueAll(context.outbox, entries, context.options);
-  return refused.length === 0
-    ? change
-    : { outbox: change.outbox, dropped: [...refused, ...change.dropped] };
+  return {
+    outbox: change.outbox,
+    dropped: refused.length === 0 ? change.dropped : [...refused, ...change.dropped],
+    nextSerial,
+  };
 }
 
 /** The id of the one delayed `ack.timeout` event, so it can be cancelled and re-armed. */
@@ -98,8 +104,8 @@ function armAckTimer(enqueue: Enqueue, context: ConnectionContext): void {
 export const outboxActions = {
   enqueue: enqueueActions(({ context, event, enqueue }) => {
     if (event.type !== 'send') return;
-    const { outbox, dropped } = enqueueSent(context, event);
-    if (outbox !== context.outbox) enqueue.assign({ outbox });
+    const { outbox, dropped, nextSerial } = enqueueSent(context, event);
+    if (outbox !== context.outbox) enqueue.assign({ outbox, nextSerial });
     for (const drop of dropped) enqueue.emit({ type: 'dropped', ...drop });
   }),
   pump: enqueueActions(({ context, enqueue }) => {
@@ -115,7 +121,7 @@ export const outboxActions = {
     if (event.type !== 'send') return;
     const queued = enqueueSent(context, event);
     const { outbox, sent } = takeForSending(queued.outbox, context.options.maxInFlight);
-    if (outbox !== context.outbox) enqueue.assign({ outbox });
+    if (outbox !== context.outbox) enqueue.assign({ outbox, nextSerial: queued.nextSerial });
     for (const drop of queued.dropped) enqueue.emit({ type: 'dropped', ...drop });
     if (sent.length === 0) return;
     enqueue.sendTo('link', { type: 'link.send', messages: onTheWire(sent) });
@@ -157,8 +163,11 @@ export const outboxActions = {
       if (delivered.length > 0) enqueue.emit({ type: 'delivered', messages: delivered });
     }),
   ),
-  requeueInFlight: enqueueActions(({ context, enqueue }) => {
-    const change = requeueInFlight(context.outbox, context.options.maxDeliveryAttempts);
+  requeueInFlight: enqueueActions(({ context, event, enqueue }) => {
+    // After a `stale` or `retry` verdict the server took none of what is in flight (it
+    // handles nothing after a failure on a link); any other way a link goes, it may have.
+    const answered = event.type === 'link.verdicts';
+    const change = requeueInFlight(context.outbox, context.options.maxDeliveryAttempts, !answered);
     if (change.outbox === context.outbox) return;
     enqueue.assign({ outbox: change.outbox });
     for (const drop of change.dropped) enqueue.emit({ type: 'dropped', ...drop });

@@ -20,6 +20,8 @@ import {
 export interface OutboxEntry {
   /** Never changes, so every resend carries it (R7). */
   readonly id: string;
+  /** Its place in send order within the session (protocol v2), from 1; kept on resends. */
+  readonly serial: number;
   readonly data: unknown;
   /** `data` as JSON, serialised once when it was sent; what a transport puts on the wire. */
   readonly json: string;
@@ -27,6 +29,11 @@ export interface OutboxEntry {
   readonly retry: boolean;
   /** How often it has been put on the wire; 0 means it may still be withdrawn (R19). */
   readonly attempts: number;
+  /**
+   * A link went while it was on the wire without a verdict: the server may have taken it.
+   * Not set when the server answered it `stale` or `retry` (it took nothing).
+   */
+  readonly fateUnknown?: boolean;
   /** The sender's own handle, handed back with the verdict (`OutgoingMessage.tag`). */
   readonly tag?: unknown;
 }
@@ -142,7 +149,11 @@ export function settle(
  * `maxDeliveryAttempts` times already (R8). The count is unchanged or smaller, so the
  * bound holds on this path too (R10).
  */
-export function requeueInFlight(outbox: Outbox, maxDeliveryAttempts: number): OutboxChange {
+export function requeueInFlight(
+  outbox: Outbox,
+  maxDeliveryAttempts: number,
+  fateUnknown = true,
+): OutboxChange {
   if (outbox.inFlight.size === 0) return { outbox, dropped: [] };
   const back: OutboxEntry[] = [];
   const dropped: Dropped[] = [];
@@ -155,7 +166,7 @@ export function requeueInFlight(outbox: Outbox, maxDeliveryAttempts: number): Ou
         error: DeliveryError.attemptsExhausted(entry.id, entry.attempts, maxDeliveryAttempts),
       });
     } else {
-      back.push(entry);
+      back.push(entry.fateUnknown === fateUnknown ? entry : { ...entry, fateUnknown });
     }
   }
   return { outbox: { queue: unshiftAll(outbox.queue, back), inFlight: emptyQueue() }, dropped };

@@ -31,6 +31,8 @@ export const UNWATCHED_REMEMBERED = 10_000;
 
 interface Watched {
   readonly seq: number;
+  /** The epoch of the log `seq` counts in (protocol v2), once the server named it. */
+  readonly epoch?: string;
   /** When the stream was watched, from the family's clock: iteration is in this order. */
   readonly order: number;
 }
@@ -161,17 +163,45 @@ export class Positions implements ReadonlyMap<string, number> {
   }
 
   /** With `stream` watched from `seq`, after every stream watched before; as is if watched. */
-  watch(stream: string, seq: number): Positions {
+  watch(stream: string, seq: number, epoch?: string): Positions {
     const store = this.#store();
     if (isWatched(store.slots.get(stream))) return this;
-    return this.#with(stream, { seq, order: store.clock++ }, this.size + 1, this.#unwatched);
+    const slot =
+      epoch === undefined ? { seq, order: store.clock++ } : { seq, epoch, order: store.clock++ };
+    return this.#with(stream, slot, this.size + 1, this.#unwatched);
+  }
+
+  /** The epoch `stream`'s position counts in, if the server named one. */
+  epochOf(stream: string): string | undefined {
+    const slot = this.#store().slots.get(stream);
+    return isWatched(slot) ? slot.epoch : undefined;
   }
 
   /** With `stream` moved to `seq`; as is if `stream` is not watched. */
   advance(stream: string, seq: number): Positions {
     const slot = this.#store().slots.get(stream);
     if (!isWatched(slot) || slot.seq === seq) return this;
-    return this.#with(stream, { seq, order: slot.order }, this.size, this.#unwatched);
+    const next =
+      slot.epoch === undefined
+        ? { seq, order: slot.order }
+        : { seq, epoch: slot.epoch, order: slot.order };
+    return this.#with(stream, next, this.size, this.#unwatched);
+  }
+
+  /** With `stream` at `seq` in `epoch` (a stream frame named it); as is if not watched. */
+  inEpoch(stream: string, epoch: string, seq: number): Positions {
+    const slot = this.#store().slots.get(stream);
+    if (!isWatched(slot) || (slot.seq === seq && slot.epoch === epoch)) return this;
+    return this.#with(stream, { seq, epoch, order: slot.order }, this.size, this.#unwatched);
+  }
+
+  /** Every watched stream's position with its epoch, in watch order: what a resume names. */
+  list(): Array<{ stream: string; seq: number; epoch?: string }> {
+    return this.#watched().map(([stream, slot]) =>
+      slot.epoch === undefined
+        ? { stream, seq: slot.seq }
+        : { stream, seq: slot.seq, epoch: slot.epoch },
+    );
   }
 
   /** Without `stream`, remembered as unwatched; as is if `stream` is not watched. */
@@ -192,6 +222,10 @@ export class Positions implements ReadonlyMap<string, number> {
 
   /** `[stream, seq]` of every watched stream, in watch order. O(n), O(n log n) at worst. */
   #entries(): Array<[string, number]> {
+    return this.#watched().map(([stream, slot]) => [stream, slot.seq]);
+  }
+
+  #watched(): Array<[string, Watched]> {
     const watched: Array<[string, Watched]> = [];
     let ordered = true;
     for (const [stream, slot] of this.#store().slots) {
@@ -202,7 +236,7 @@ export class Positions implements ReadonlyMap<string, number> {
     }
     // Re-rooting puts a slot back at the end of the Map: restore the watch order.
     if (!ordered) watched.sort((a, b) => a[1].order - b[1].order);
-    return watched.map(([stream, slot]) => [stream, slot.seq]);
+    return watched;
   }
 
   entries(): MapIterator<[string, number]> {
@@ -233,8 +267,8 @@ export class Positions implements ReadonlyMap<string, number> {
   }
 
   /** What `JSON.stringify` and loggers see: the positions, in watch order. */
-  toJSON(): Array<{ stream: string; seq: number }> {
-    return this.#entries().map(([stream, seq]) => ({ stream, seq }));
+  toJSON(): Array<{ stream: string; seq: number; epoch?: string }> {
+    return this.list();
   }
 }
 

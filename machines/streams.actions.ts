@@ -4,6 +4,7 @@
  * change is O(1) on the persistent positions (`positions.ts`).
  */
 import { connectionBase } from './connection.base.js';
+import { ConnectionError } from './errors.js';
 import { readFrame } from './frames.js';
 import { guarded } from './guarded.js';
 
@@ -12,16 +13,42 @@ const { enqueueActions } = connectionBase;
 export const streamActions = {
   watchStream: enqueueActions(({ context, event, enqueue }) => {
     if (event.type !== 'watch' || context.positions.has(event.stream)) return;
-    enqueue.assign({ positions: context.positions.watch(event.stream, event.seq ?? 0) });
+    enqueue.assign({
+      positions: context.positions.watch(event.stream, event.seq ?? 0, event.epoch),
+    });
   }),
   resumeWatchedStream: enqueueActions(({ context, event, enqueue }) => {
     // Only a stream that was not watched yet; the link already resumed the others.
     if (event.type !== 'watch' || context.positions.has(event.stream)) return;
     enqueue.sendTo('link', {
       type: 'link.resume',
-      positions: [{ stream: event.stream, seq: event.seq ?? 0 }],
+      positions: [
+        event.epoch === undefined
+          ? { stream: event.stream, seq: event.seq ?? 0 }
+          : { stream: event.stream, seq: event.seq ?? 0, epoch: event.epoch },
+      ],
       purpose: 'watch',
     });
+  }),
+  // A v2 `stream` frame: the log's epoch and head. Another epoch than the one the
+  // position counts in, or a head behind it, means the log started over: the position
+  // goes back to 0 in the new epoch and the app is told (spec §5).
+  receiveStreamHead: enqueueActions(
+    guarded(({ context, event, enqueue }) => {
+      if (event.type !== 'link.stream') return;
+      const { stream, epoch, head } = event.head;
+      const seq = context.positions.get(stream);
+      if (seq === undefined) return;
+      const known = context.positions.epochOf(stream);
+      const reset = (known !== undefined && known !== epoch) || seq > head;
+      const positions = context.positions.inEpoch(stream, epoch, reset ? 0 : seq);
+      if (positions !== context.positions) enqueue.assign({ positions });
+      if (reset) enqueue.emit({ type: 'error', error: ConnectionError.reset(stream, seq, epoch) });
+    }),
+  ),
+  unwatchOverLink: enqueueActions(({ context, event, enqueue }) => {
+    if (event.type !== 'unwatch' || !context.positions.has(event.stream)) return;
+    enqueue.sendTo('link', { type: 'link.unwatch', streams: [event.stream] });
   }),
   unwatchStream: enqueueActions(({ context, event, enqueue }) => {
     if (event.type !== 'unwatch' || !context.positions.has(event.stream)) return;

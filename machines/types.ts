@@ -19,6 +19,8 @@ export interface ConnectionContext {
   readonly backoffMs: number;
   /** Link attempts since the last usable link, the current one included (R17). */
   readonly linkAttempts: number;
+  /** The serial the next message entering the outbox gets (protocol v2). */
+  readonly nextSerial: number;
   /** The last link was refused for its credentials: one more refusal in a row closes (R17). */
   readonly authRefused: boolean;
   /** The heartbeat interval the current link's server announced, in ms; 0 if none. */
@@ -47,7 +49,7 @@ export type ConnectionEvent =
   /** One message, or several queued in this order (`createConnection` sends a tick's worth). */
   | ({ type: 'send' } & (OutgoingMessage | { messages: readonly OutgoingMessage[] }))
   | { type: 'abort'; id: string }
-  | { type: 'watch'; stream: string; seq?: number }
+  | { type: 'watch'; stream: string; seq?: number; epoch?: string }
   | { type: 'unwatch'; stream: string }
   | { type: 'suspend' }
   | { type: 'resume' }
@@ -70,6 +72,6 @@ export type ConnectionEmitted =
 
 export type { ConnectionInput } from './options.js';
 
-export function positionList(positions: ReadonlyMap<string, number>): StreamPosition[] {
-  return Array.from(positions, ([stream, seq]) => ({ stream, seq }));
+export function positionList(positions: Positions): StreamPosition[] {
+  return positions.list();
 }

@@ -44,11 +44,16 @@ export interface Connection {
    * `DeliveryError` (and fires `dropped`) when it will not be delivered.
    */
   send(data: unknown, options?: SendOptions): Promise<void>;
-  /** Resume this stream from `fromSeq` on every new link (and at once on a usable one). */
-  watch(stream: string, fromSeq?: number): void;
+  /**
+   * Resume this stream from `fromSeq` on every new link (and at once on a usable one).
+   * `epoch`: the epoch `fromSeq` counts in, from an earlier `positions()` (protocol v2).
+   */
+  watch(stream: string, fromSeq?: number, epoch?: string): void;
   /** Stop tracking a stream. */
   unwatch(stream: string): void;
-  /** The last seq seen on each watched stream. */
+  /** The session id every link of this connection carries (protocol v2). */
+  readonly session: string;
+  /** The last seq seen on each watched stream, with its epoch where a v2 server named one. */
   positions(): StreamPosition[];
   /** Pause: send the suspend notice once if the link is open, close it, stop every timer. */
   suspend(): void;
@@ -265,14 +270,28 @@ export function createConnection(options: ConnectionOptions): Connection {
         sending--;
       }
     },
-    watch(stream, fromSeq = 0) {
-      if (typeof stream !== 'string' || stream === '') {
-        throw invalidArgument('watch() stream', 'a non-empty string', stream);
+    get session() {
+      return actor.getSnapshot().context.options.session;
+    },
+
+    watch(stream, fromSeq = 0, epoch) {
+      // The limit both ends agree on: a server refuses a longer name in every resume.
+      if (typeof stream !== 'string' || stream === '' || stream.length > 256) {
+        throw invalidArgument('watch() stream', 'a string of 1–256 characters', stream);
       }
       if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) {
         throw invalidArgument('watch() fromSeq', 'an integer ≥ 0', fromSeq);
       }
-      command({ type: 'watch', stream, seq: fromSeq });
+      if (
+        epoch !== undefined &&
+        (typeof epoch !== 'string' || epoch.length < 1 || epoch.length > 64)
+      )
+        throw invalidArgument('watch() epoch', 'a string of 1–64 characters', epoch);
+      command(
+        epoch === undefined
+          ? { type: 'watch', stream, seq: fromSeq }
+          : { type: 'watch', stream, seq: fromSeq, epoch },
+      );
     },
     unwatch(stream) {
       command({ type: 'unwatch', stream });

@@ -6,8 +6,11 @@ export type {
   Link,
   LinkClose,
   LinkEvents,
+  LinkOptions,
+  LinkWelcome,
   OutboundMessage,
   SendOutcome,
+  StreamHead,
   StreamPosition,
   Transport,
 } from '../adapters/transport.js';

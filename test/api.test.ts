@@ -152,7 +152,7 @@ describe('createConnection sends', () => {
 
   it('watch() names a bad stream or position', () => {
     const h = harness();
-    expect(() => h.conn.watch('')).toThrow(/stream must be a non-empty string/);
+    expect(() => h.conn.watch('')).toThrow(/stream must be a string of 1–256 characters/);
     expect(() => h.conn.watch('a', -1)).toThrow(/fromSeq must be an integer ≥ 0, got -1/);
     expect(() => h.conn.watch('a', 1.5)).toThrow(/fromSeq must be an integer/);
   });

@@ -180,7 +180,7 @@ describe('SSE server that cuts its stream mid-line', () => {
     let streams = 0;
     const handled: string[] = [];
     const http: Server = createHttpServer((req, res) => {
-      if (req.url?.endsWith('/events')) {
+      if (req.url?.split('?')[0]?.endsWith('/events')) {
         streams++;
         res.writeHead(200, { 'Content-Type': 'text/event-stream' });
         res.write(`event: welcome\ndata: {"connectionId":"c${streams}","heartbeatMs":1000}\n\n`);

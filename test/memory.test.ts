@@ -6,9 +6,14 @@ import { createConnection } from '../src/index.js';
 import { settle } from './support/settle.js';
 import { pendingTimers } from './support/timers.js';
 
-/** A message as the machine hands it over: `json` is the data serialised once, at send(). */
-const message = (id: string, data: unknown): OutboundMessage => ({
+/**
+ * A message as the machine hands it over: `json` is the data serialised once, at send().
+ * These links are v1 (opened without a session): the serial is carried but the server
+ * deduplicates by id (`memory-v2.test.ts` has the v2 path).
+ */
+const message = (id: string, data: unknown, serial = 1): OutboundMessage => ({
   id,
+  serial,
   data,
   json: JSON.stringify(data),
 });
@@ -19,6 +24,7 @@ function recorder() {
     open: () => seen.push('open'),
     message: (frame) => seen.push(`message ${JSON.stringify(frame)}`),
     alive: () => seen.push('alive'),
+    stream: (head) => seen.push(`stream ${JSON.stringify(head)}`),
     close: (info: LinkClose) => seen.push(`close ${info.reason ?? ''}`),
   };
   return { seen, events };
@@ -52,7 +58,7 @@ describe('memory transport', () => {
     await settle();
     // A value JSON cannot carry faithfully: the memory wire never serialises it.
     const data = new Map([[1, { at: new Date(0) }]]);
-    expect(await link.send({ id: 'a', data, json: '{}' })).toEqual({ status: 'ok' });
+    expect(await link.send({ id: 'a', serial: 1, data, json: '{}' })).toEqual({ status: 'ok' });
     expect(received[0]?.data).toBe(data);
     expect(received[0]?.json).toBe('{}');
   });

@@ -1,4 +1,4 @@
-/** The reference server's own contract: every status code and close code of protocol v1. */
+/** The reference server's own contract: every status code and close code of protocol v1 (v2's own: server-v2.test.ts). */
 
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -8,9 +8,12 @@ import {
   Frame,
   Header,
   HttpStatus,
+  PROTOCOL_VERSION,
+  Query,
   ResultStatus,
   SseEvent,
   SsePath,
+  WireLimit,
 } from '../adapters/protocol.js';
 import { startServer, until } from './integration/wire.js';
 
@@ -43,16 +46,43 @@ const post = (url: string, body: string, headers: Record<string, string> = {}) =
 
 describe('the wire table both sides import (adapters/protocol.ts)', () => {
   // Literals on purpose: a test that read the table could not catch a wrong value in it.
-  it('pins the words and numbers of protocol v1 as docs/protocol.md gives them', () => {
+  it('pins the words and numbers of protocol v2 as docs/protocol.md gives them', () => {
     expect(Object.values(Frame).sort()).toEqual(
-      ['ack', 'event', 'nack', 'ping', 'resume', 'resumed', 'send', 'suspend', 'welcome'].sort(),
+      [
+        'ack',
+        'event',
+        'nack',
+        'ping',
+        'resume',
+        'resumed',
+        'send',
+        'stream',
+        'suspend',
+        'unwatch',
+        'welcome',
+      ].sort(),
     );
-    expect(SseEvent).toEqual({ welcome: 'welcome', event: 'event', ping: 'ping' });
+    expect(SseEvent).toEqual({
+      welcome: 'welcome',
+      event: 'event',
+      ping: 'ping',
+      stream: 'stream',
+    });
     expect(SsePath).toEqual({
       events: '/events',
       resume: '/resume',
       send: '/send',
       suspend: '/suspend',
+      unwatch: '/unwatch',
+    });
+    expect(Query).toEqual({ session: 'session', version: 'v' });
+    expect(PROTOCOL_VERSION).toBe(2);
+    expect(WireLimit).toMatchObject({
+      nameChars: 256,
+      epochChars: 64,
+      streamsPerRequest: 100,
+      sessionMinChars: 16,
+      sessionMaxChars: 128,
     });
     expect(Header).toEqual({ connectionId: 'X-Connection-ID' });
     expect(ResultStatus).toEqual({ ok: 'ok', rejected: 'rejected' });
@@ -88,10 +118,15 @@ describe('reference server, SSE + POST', () => {
     ).toBe(404);
     expect((await post(send, '{not json', { 'X-Connection-ID': stream.id })).status).toBe(400);
     expect(
+      // The limit is the data's plus the envelope's (ENVELOPE_BYTES, 64 KiB).
       (
-        await post(send, JSON.stringify({ messages: [{ id: 'a', data: 'x'.repeat(200) }] }), {
-          'X-Connection-ID': stream.id,
-        })
+        await post(
+          send,
+          JSON.stringify({ messages: [{ id: 'a', data: 'x'.repeat(100 + 65_536) }] }),
+          {
+            'X-Connection-ID': stream.id,
+          },
+        )
       ).status,
     ).toBe(413);
     expect(
@@ -236,7 +271,7 @@ describe('reference server, WebSocket', () => {
     await until(() => a.closed() !== undefined, 'close');
     expect(a.closed()?.code).toBe(1007);
     const b = await openSocket(listening.wsUrl);
-    b.socket.send(JSON.stringify({ type: 'send', id: 'x', data: 'y'.repeat(100) }));
+    b.socket.send(JSON.stringify({ type: 'send', id: 'x', data: 'y'.repeat(50 + 65_536) }));
     await until(() => b.closed() !== undefined, 'close');
     expect(b.closed()?.code).toBe(1009);
   });

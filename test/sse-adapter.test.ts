@@ -5,16 +5,31 @@ import type {
   InboundFrame,
   LinkClose,
   LinkEvents,
+  LinkOptions,
   LinkWelcome,
   OutboundMessage,
+  StreamHead,
 } from '../adapters/transport.js';
 import { settle } from './support/settle.js';
 
-/** A message as the machine hands it over: `json` is the data serialised once, at send(). */
-const message = (id: string, data: unknown): OutboundMessage => ({
+/**
+ * A message as the machine hands it over: `json` is the data serialised once, at send();
+ * `serial` its place in the app's sends (1 unless the test needs others).
+ */
+const message = (id: string, data: unknown, serial = 1): OutboundMessage => ({
   id,
+  serial,
   data,
   json: JSON.stringify(data),
+});
+
+/** Events that ignore everything: for links whose events a test does not look at. */
+const ignored = (): LinkEvents => ({
+  open: () => {},
+  message: () => {},
+  alive: () => {},
+  stream: () => {},
+  close: () => {},
 });
 
 class FakeEventSource {
@@ -47,9 +62,11 @@ function open(
   extra: { requestTimeoutMs?: number; url?: string } = {},
   overrides: Partial<LinkEvents> = {},
   welcome: object | null = { connectionId: 'c1', heartbeatMs: 1000 },
+  linkOptions?: LinkOptions,
 ) {
   const seen: string[] = [];
   const frames: InboundFrame[] = [];
+  const heads: StreamHead[] = [];
   const closes: LinkClose[] = [];
   /** The arguments of each `open` call: what the welcome said. */
   const welcomes: Array<[LinkWelcome?]> = [];
@@ -63,6 +80,10 @@ function open(
       seen.push('message');
     },
     alive: () => seen.push('alive'),
+    stream: (head) => {
+      heads.push(head);
+      seen.push('stream');
+    },
     close: (info) => closes.push(info),
     ...overrides,
   };
@@ -72,11 +93,15 @@ function open(
     fetch,
     ...extra,
   });
-  const link = transport.connect(events);
+  const link = transport.connect(events, linkOptions);
   const source = FakeEventSource.last as FakeEventSource;
   if (welcome) source.emit('welcome', welcome);
-  return { link, source, seen, frames, closes, welcomes, transport };
+  return { link, source, seen, frames, heads, closes, welcomes, transport };
 }
+
+/** Link options as the machine gives them: the connection's session. */
+const SESSION: LinkOptions = { session: 'S3ss10n-id_0123456789' };
+const SESSION_QUERY = 'session=S3ss10n-id_0123456789&v=2';
 
 const answer =
   (status: number, body?: unknown): FetchLike =>
@@ -166,8 +191,12 @@ describe('SSE adapter outcomes', () => {
         json: async () => ({ results: messages.map(({ id }) => ({ id, status: 'ok' })) }),
       };
     });
-    const outcomes = await Promise.all([link.send(message('a', 1)), link.send(message('b', 2))]);
+    const outcomes = await Promise.all([
+      link.send(message('a', 1, 1)),
+      link.send(message('b', 2, 2)),
+    ]);
     expect(outcomes).toEqual([{ status: 'ok' }, { status: 'ok' }]);
+    // A link without a session (LinkOptions) posts v1's bodies: no serial.
     expect(bodies).toEqual([
       [
         'http://server/sse/send',
@@ -274,9 +303,8 @@ describe('SSE adapter outcomes', () => {
       EventSource: FakeEventSource,
       fetch: answer(200),
     }).connect({
-      open: () => {},
+      ...ignored(),
       message: (frame) => frames.push(frame),
-      alive: () => {},
       close: (info) => closes.push(info),
     });
     const source = FakeEventSource.last as FakeEventSource;
@@ -322,12 +350,7 @@ describe('SSE adapter outcomes', () => {
     globalThis.fetch = strict as unknown as typeof fetch;
     try {
       const transport = sseTransport({ url: 'http://server/sse', EventSource: FakeEventSource });
-      const link = transport.connect({
-        open: () => {},
-        message: () => {},
-        alive: () => {},
-        close: () => {},
-      });
+      const link = transport.connect(ignored());
       FakeEventSource.last?.emit('welcome', { connectionId: 'c1', heartbeatMs: 1000 });
       expect(await link.send(message('a', 1))).toEqual({ status: 'ok' });
     } finally {
@@ -369,19 +392,19 @@ function confirming(requests: Array<{ url: string; init: Parameters<FetchLike>[1
 describe('SSE adapter: the data goes on the wire as serialised at send()', () => {
   it('builds the send POST body around each message.json, without serialising data again', async () => {
     const { fetch, requests } = confirming();
-    const { link } = open(fetch);
+    const { link } = open(fetch, {}, {}, undefined, SESSION);
     const data = {
       toJSON() {
         throw new Error('data must not be serialised again by the adapter');
       },
     };
     const outcomes = await Promise.all([
-      link.send({ id: 'a', data, json: '{"x":1}' }),
-      link.send({ id: 'b"', data, json: '[2,"two"]' }),
+      link.send({ id: 'a', serial: 1834, data, json: '{"x":1}' }),
+      link.send({ id: 'b"', serial: 1835, data, json: '[2,"two"]' }),
     ]);
     expect(outcomes).toEqual([{ status: 'ok' }, { status: 'ok' }]);
     expect(requests.map((r) => r.init.body)).toEqual([
-      '{"messages":[{"id":"a","data":{"x":1}},{"id":"b\\"","data":[2,"two"]}]}',
+      '{"messages":[{"id":"a","serial":1834,"data":{"x":1}},{"id":"b\\"","serial":1835,"data":[2,"two"]}]}',
     ]);
   });
 });
@@ -547,7 +570,7 @@ describe('SSE adapter: events and answers not of the protocol shape are a protoc
     expect(closes).toEqual([]);
   });
 
-  it.each(['open', 'message', 'alive'] as const)(
+  it.each(['open', 'message', 'alive', 'stream'] as const)(
     'an exception in the machine’s %s handler is a protocol close of the link, never a throw into EventSource',
     (which) => {
       const boom = new Error(`${which} exploded`);
@@ -564,6 +587,7 @@ describe('SSE adapter: events and answers not of the protocol shape are a protoc
       expect(() => {
         source.emit('welcome', { connectionId: 'c1' });
         source.emit('event', { data: 1 });
+        source.emit('stream', { stream: 's', epoch: 'e', head: 0 });
         source.emit('ping', {});
       }).not.toThrow();
       expect(source.closed).toBe(true);
@@ -665,5 +689,229 @@ describe('SSE adapter: refusals, Retry-After and the welcome', () => {
     expect(withBeat.welcomes).toEqual([[{ heartbeatMs: 15_000 }]]);
     const without = open(answer(200), {}, {}, { connectionId: 'c1' });
     expect(without.welcomes).toEqual([[]]);
+  });
+});
+
+const V2_WELCOME = { connectionId: 'c1', heartbeatMs: 1000, session: { known: true, handled: 9 } };
+
+describe('SSE adapter, protocol v2: the session in the query of B/events', () => {
+  it('goes after the app’s own query on B/events only; the POSTs keep the app’s query alone', async () => {
+    const { fetch, requests } = confirming();
+    const { link, source } = open(
+      fetch,
+      { url: 'https://h/sse/?token=t&x=1#frag' },
+      {},
+      V2_WELCOME,
+      SESSION,
+    );
+    expect(source.url).toBe(`https://h/sse/events?token=t&x=1&${SESSION_QUERY}`);
+    await link.resume([{ stream: 's', seq: 0 }]);
+    expect(await link.send(message('a', 1))).toEqual({ status: 'ok' });
+    expect(requests.map((r) => r.url)).toEqual([
+      'https://h/sse/resume?token=t&x=1',
+      'https://h/sse/send?token=t&x=1',
+    ]);
+  });
+
+  it.each([
+    ['http://h/sse', `http://h/sse/events?${SESSION_QUERY}`],
+    ['http://h/sse?', `http://h/sse/events?${SESSION_QUERY}`],
+  ])('%s: B/events is %s', (url, events) => {
+    const { source } = open(confirming().fetch, { url }, {}, null, SESSION);
+    expect(source.url).toBe(events);
+  });
+
+  it('without link options (a caller of the v1 contract) B/events is asked as in v1', () => {
+    const { source } = open(confirming().fetch, { url: 'https://h/sse?token=t' });
+    expect(source.url).toBe('https://h/sse/events?token=t');
+  });
+});
+
+describe('SSE adapter, protocol v2: serials and epochs on the wire', () => {
+  it('on a link opened without a session, messages carry no serial (a v2 server refuses one there)', async () => {
+    const { fetch, requests } = confirming();
+    const { link } = open(fetch);
+    await Promise.all([link.send(message('a', 1, 7)), link.send(message('b', 2, 8))]);
+    expect(requests.map((r) => r.init.body)).toEqual([
+      '{"messages":[{"id":"a","data":1},{"id":"b","data":2}]}',
+    ]);
+  });
+
+  it('a message without a serial that is an integer ≥ 1 goes out as in v1, without one', async () => {
+    const { fetch, requests } = confirming();
+    const { link } = open(fetch, {}, {}, undefined, SESSION);
+    await Promise.all([
+      link.send({ id: 'a', serial: 0, data: 1, json: '1' }),
+      link.send({ id: 'b', serial: undefined as unknown as number, data: 2, json: '2' }),
+    ]);
+    expect(requests.map((r) => r.init.body)).toEqual([
+      '{"messages":[{"id":"a","data":1},{"id":"b","data":2}]}',
+    ]);
+  });
+
+  it('resume and suspend carry each position’s epoch where there is one, and nothing else', async () => {
+    const { fetch, requests } = confirming();
+    const { link } = open(fetch);
+    const positions = [
+      { stream: 'a', seq: 41, epoch: 'k2f9' },
+      { stream: 'b', seq: 0 },
+      { stream: 'c', seq: 3, epoch: undefined, extra: 'not for the wire' },
+    ];
+    await link.resume(positions);
+    link.suspend?.(positions);
+    await settle();
+    const body =
+      '{"streams":[{"stream":"a","seq":41,"epoch":"k2f9"},{"stream":"b","seq":0},{"stream":"c","seq":3}]}';
+    expect(requests.map((r) => [r.url, r.init.body])).toEqual([
+      ['http://server/sse/resume', body],
+      ['http://server/sse/suspend', body],
+    ]);
+  });
+});
+
+describe('SSE adapter, protocol v2: the welcome’s session', () => {
+  it('is checked and handed to open() with the heartbeat; without one, open() gets none', () => {
+    const v2 = open(
+      confirming().fetch,
+      {},
+      {},
+      {
+        ...V2_WELCOME,
+        session: { known: false, handled: 0, extra: 1 },
+      },
+    );
+    expect(v2.welcomes).toStrictEqual([
+      [{ heartbeatMs: 1000, session: { known: false, handled: 0 } }],
+    ]);
+    const v1 = open(confirming().fetch);
+    expect(v1.welcomes).toStrictEqual([[{ heartbeatMs: 1000 }]]);
+    expect([v2.closes, v1.closes]).toEqual([[], []]);
+  });
+
+  it.each([
+    ['null', null, 'a welcome whose session is not an object'],
+    ['known a number', { known: 1, handled: 1 }, 'a welcome whose session.known is not a boolean'],
+    [
+      'handled negative',
+      { known: true, handled: -1 },
+      'a welcome whose session.handled is not an integer ≥ 0',
+    ],
+    [
+      'handled past 2^53',
+      { known: true, handled: 2 ** 53 },
+      'a welcome whose session.handled is not an integer ≥ 0',
+    ],
+  ])('a session that is %s is a protocol close; the link never opens', (_what, session, reason) => {
+    const { source, welcomes, closes } = open(confirming().fetch, {}, {}, null);
+    expect(() => source.emit('welcome', { ...V2_WELCOME, session })).not.toThrow();
+    expect(welcomes).toEqual([]);
+    expect(source.closed).toBe(true);
+    expect(closes).toStrictEqual([{ reason, protocol: true }]);
+  });
+});
+
+describe('SSE adapter, protocol v2: the stream event', () => {
+  it('is checked and handed to stream() as { stream, epoch, head } only, in order with events', () => {
+    const { source, seen, heads, closes } = open(confirming().fetch);
+    source.emit('stream', { stream: 'chat', epoch: 'k2f9', head: 57, type: 'stream' });
+    source.emit('event', { stream: 'chat', seq: 1, data: 'd' });
+    expect(heads).toStrictEqual([{ stream: 'chat', epoch: 'k2f9', head: 57 }]);
+    expect(seen).toEqual(['open', 'stream', 'message']);
+    expect(closes).toEqual([]);
+  });
+
+  it('before welcome is a protocol close', () => {
+    const { source, heads, closes } = open(confirming().fetch, {}, {}, null);
+    source.emit('stream', { stream: 's', epoch: 'e', head: 0 });
+    expect(heads).toEqual([]);
+    expect(source.closed).toBe(true);
+    expect(closes).toStrictEqual([{ reason: 'a stream event before welcome', protocol: true }]);
+  });
+
+  it.each([
+    ['a stream of 257 characters', `{"stream":"${'x'.repeat(257)}","epoch":"e","head":0}`],
+    ['an empty epoch', '{"stream":"s","epoch":"","head":0}'],
+    ['an epoch of 65 characters', `{"stream":"s","epoch":"${'e'.repeat(65)}","head":0}`],
+    ['a fractional head', '{"stream":"s","epoch":"e","head":1.5}'],
+    ['a head that is a string', '{"stream":"s","epoch":"e","head":"3"}'],
+    ['data that is not JSON', '{nope'],
+    ['data that is not an object', '[1]'],
+    ['data 20,000 levels deep', deep(20_000)],
+  ])('with %s is a protocol close, never a throw into EventSource', (_what, text) => {
+    const { source, heads, closes } = open(confirming().fetch);
+    expect(() => source.emitRaw('stream', text)).not.toThrow();
+    expect(heads).toEqual([]);
+    expect(source.closed).toBe(true);
+    expect(closes).toMatchObject([{ protocol: true }]);
+  });
+});
+
+describe('SSE adapter, protocol v2: unwatch', () => {
+  it('posts B/unwatch {"streams":[…]} with the connection id to a v2 server; nothing for an empty list', async () => {
+    const { fetch, requests } = confirming();
+    const { link } = open(fetch, { url: 'https://h/sse?token=t' }, {}, V2_WELCOME, SESSION);
+    link.unwatch?.(['chat', 'news']);
+    link.unwatch?.([]);
+    await settle();
+    expect(requests.map((r) => [r.url, r.init.headers['X-Connection-ID'], r.init.body])).toEqual([
+      ['https://h/sse/unwatch?token=t', 'c1', '{"streams":["chat","news"]}'],
+    ]);
+  });
+
+  it('posts nothing to a v1 server (a welcome without session), before welcome or after close', async () => {
+    const { fetch, requests } = confirming();
+    const v1 = open(fetch);
+    v1.link.unwatch?.(['chat']);
+    const early = open(fetch, {}, {}, null);
+    early.link.unwatch?.(['chat']);
+    const closed = open(fetch, {}, {}, V2_WELCOME);
+    closed.link.close();
+    closed.link.unwatch?.(['chat']);
+    await settle();
+    expect(requests).toEqual([]);
+  });
+
+  it.each([401, 403])('an unwatch answered %i ends the link as auth', async (status) => {
+    const { link, closes } = open(answer(status), {}, {}, V2_WELCOME);
+    link.unwatch?.(['chat']);
+    await settle();
+    expect(closes).toStrictEqual([
+      { httpStatus: status, reason: `POST unwatch answered HTTP ${status}`, auth: true },
+    ]);
+  });
+
+  it('any other answer, or a network error, is ignored: fire-and-forget', async () => {
+    const failing = open(
+      async () => {
+        throw new TypeError('fetch failed');
+      },
+      {},
+      {},
+      V2_WELCOME,
+    );
+    failing.link.unwatch?.(['chat']);
+    const refused = open(answer(500), {}, {}, V2_WELCOME);
+    refused.link.unwatch?.(['chat']);
+    await settle();
+    expect([failing.closes, refused.closes]).toEqual([[], []]);
+  });
+
+  it('an unwatch still in flight when the link ends is aborted', async () => {
+    const signals: AbortSignal[] = [];
+    const { link } = open(
+      (_url, init) =>
+        new Promise((_resolve, reject) => {
+          signals.push(init.signal);
+          init.signal.addEventListener('abort', () => reject(init.signal.reason));
+        }),
+      {},
+      {},
+      V2_WELCOME,
+    );
+    link.unwatch?.(['chat']);
+    await settle();
+    expect(signals.map((s) => s.aborted)).toEqual([false]);
+    link.close();
+    expect(signals.map((s) => s.aborted)).toEqual([true]);
   });
 });

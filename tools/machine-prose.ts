@@ -49,6 +49,10 @@ export const TRANSITION_PROSE: Readonly<Record<string, string>> = {
   'connecting.resuming|suspend|': 'sends the suspend notice once over the link (R13)',
   'connecting.resuming|watch|':
     'a new stream is resumed on this link at once, then tracked; a known one changes nothing (R20)',
+  'connecting.resuming|unwatch|':
+    'tells the server to stop sending the stream (protocol v2), then stops tracking it; its frames no longer reach the app (R18, R24)',
+  'connecting.resuming|link.stream|':
+    'a v2 server names the epoch and head of a stream before replaying it: another epoch, or a head behind the position, is a `reset` (R23)',
   'connecting.resuming|link.resumed|': 'the server re-attached every watched stream: flush (R2)',
   'connecting.resuming|link.resume-failed|':
     'reports the refusal; nothing is flushed into this link (R3)',
@@ -72,6 +76,8 @@ export const TRANSITION_PROSE: Readonly<Record<string, string>> = {
   'reconnecting.resuming|link.frame|': AS_RESUMING,
   'reconnecting.resuming|link.watch-failed|': `${AS_RESUMING}; ${NEXT_ATTEMPT}`,
   'reconnecting.resuming|suspend|': AS_RESUMING,
+  'reconnecting.resuming|unwatch|': AS_RESUMING,
+  'reconnecting.resuming|link.stream|': AS_RESUMING,
   'reconnecting.resuming|watch|': AS_RESUMING,
   'reconnecting.resuming|link.resumed|': AS_RESUMING,
   'reconnecting.resuming|link.resume-failed|': `${AS_RESUMING}; ${NEXT_ATTEMPT}`,
@@ -84,6 +90,8 @@ export const TRANSITION_PROSE: Readonly<Record<string, string>> = {
     "reports the lost link; reconnecting's entry puts what was in flight back at the head of the queue",
   'flushing|link.watch-failed|': AS_RESUMING,
   'flushing|suspend|': AS_RESUMING,
+  'flushing|unwatch|': AS_RESUMING,
+  'flushing|link.stream|': AS_RESUMING,
   'flushing|watch|': `${AS_RESUMING}, without holding back sends (R20)`,
   'flushing|ack.timeout|':
     'the oldest message in flight went unconfirmed for `ackTimeoutMs` on a link that is alive: reports a `timeout`; the link is replaced and the message resent with its id (R8, R16)',
@@ -102,6 +110,8 @@ export const TRANSITION_PROSE: Readonly<Record<string, string>> = {
   'open|link.closed|': AS_FLUSHING,
   'open|link.watch-failed|': AS_RESUMING,
   'open|suspend|': AS_RESUMING,
+  'open|unwatch|': AS_RESUMING,
+  'open|link.stream|': AS_RESUMING,
   'open|watch|': AS_FLUSHING,
   'open|send|': AS_FLUSHING,
   'open|ack.timeout|': AS_FLUSHING,

@@ -16,18 +16,21 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const subpaths = Object.keys(pkg.exports).filter((p) => p !== './package.json');
 const names = subpaths.map((p) => (p === '.' ? 'holdfast' : `holdfast/${p.slice(2)}`));
 /**
- * Budgets in bytes, minified + gzipped, xstate and ws excluded. Raised once, by the
- * hardening of issue 11 (checks of every peer input, the ack timer, credentials refused,
- * O(1) positions, the server's limits): index 9,000 → 10,500, websocket 2,500 → 3,000,
- * sse 3,000 → 3,700, server 5,000 → 6,500 (docs/benchmarks.md). A budget is a tripwire
+ * Budgets in bytes, minified + gzipped, xstate and ws excluded. A budget is a tripwire
  * for growth nobody meant, not a target: raise it only with a reason written here.
+ * - Issue 11 (hardening: checks of every peer input, the ack timer, credentials refused,
+ *   O(1) positions, the server's limits): index 9,000 → 10,500, websocket 2,500 → 3,000,
+ *   sse 3,000 → 3,700, server 5,000 → 6,500.
+ * - Issue 12 (protocol v2: sessions, serials, epochs, unwatch, the session store shared by
+ *   both servers): index → 11,600, memory 3,500 → 3,900, websocket → 3,800, sse → 4,400,
+ *   server → 8,800 (docs/benchmarks.md).
  */
 const BUDGETS: Record<string, number> = {
-  index: 10_500,
-  memory: 3500,
-  websocket: 3000,
-  sse: 3700,
-  server: 6500,
+  index: 11_600,
+  memory: 3900,
+  websocket: 3800,
+  sse: 4400,
+  server: 8800,
   browser: 1200,
 };
 

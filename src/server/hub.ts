@@ -1,15 +1,24 @@
 /**
  * The protocol-independent half of the reference server: the live connections and the
  * limits every link is held to, publishing to them and replaying a resume's streams onto
- * one, a bounded dedup window of message ids, errors reported, and the faults a test or
- * the demo can inject. The stream logs (`stream-logs.ts`) and resume planning
- * (`resume-plan.ts`) are its parts; the WebSocket and SSE halves only speak the wire.
+ * one (each after its `stream` frame on a v2 link), unwatching, errors reported, and the
+ * faults a test or the demo can inject. The stream logs (`stream-logs.ts`), resume
+ * planning (`resume-plan.ts`) and the taking of messages once each (`intake.ts`) are its
+ * parts; the WebSocket and SSE halves only speak the wire.
  */
 import { randomUUID } from 'node:crypto';
-import { describeValue } from '../../adapters/describe.js';
 import { HttpStatus } from '../../adapters/protocol.js';
 import { Recent } from '../../adapters/recent.js';
-import { isThenable, positiveOption } from './checks.js';
+import type { SessionView } from '../../adapters/session-store.js';
+import { positiveOption } from './checks.js';
+import type {
+  HubConnection,
+  HubOptions,
+  ServerErrorContext,
+  ServerErrorSource,
+  WireLink,
+} from './hub-types.js';
+import { Intake, type ServerMessage, type Verdict } from './intake.js';
 import {
   askCanWatch,
   planResume,
@@ -18,121 +27,16 @@ import {
   tooMany,
   withinLimit,
 } from './resume-plan.js';
-import { type LoggedEvent, type StreamEvent, StreamLogs } from './stream-logs.js';
+import { type StreamEvent, StreamLogs } from './stream-logs.js';
 
-export interface ServerMessage {
-  id: string;
-  data: unknown;
-}
-
-/** One client link, whichever wire it came over. */
-export interface HubConnection {
-  /** Unguessable: 122 random bits from `crypto.randomUUID()`. */
-  readonly id: string;
-  readonly transport: 'websocket' | 'sse';
-  /**
-   * Who connected: the string `authorize` returned for this link's WebSocket upgrade or
-   * event stream; undefined when it returned `true` or there is no `authorize`.
-   */
-  readonly principal: string | undefined;
-  /** Streams this connection resumed, so `publish` reaches it. */
-  readonly streams: ReadonlySet<string>;
-  /** Times the client sent a suspend notice (also one that came just after the link closed). */
-  readonly suspends: number;
-  /** Drop the link from the server's side. */
-  drop(): void;
-}
-
-/** Where an error the server reports (`onError`) was thrown. */
-export type ServerErrorSource =
-  | 'authorize'
-  | 'canWatch'
-  | 'onMessage'
-  | 'fallback'
-  | 'websocket'
-  | 'http';
-
-export interface ServerErrorContext {
-  /**
-   * `authorize`, `canWatch`, `fallback`: the app's hook threw or rejected. `onMessage`: a
-   * promise it returned rejected (a throw is a `rejected` verdict, not an error).
-   * `websocket`, `http`: handling a frame or a request failed.
-   */
-  readonly during: ServerErrorSource;
-  /** The connection it concerns, where there is one. */
-  readonly connectionId?: string;
-}
-
-export interface HubOptions {
-  /** Frames kept per stream for replay. @default 10000 */
-  replayWindow?: number;
-  /** Message ids remembered to discard duplicates. @default 100000 */
-  dedupWindow?: number;
-  /**
-   * Called once per message id, in arrival order, with the connection it came on (its
-   * `principal` says who sent it). Throw to refuse the message: the client is told
-   * `rejected` with the error's message. A promise it returns is not waited for; if it
-   * rejects, that is reported through `onError`.
-   */
-  onMessage?: (message: ServerMessage, connection: HubConnection) => void;
-  /**
-   * May this connection watch this stream? Asked for every stream a resume names, before
-   * anything is replayed; only `true` (or a promise of `true`) allows. One refusal refuses
-   * the whole resume: WebSocket closes with 1008 naming the stream, `POST B/resume`
-   * answers 403 naming it, and the connection watches nothing new. A throw or a rejection
-   * is reported (`onError`) and fails the resume (close 1011 / HTTP 500; the client
-   * reconnects). Frames after a resume wait for its answer, so order is kept.
-   * @default every stream is allowed
-   */
-  canWatch?: (connection: HubConnection, stream: string) => boolean | Promise<boolean>;
-  /**
-   * Most streams one connection may watch. A resume that would take it past this is
-   * refused (WebSocket close 1008, HTTP 400, naming the limit) and watches nothing new.
-   * @default 1000
-   */
-  maxStreamsPerConnection?: number;
-  /**
-   * Most bytes written to one link and not yet taken by its peer (WebSocket
-   * `bufferedAmount`, SSE `writableLength`). Checked before every write, replays
-   * included: a link over it is dropped, and the client resumes from its position on a
-   * new link, so nothing is lost.
-   * @default 4194304 (4 MiB)
-   */
-  maxBufferedBytes?: number;
-  /**
-   * Told of every error the server catches so it can keep serving: a hook of the app's
-   * that threw, or a frame or request whose handling failed (that socket closes with
-   * 1011, that request answers 500). Whatever it throws is ignored.
-   * @default console.error
-   */
-  onError?: (error: unknown, context: ServerErrorContext) => void;
-}
-
-/** What a wire half hands the hub for one link. */
-export interface WireLink {
-  readonly transport: 'websocket' | 'sse';
-  /** This wire's event frame, built around the event's stored JSON. */
-  eventFrame(event: LoggedEvent): string;
-  /** This wire's heartbeat frame. */
-  readonly pingFrame: string;
-  /** Bytes written to the link and not yet taken by the peer. */
-  buffered(): number;
-  /** Write one frame's text. */
-  write(text: string): void;
-  /** End the link from the server's side. */
-  drop(): void;
-}
-
-/** The text a throw from `onMessage` refuses a message with. Never throws. */
-function refusalText(error: unknown): string {
-  try {
-    if (error instanceof Error && typeof error.message === 'string') return error.message;
-    if (typeof error === 'string') return error;
-  } catch {
-    // a hostile getter: fall through to naming the value's kind
-  }
-  return describeValue(error);
-}
+export type {
+  HubConnection,
+  HubOptions,
+  ServerErrorContext,
+  ServerErrorSource,
+  ServerMessage,
+  WireLink,
+};
 
 function defaultOnError(error: unknown, context: ServerErrorContext): void {
   console.error(`holdfast/server: error during ${context.during}`, error);
@@ -146,7 +50,17 @@ interface Live {
   readonly notices: { suspends: number };
   /** Closed, or dropped by the server: nothing more is written. */
   gone: boolean;
+  /** Set while the link is over `maxBufferedBytes`: it must drain before this fires. */
+  drainTimer?: ReturnType<typeof setTimeout>;
 }
+
+/**
+ * How long a link may stay over `maxBufferedBytes` before it is dropped: a reader that
+ * keeps up drains a burst (a big publish, a replay) within it; a slow one does not.
+ */
+const DRAIN_GRACE_MS = 5000;
+/** Past this many times `maxBufferedBytes` a link is dropped at once, whatever its pace. */
+const HARD_BUFFER_FACTOR = 4;
 
 export class Hub {
   readonly connections = new Map<string, HubConnection>();
@@ -158,8 +72,7 @@ export class Hub {
    */
   private readonly recentlyClosed = new Recent<{ suspends: number }>(1000);
   private readonly logs: StreamLogs;
-  private readonly seen: Recent<true>;
-  private readonly onMessage: HubOptions['onMessage'];
+  private readonly intake: Intake<HubConnection>;
   private readonly canWatch: HubOptions['canWatch'];
   private readonly onError: NonNullable<HubOptions['onError']>;
   readonly maxStreamsPerConnection: number;
@@ -174,10 +87,11 @@ export class Hub {
 
   constructor(options: HubOptions = {}) {
     this.logs = new StreamLogs(options.replayWindow ?? 10_000);
-    this.seen = new Recent(options.dedupWindow ?? 100_000);
-    this.onMessage = options.onMessage;
     this.canWatch = options.canWatch;
     this.onError = options.onError ?? defaultOnError;
+    this.intake = new Intake(options, (error, connection) =>
+      this.report(error, { during: 'onMessage', connectionId: connection.id }),
+    );
     this.maxStreamsPerConnection = positiveOption(
       'maxStreamsPerConnection',
       options.maxStreamsPerConnection,
@@ -203,18 +117,27 @@ export class Hub {
    * A new connection over one link: named, added, and pinged every `heartbeatMs` while the
    * hub is not silenced. `write` puts one frame on the link within `maxBufferedBytes`
    * (false once the link is gone or dropped); the link calls `closed()` once it is gone.
+   * `session` (protocol v2) is what the link was opened with: `welcome` is what its welcome
+   * says of it, undefined on a v1 link.
    */
   connect(
     link: WireLink,
     heartbeatMs: number,
     principal?: string,
-  ): { connection: HubConnection; write: (text: string) => boolean; closed: () => void } {
+    session?: string,
+  ): {
+    connection: HubConnection;
+    write: (text: string) => boolean;
+    closed: () => void;
+    welcome: SessionView | undefined;
+  } {
     const streams = new Set<string>();
     const notices = { suspends: 0 };
     const connection: HubConnection = {
       id: this.newId(),
       transport: link.transport,
       principal,
+      session,
       streams,
       get suspends() {
         return notices.suspends;
@@ -232,7 +155,8 @@ export class Hub {
       live.gone = true;
       this.remove(connection);
     };
-    return { connection, write: (text) => this.write(live, text), closed };
+    const welcome = this.intake.view(connection);
+    return { connection, write: (text) => this.write(live, text), closed, welcome };
   }
 
   remove(connection: HubConnection): void {
@@ -257,13 +181,27 @@ export class Hub {
    */
   private write(live: Live, text: string): boolean {
     if (live.gone) return false;
-    if (live.link.buffered() > this.maxBufferedBytes) {
-      live.gone = true;
-      live.link.drop();
-      return false;
+    const buffered = live.link.buffered();
+    if (buffered > HARD_BUFFER_FACTOR * this.maxBufferedBytes) return this.dropSlow(live);
+    if (buffered > this.maxBufferedBytes && live.drainTimer === undefined) {
+      // Over the limit in a burst: the peer gets DRAIN_GRACE_MS to take it.
+      live.drainTimer = setTimeout(() => {
+        live.drainTimer = undefined;
+        if (!live.gone && live.link.buffered() > this.maxBufferedBytes) this.dropSlow(live);
+      }, DRAIN_GRACE_MS);
+      (live.drainTimer as { unref?: () => void }).unref?.();
     }
     live.link.write(text);
     return true;
+  }
+
+  /** Drop a link whose peer does not take what is written to it. */
+  private dropSlow(live: Live): false {
+    live.gone = true;
+    if (live.drainTimer !== undefined) clearTimeout(live.drainTimer);
+    live.drainTimer = undefined;
+    live.link.drop();
+    return false;
   }
 
   /**
@@ -324,41 +262,64 @@ export class Hub {
     if (!withinLimit(connection.streams, plan.positions, this.maxStreamsPerConnection))
       return tooMany(this.maxStreamsPerConnection);
     for (const stream of plan.positions.keys()) live.streams.add(stream);
-    for (const [stream, seq] of plan.positions) {
-      for (const event of this.logs.after(stream, seq)) {
-        if (!this.write(live, live.link.eventFrame(event)))
-          return { refused: 'gone', error: 'the link was dropped' };
+    const streamFrame = connection.session === undefined ? undefined : live.link.streamFrame;
+    const dropped = { refused: 'gone', error: 'the link was dropped' } as const;
+    for (const [stream, position] of plan.positions) {
+      let from = position.seq;
+      if (streamFrame) {
+        // v2: the log's epoch and head first. A position in another epoch, or past the
+        // head, is of a log that started over: replay it all; the client sees the reset.
+        const head = this.logs.head(stream);
+        const other = position.epoch !== undefined && position.epoch !== head.epoch;
+        if (other || from > head.head) from = 0;
+        if (!this.write(live, streamFrame(head))) return dropped;
+      }
+      for (const event of this.logs.after(stream, from)) {
+        if (!this.write(live, live.link.eventFrame(event))) return dropped;
       }
     }
     return undefined;
   }
 
+  /** Stop sending these streams on this connection (protocol v2 `unwatch`). */
+  unwatch(connection: HubConnection, streams: readonly string[]): void {
+    const live = this.lives.get(connection.id);
+    if (live?.connection !== connection) return;
+    for (const stream of streams) live.streams.delete(stream);
+  }
+
   /**
-   * Take one message. Returns the verdict: a duplicate id is confirmed again but not
-   * handed to the app twice; an app that throws refuses it.
+   * Take one message (`intake.ts`): a duplicate, by serial in its session or by id on the
+   * v1 path, is answered again but not handed to the app twice; an app that throws refuses
+   * it. `serial` is checked already (`serialProblem`).
    */
   accept(
-    message: ServerMessage,
+    message: { id: string; data: unknown; serial?: number },
     connection: HubConnection,
-  ): { ok: true } | { ok: false; error: string } {
-    if (this.seen.has(message.id)) return { ok: true };
-    let result: unknown;
-    try {
-      result = this.onMessage?.(message, connection);
-    } catch (error) {
-      return { ok: false, error: refusalText(error) };
+  ): Verdict {
+    return this.intake.accept(message.id, message.data, message.serial, connection);
+  }
+
+  /** Fault injection: one stream's log starts over; every link watching it is dropped. */
+  startOver(stream: string): void {
+    this.logs.startOver(stream);
+    for (const live of [...this.lives.values()]) {
+      if (!live.streams.has(stream)) continue;
+      // Nothing of the new log may reach it before it is gone: the epoch it was told stands.
+      live.gone = true;
+      live.link.drop();
     }
-    this.seen.add(message.id, true);
-    if (isThenable(result)) {
-      const report = (error: unknown) =>
-        this.report(error, { during: 'onMessage', connectionId: connection.id });
-      try {
-        result.then(undefined, report);
-      } catch (error) {
-        report(error);
-      }
-    }
-    return { ok: true };
+  }
+
+  /** Fault injection: forget every session, as if each had expired. */
+  forgetSessions(): void {
+    this.intake.forgetSessions();
+  }
+
+  /** Fault injection: lose every log (new epochs, seqs from 1), every session and every id. */
+  forgetState(): void {
+    this.logs.clear();
+    this.intake.forgetAll();
   }
 
   /** Fault injection: how to answer the next resume. */

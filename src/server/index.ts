@@ -1,7 +1,8 @@
 /**
- * `holdfast/server`: the reference server for wire protocol v1 (docs/protocol.md). Both
- * transports on one port: WebSocket at `/ws`, SSE + POST under `/sse`. Node only; `ws`
- * is an optional peer dependency of the package that this entry needs.
+ * `holdfast/server`: the reference server for wire protocol v2 (docs/protocol.md), which
+ * serves v1 clients as before. Both transports on one port: WebSocket at `/ws`, SSE +
+ * POST under `/sse`. Node only; `ws` is an optional peer dependency of the package that
+ * this entry needs.
  */
 import {
   createServer as createHttpServer,
@@ -11,8 +12,15 @@ import {
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { CloseCode, HttpStatus, SsePath, type SsePostPath } from '../../adapters/protocol.js';
-import { isThenable, positiveOption } from './checks.js';
+import {
+  CloseCode,
+  closeReason,
+  ENVELOPE_BYTES,
+  HttpStatus,
+  SsePath,
+  type SsePostPath,
+} from '../../adapters/protocol.js';
+import { isThenable, positiveOption, sessionOf } from './checks.js';
 import {
   Hub,
   type HubConnection,
@@ -41,6 +49,7 @@ const SSE_POSTS: ReadonlySet<string> = new Set<SsePostPath>([
   SsePath.resume,
   SsePath.send,
   SsePath.suspend,
+  SsePath.unwatch,
 ]);
 /** The `Retry-After` of a 503 at the connection limit, in seconds. */
 const RETRY_AFTER_SECONDS = 5;
@@ -51,7 +60,12 @@ type Admission = { ok: false } | { ok: true; principal: string | undefined };
 export interface ServerOptions extends HubOptions {
   /** Heartbeat interval on every link, in ms. @default 15000 */
   heartbeatMs?: number;
-  /** Largest request body or WebSocket frame, in bytes (413 / close 1009 above). @default 1048576 */
+  /**
+   * Largest message data, in bytes: a request body or WebSocket frame may be this plus
+   * `ENVELOPE_BYTES` (the frame's own fields), so a message the client let through at its
+   * own `maxMessageBytes` (the same default) always fits (413 / close 1009 above).
+   * @default 1048576
+   */
   maxBodyBytes?: number;
   /**
    * Time a request's body may take to arrive, in ms: a body still incomplete then (a
@@ -111,8 +125,21 @@ export interface Faults {
   hangResumes(on: boolean): void;
   /** Stop heartbeats, events and answers (`true`) or resume them (`false`). */
   silence(on: boolean): void;
-  /** Close every link and the port, then listen again on the same port; logs are kept. */
-  restart(): Promise<void>;
+  /**
+   * Close every link and the port, then listen again on the same port. `keepState: true`
+   * keeps the logs and sessions (a server with a durable store); `false` loses them as a
+   * real crash of an in-memory server does: every log starts over (a new epoch, seqs
+   * from 1), every session is forgotten (`known: false`) and so is every message id.
+   * @default { keepState: true }
+   */
+  restart(options?: { keepState?: boolean }): Promise<void>;
+  /** Forget every session, as if each had expired; links stay open. */
+  forgetSessions(): void;
+  /**
+   * One stream's log starts over: emptied, a new epoch, its next event at seq 1. Every
+   * link watching it is dropped (an epoch never changes under a live link).
+   */
+  startOver(stream: string): void;
 }
 
 export interface ReferenceServer {
@@ -134,7 +161,10 @@ export function createServer(options: ServerOptions = {}): ReferenceServer {
     ),
   };
   const maxConnections = positiveOption('maxConnections', options.maxConnections, Infinity);
-  const wss = new WebSocketServer({ noServer: true, maxPayload: side.maxBodyBytes });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: side.maxBodyBytes + ENVELOPE_BYTES,
+  });
   let http: Server | undefined;
   let address: { port: number; host: string } | undefined;
   const sockets = new Set<Socket>();
@@ -178,6 +208,9 @@ export function createServer(options: ServerOptions = {}): ReferenceServer {
     const sse = path.startsWith(`${SSE_BASE}/`);
     const endpoint = sse ? path.slice(SSE_BASE.length) : undefined;
     if (req.method === 'GET' && endpoint === SsePath.events) {
+      const opening = sessionOf(req.url);
+      if ('problem' in opening)
+        return reply(res, HttpStatus.badRequest, { error: opening.problem });
       if (full())
         return reply(
           res,
@@ -185,7 +218,7 @@ export function createServer(options: ServerOptions = {}): ReferenceServer {
           { error: 'too many connections, try again later' },
           { 'Retry-After': String(RETRY_AFTER_SECONDS) },
         );
-      return openEventStream(hub, res, side, admission.principal);
+      return openEventStream(hub, res, side, admission.principal, opening.session);
     }
     if (req.method === 'POST' && endpoint !== undefined && SSE_POSTS.has(endpoint)) {
       return handlePost(hub, endpoint as SsePostPath, req, res, side);
@@ -201,12 +234,18 @@ export function createServer(options: ServerOptions = {}): ReferenceServer {
     reply(res, HttpStatus.notFound, { error: 'not found' });
   }
 
-  /** An upgraded socket: refused (4001, 1013) or served, once `authorize` has answered. */
-  function openSocket(ws: WebSocket, admission: Admission): void {
+  /**
+   * An upgraded socket: refused (4001, 1008 for a session id not of the protocol's shape,
+   * 1013) or served, once `authorize` has answered.
+   */
+  function openSocket(ws: WebSocket, admission: Admission, url: string | undefined): void {
     if (ws.readyState !== ws.OPEN) return;
+    const opening = sessionOf(url);
     if (!admission.ok) ws.close(CloseCode.unauthorized, 'unauthorized');
+    else if ('problem' in opening)
+      ws.close(CloseCode.policyViolation, closeReason(opening.problem));
     else if (full()) ws.close(CloseCode.tryAgainLater, 'try again later');
-    else serveWebSocket(hub, ws, side, admission.principal);
+    else serveWebSocket(hub, ws, side, admission.principal, opening.session);
   }
 
   function start(port: number, host: string): Promise<Server> {
@@ -234,12 +273,12 @@ export function createServer(options: ServerOptions = {}): ReferenceServer {
         };
         try {
           const admitted = admit(req);
-          if (!isThenable(admitted)) return openSocket(ws, admitted);
+          if (!isThenable(admitted)) return openSocket(ws, admitted, req.url);
           // Frames wait in the socket until the verdict: none is lost, none handled early.
           ws.pause?.();
           admitted
             .then((admission) => {
-              openSocket(ws, admission);
+              openSocket(ws, admission, req.url);
               ws.resume?.();
             })
             .catch(fail);
@@ -299,11 +338,14 @@ export function createServer(options: ServerOptions = {}): ReferenceServer {
       silence: (on) => {
         hub.silent = on;
       },
-      restart: async () => {
+      restart: async ({ keepState = true } = {}) => {
         if (!address) throw new Error('holdfast server: restart() before listen()');
         await stop();
+        if (!keepState) hub.forgetState();
         http = await start(address.port, address.host);
       },
+      forgetSessions: () => hub.forgetSessions(),
+      startOver: (stream) => hub.startOver(stream),
     },
   };
 }

@@ -5,11 +5,18 @@
  * does both once a plan is allowed.
  */
 import { describeValue } from '../../adapters/describe.js';
+import { WireLimit } from '../../adapters/protocol.js';
 import { isName, isThenable, MAX_NAME_CHARS } from './checks.js';
+
+/** Where a client is in one stream: its last seq, and the epoch it counts in (v2) if any. */
+export interface Position {
+  readonly seq: number;
+  readonly epoch?: string;
+}
 
 /** A resume's positions, checked: one per stream, the smallest seq it was given. */
 export interface ResumePlan {
-  readonly positions: ReadonlyMap<string, number>;
+  readonly positions: ReadonlyMap<string, Position>;
 }
 
 /** Why a resume is refused; the wire half turns it into a close code or a status. */
@@ -24,9 +31,10 @@ export interface ResumeRefusal {
 }
 
 /**
- * A resume's `streams` checked: `[{ stream, seq }]` with names of 1–256 characters;
- * positions for the same stream merged into one, at the smallest seq (nothing is
- * skipped, and each stream is replayed once); and the streams the connection would then
+ * A resume's `streams` checked: `[{ stream, seq, epoch? }]` with names of 1–256
+ * characters and epochs of 1–64; positions for the same stream merged into one, at the
+ * smallest seq (nothing is skipped, and each stream is replayed once; positions in two
+ * different epochs merge to seq 0, everything); and the streams the connection would then
  * watch (it watches `watched` now) within `maxStreams`.
  */
 export function planResume(
@@ -34,12 +42,15 @@ export function planResume(
   value: unknown,
   maxStreams: number,
 ): ResumePlan | ResumeRefusal {
-  const shape = { refused: 'invalid', error: 'resume needs streams: [{ stream, seq }]' } as const;
+  const shape = {
+    refused: 'invalid',
+    error: 'resume needs streams: [{ stream, seq, epoch? }]',
+  } as const;
   if (!Array.isArray(value)) return shape;
-  const positions = new Map<string, number>();
+  const positions = new Map<string, Position>();
   for (const item of value) {
     if (typeof item !== 'object' || item === null) return shape;
-    const { stream, seq } = item as { stream?: unknown; seq?: unknown };
+    const { stream, seq, epoch } = item as { stream?: unknown; seq?: unknown; epoch?: unknown };
     if (typeof stream !== 'string' || typeof seq !== 'number') return shape;
     if (!Number.isSafeInteger(seq) || seq < 0) return shape;
     if (!isName(stream))
@@ -47,8 +58,15 @@ export function planResume(
         refused: 'invalid',
         error: `stream names must be 1–${MAX_NAME_CHARS} characters, got ${describeValue(stream)}`,
       };
+    if (epoch !== undefined && !isEpoch(epoch))
+      return {
+        refused: 'invalid',
+        error: `epochs must be 1–${WireLimit.epochChars} characters, got ${describeValue(epoch)}`,
+      };
     const known = positions.get(stream);
-    if (known === undefined || seq < known) positions.set(stream, seq);
+    if (known === undefined) positions.set(stream, epoch === undefined ? { seq } : { seq, epoch });
+    else if (known.epoch !== epoch) positions.set(stream, { seq: 0 });
+    else if (seq < known.seq) positions.set(stream, { ...known, seq });
     if (positions.size > maxStreams) return tooMany(maxStreams);
   }
   return withinLimit(watched, positions, maxStreams) ? { positions } : tooMany(maxStreams);
@@ -65,7 +83,7 @@ export function tooMany(maxStreams: number): ResumeRefusal {
 /** Whether watching `positions` as well as `watched` stays within `maxStreams`. */
 export function withinLimit(
   watched: ReadonlySet<string>,
-  positions: ReadonlyMap<string, number>,
+  positions: ReadonlyMap<string, unknown>,
   maxStreams: number,
 ): boolean {
   let count = watched.size;
@@ -107,4 +125,23 @@ export function askCanWatch(
   };
   if (!verdicts.some(isThenable)) return decide(verdicts);
   return Promise.all(verdicts).then(decide, failed);
+}
+
+/** An epoch: a string of 1–64 characters. */
+function isEpoch(value: unknown): value is string {
+  return typeof value === 'string' && value.length >= 1 && value.length <= WireLimit.epochChars;
+}
+
+/**
+ * The streams of an unwatch checked: `[name, …]`, names of 1–256 characters, at most
+ * `WireLimit.streamsPerRequest` of them. The names, or the problem named.
+ */
+export function planUnwatch(value: unknown): string[] | { problem: string } {
+  if (!Array.isArray(value) || !value.every(isName))
+    return { problem: `unwatch needs streams: [name, …], names of 1–${MAX_NAME_CHARS} characters` };
+  if (value.length > WireLimit.streamsPerRequest)
+    return {
+      problem: `an unwatch names at most ${WireLimit.streamsPerRequest} streams, got ${value.length}`,
+    };
+  return value;
 }

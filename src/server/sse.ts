@@ -1,6 +1,7 @@
-/** The SSE + HTTP POST half of the reference server (wire protocol v1, docs/protocol.md). */
+/** The SSE + HTTP POST half of the reference server (wire protocol v2, docs/protocol.md). */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  ENVELOPE_BYTES,
   Header,
   HttpStatus,
   ResultStatus,
@@ -8,9 +9,10 @@ import {
   SsePath,
   type SsePostPath,
 } from '../../adapters/protocol.js';
-import { isName, isThenable, MAX_NAME_CHARS } from './checks.js';
+import type { StreamHead } from '../../adapters/transport.js';
+import { isName, isThenable, MAX_NAME_CHARS, serialProblem } from './checks.js';
 import type { Hub } from './hub.js';
-import type { ResumeRefusal } from './resume-plan.js';
+import { planUnwatch, type ResumeRefusal } from './resume-plan.js';
 import type { LoggedEvent } from './stream-logs.js';
 
 /** Node lowercases the names of incoming headers. */
@@ -29,6 +31,11 @@ export function sseEventFrame(event: LoggedEvent): string {
 }
 
 const PING_FRAME = `event: ${SseEvent.ping}\ndata: {}\n\n`;
+
+/** A `stream` event (protocol v2): a log's epoch and head, before its replay. */
+export function sseStreamFrame({ stream, epoch, head }: StreamHead): string {
+  return `event: ${SseEvent.stream}\ndata: ${JSON.stringify({ stream, epoch, head })}\n\n`;
+}
 
 /** A JSON answer. `body` holds the server's own values only: never a peer's unchecked. */
 export function reply(
@@ -86,8 +93,12 @@ function readBody(
     req.on('data', (chunk: Buffer) => {
       if (done) return;
       size += chunk.length;
-      if (size > options.maxBodyBytes) {
-        fail(HttpStatus.payloadTooLarge, `body over ${options.maxBodyBytes} bytes`, true);
+      if (size > options.maxBodyBytes + ENVELOPE_BYTES) {
+        fail(
+          HttpStatus.payloadTooLarge,
+          `body over ${options.maxBodyBytes + ENVELOPE_BYTES} bytes`,
+          true,
+        );
         return;
       }
       chunks.push(chunk);
@@ -111,23 +122,26 @@ function readBody(
 
 /**
  * `GET B/events`: open the event stream of a new connection. `principal` is what
- * `authorize` returned for this request.
+ * `authorize` returned for this request; `session` what its query named (protocol v2),
+ * already checked.
  */
 export function openEventStream(
   hub: Hub,
   res: ServerResponse,
   options: SseSideOptions,
   principal?: string,
+  session?: string,
 ): void {
   res.writeHead(HttpStatus.ok, {
     'Content-Type': 'text/event-stream',
     'Cache-Control': 'no-cache',
     Connection: 'keep-alive',
   });
-  const { connection, write, closed } = hub.connect(
+  const { connection, write, closed, welcome } = hub.connect(
     {
       transport: 'sse',
       eventFrame: sseEventFrame,
+      streamFrame: sseStreamFrame,
       pingFrame: PING_FRAME,
       buffered: () => res.writableLength,
       write: (text) => {
@@ -137,10 +151,15 @@ export function openEventStream(
     },
     options.heartbeatMs,
     principal,
+    session,
   );
   res.on('close', closed);
-  const welcome = { connectionId: connection.id, heartbeatMs: options.heartbeatMs };
-  write(`event: ${SseEvent.welcome}\ndata: ${JSON.stringify(welcome)}\n\n`);
+  const greeting = {
+    connectionId: connection.id,
+    heartbeatMs: options.heartbeatMs,
+    ...(welcome === undefined ? {} : { session: welcome }),
+  };
+  write(`event: ${SseEvent.welcome}\ndata: ${JSON.stringify(greeting)}\n\n`);
 }
 
 /** The HTTP answer to a refused resume. */
@@ -157,7 +176,7 @@ function statusOf(refusal: ResumeRefusal): number {
   }
 }
 
-/** `POST B/resume`, `B/send`, `B/suspend`. */
+/** `POST B/resume`, `B/send`, `B/suspend`, `B/unwatch`. */
 export async function handlePost(
   hub: Hub,
   action: SsePostPath,
@@ -187,6 +206,13 @@ export async function handlePost(
     return reply(res, HttpStatus.notFound, { error: 'unknown connection' });
   }
 
+  if (action === SsePath.unwatch) {
+    const names = planUnwatch(streams);
+    if ('problem' in names) return reply(res, HttpStatus.badRequest, { error: names.problem });
+    hub.unwatch(connection, names);
+    return reply(res, HttpStatus.noContent);
+  }
+
   if (action === SsePath.resume) {
     const plan = hub.planResume(connection, streams);
     if ('refused' in plan) return reply(res, statusOf(plan), { error: plan.error });
@@ -212,15 +238,23 @@ export async function handlePost(
       error: 'messages must be a non-empty [{ id, data }]',
     });
   }
-  const batch = messages as Array<{ id: string; data: unknown }>;
+  const batch = messages as Array<{ id: string; data: unknown; serial?: unknown }>;
   if (!batch.every((m) => isName(m.id)))
     return reply(res, HttpStatus.badRequest, {
       error: `message ids must be 1–${MAX_NAME_CHARS} characters`,
     });
+  for (const m of batch) {
+    const problem = serialProblem(m.serial, connection.session);
+    if (problem !== undefined) return reply(res, HttpStatus.badRequest, { error: problem });
+  }
   const failure = hub.takeFailure();
   if (failure !== undefined) return reply(res, failure, { error: 'injected failure' });
   const results = batch.map((m) => {
-    const verdict = hub.accept({ id: m.id, data: m.data }, connection);
+    const { id, data, serial } = m;
+    const verdict = hub.accept(
+      serial === undefined ? { id, data } : { id, data, serial: serial as number },
+      connection,
+    );
     return verdict.ok
       ? { id: m.id, status: ResultStatus.ok }
       : { id: m.id, status: ResultStatus.rejected, error: verdict.error };

@@ -1,9 +1,12 @@
 /**
  * The reference server's stream logs: every published event, numbered per stream and
- * serialised once, kept within a bounded replay window for the resumes that ask for it.
- * Who receives an event, live or replayed, is the hub's business.
+ * serialised once, kept within a bounded replay window for the resumes that ask for it,
+ * and each log's epoch (protocol v2), which changes whenever the log starts over. Who
+ * receives an event, live or replayed, is the hub's business.
  */
 import { describeError, invalidArgument } from '../../adapters/describe.js';
+import { Epochs } from '../../adapters/session-store.js';
+import type { StreamHead } from '../../adapters/transport.js';
 import { ENTRY, isName, MAX_NAME_CHARS } from './checks.js';
 
 /** What `publish` returns: the event as published. */
@@ -43,8 +46,28 @@ function serialise(data: unknown): string {
 export class StreamLogs {
   private readonly logs = new Map<string, LoggedEvent[]>();
   private readonly seqs = new Map<string, number>();
+  private readonly epochs = new Epochs();
 
   constructor(private readonly replayWindow: number) {}
+
+  /** The epoch of `stream`'s log and its last seq (0 when nothing was published). */
+  head(stream: string): StreamHead {
+    return { stream, epoch: this.epochs.of(stream), head: this.seqs.get(stream) ?? 0 };
+  }
+
+  /** `stream`'s log starts over: emptied, a new epoch, the next event at seq 1. */
+  startOver(stream: string): void {
+    this.logs.delete(stream);
+    this.seqs.delete(stream);
+    this.epochs.renew(stream);
+  }
+
+  /** Every log starts over (a restart that lost them). */
+  clear(): void {
+    this.logs.clear();
+    this.seqs.clear();
+    this.epochs.renewAll();
+  }
 
   /**
    * Log one event at the stream's next seq, its `data` serialised here, once. A stream

@@ -1,10 +1,17 @@
-/** The WebSocket half of the reference server (wire protocol v1, docs/protocol.md). */
+/** The WebSocket half of the reference server (wire protocol v2, docs/protocol.md). */
 import type { RawData, WebSocket } from 'ws';
 import { describeValue } from '../../adapters/describe.js';
-import { CloseCode, closeReason, Frame, parseFrame } from '../../adapters/protocol.js';
-import { isThenable, MAX_NAME_CHARS } from './checks.js';
+import {
+  CloseCode,
+  closeReason,
+  ENVELOPE_BYTES,
+  Frame,
+  parseFrame,
+} from '../../adapters/protocol.js';
+import type { StreamHead } from '../../adapters/transport.js';
+import { isThenable, MAX_NAME_CHARS, serialProblem } from './checks.js';
 import type { Hub } from './hub.js';
-import type { ResumeRefusal } from './resume-plan.js';
+import { planUnwatch, type ResumeRefusal } from './resume-plan.js';
 import type { LoggedEvent } from './stream-logs.js';
 
 export interface WebSocketSideOptions {
@@ -19,6 +26,11 @@ export function webSocketEventFrame(event: LoggedEvent): string {
 }
 
 const PING_FRAME = JSON.stringify({ type: Frame.ping });
+
+/** A `stream` frame (protocol v2): a log's epoch and head, before its replay. */
+export function webSocketStreamFrame({ stream, epoch, head }: StreamHead): string {
+  return JSON.stringify({ type: Frame.stream, stream, epoch, head });
+}
 
 /** The close code for a refused resume. */
 function closeCodeOf(refusal: ResumeRefusal): number {
@@ -38,7 +50,7 @@ function closeCodeOf(refusal: ResumeRefusal): number {
 
 /**
  * Serve one accepted socket until it closes. `principal` is what `authorize` returned
- * for it. Frames are handled one at a time, in order: a frame whose handling waits (a
+ * for it; `session` what its upgrade URL named (protocol v2), already checked. Frames are handled one at a time, in order: a frame whose handling waits (a
  * resume while an async `canWatch` answers) holds back the ones after it, and the socket
  * is paused meanwhile. A frame whose handling throws closes the socket with 1011; the
  * error is reported (`onError`).
@@ -48,6 +60,7 @@ export function serveWebSocket(
   socket: WebSocket,
   options: WebSocketSideOptions,
   principal?: string,
+  session?: string,
 ): void {
   // Once the server lets go of a socket it handles nothing more from it, not even frames
   // already buffered: a message after a failed one must never be handled (order).
@@ -62,10 +75,11 @@ export function serveWebSocket(
     // A paused socket would never read the peer's close frame: the close would hang.
     socket.resume?.();
   };
-  const { connection, write, closed } = hub.connect(
+  const { connection, write, closed, welcome } = hub.connect(
     {
       transport: 'websocket',
       eventFrame: webSocketEventFrame,
+      streamFrame: webSocketStreamFrame,
       pingFrame: PING_FRAME,
       buffered: () => socket.bufferedAmount,
       write: (text) => {
@@ -75,6 +89,7 @@ export function serveWebSocket(
     },
     options.heartbeatMs,
     principal,
+    session,
   );
   // Our own frames, built from our own values: never from a peer's value unchecked.
   const send = (frame: object) => write(JSON.stringify(frame));
@@ -115,30 +130,33 @@ export function serveWebSocket(
     finishResume(outcome);
   };
 
-  const take = (id: unknown, data: unknown) => {
+  const take = (id: unknown, data: unknown, serial: unknown) => {
     if (typeof id !== 'string' || id === '')
       return closeWith(CloseCode.invalidPayload, 'send needs a string id');
-    if (id.length > MAX_NAME_CHARS) {
-      // Refused for good, and only this message: the link carries on.
-      send({
+    // Refused for good, and only this message: the link carries on.
+    if (id.length > MAX_NAME_CHARS)
+      return send({
         type: Frame.nack,
         id,
         error: `message ids must be 1–${MAX_NAME_CHARS} characters`,
       });
-      return;
-    }
+    const problem = serialProblem(serial, connection.session);
+    if (problem !== undefined) return send({ type: Frame.nack, id, error: problem });
     if (hub.takeFailure() !== undefined) {
       // WebSocket has no status per message: a failing server drops the socket, and
       // nothing after the failed message is handled on it.
       return letGoOf();
     }
-    const verdict = hub.accept({ id, data }, connection);
+    const verdict = hub.accept(
+      serial === undefined ? { id, data } : { id, data, serial: serial as number },
+      connection,
+    );
     send(verdict.ok ? { type: Frame.ack, id } : { type: Frame.nack, id, error: verdict.error });
   };
 
   /** One frame. A promise when its handling waits for the app; later frames wait for it. */
   const handle = (raw: RawData, isBinary: boolean): Promise<void> | undefined => {
-    if (isBinary || (raw as Buffer).length > options.maxBodyBytes) {
+    if (isBinary || (raw as Buffer).length > options.maxBodyBytes + ENVELOPE_BYTES) {
       closeWith(CloseCode.tooBig, 'frame too large or binary');
       return;
     }
@@ -154,11 +172,17 @@ export function serveWebSocket(
       case Frame.resume:
         return resume(frame.streams);
       case Frame.send:
-        take(frame.id, frame.data);
+        take(frame.id, frame.data, frame.serial);
         return;
       case Frame.suspend:
         hub.noteSuspend(connection.id);
         return;
+      case Frame.unwatch: {
+        const streams = planUnwatch(frame.streams);
+        if ('problem' in streams) closeWith(CloseCode.invalidPayload, streams.problem);
+        else hub.unwatch(connection, streams);
+        return;
+      }
       default:
         closeWith(CloseCode.invalidPayload, `unknown frame type ${describeValue(frame.type)}`);
     }
@@ -206,5 +230,6 @@ export function serveWebSocket(
     type: Frame.welcome,
     connectionId: connection.id,
     heartbeatMs: options.heartbeatMs,
+    ...(welcome === undefined ? {} : { session: welcome }),
   });
 }

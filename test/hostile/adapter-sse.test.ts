@@ -12,15 +12,17 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EventSource } from 'eventsource';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type SseTransportOptions, sseTransport } from '../../adapters/sse.js';
 import type {
   InboundFrame,
   Link,
   LinkClose,
   LinkEvents,
+  LinkOptions,
   LinkWelcome,
   OutboundMessage,
+  StreamHead,
 } from '../../adapters/transport.js';
 
 const closers: Array<() => unknown> = [];
@@ -28,11 +30,16 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-const message = (id: string, data: unknown): OutboundMessage => ({
+/** A message as the machine hands it over (`serial` 1 unless the test needs others). */
+const message = (id: string, data: unknown, serial = 1): OutboundMessage => ({
   id,
+  serial,
   data,
   json: JSON.stringify(data),
 });
+
+/** Link options as the machine gives them: the connection's session. */
+const SESSION: LinkOptions = { session: 'S3ss10n-id_0123456789' };
 
 /** A JSON text nested `depth` levels deep: `[[[…]]]`. */
 const deep = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
@@ -96,8 +103,10 @@ function link(
   url: string,
   overrides: Partial<LinkEvents> = {},
   options: Partial<SseTransportOptions> = {},
+  linkOptions?: LinkOptions,
 ) {
   const frames: InboundFrame[] = [];
+  const heads: StreamHead[] = [];
   const welcomes: Array<[LinkWelcome?]> = [];
   let onClose: (info: LinkClose) => void = () => {};
   let onFrame: () => void = () => {};
@@ -121,12 +130,13 @@ function link(
       onFrame();
     },
     alive: () => {},
+    stream: (head) => heads.push(head),
     close: (info) => onClose(info),
     ...overrides,
   };
-  const made: Link = sseTransport({ url, EventSource, ...options }).connect(events);
+  const made: Link = sseTransport({ url, EventSource, ...options }).connect(events, linkOptions);
   closers.push(() => made.close());
-  return { link: made, frames, welcomes, closed, framed, opened };
+  return { link: made, frames, heads, welcomes, closed, framed, opened };
 }
 
 describe('an SSE server sending events or answers not of the protocol shape (real sockets)', () => {
@@ -263,5 +273,107 @@ describe('the url of an SSE transport (real sockets)', () => {
     await opened;
     expect(await l.send(message('a', 1))).toMatchObject({ status: 'retry' });
     expect(elsewhere.urls).toEqual([]);
+  });
+});
+
+describe('protocol v2 over real SSE sockets', () => {
+  const V2_WELCOME =
+    'event: welcome\ndata: {"connectionId":"c1","heartbeatMs":1000,"session":{"known":false,"handled":0}}\n\n';
+
+  /** A v2 server: replays with a stream event on resume, confirms sends, answers unwatch 204. */
+  async function v2Server() {
+    const posts: Array<{ url: string; connectionId: unknown; body: unknown }> = [];
+    let stream: ServerResponse | undefined;
+    const server = await httpServer((req, res, body) => {
+      if (req.url?.split('?')[0]?.endsWith('/events')) {
+        res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+        res.write(V2_WELCOME);
+        stream = res;
+        return;
+      }
+      posts.push({
+        url: req.url ?? '',
+        connectionId: req.headers['x-connection-id'],
+        body: JSON.parse(body),
+      });
+      if (req.url?.startsWith('/sse/resume')) {
+        stream?.write('event: stream\ndata: {"stream":"chat","epoch":"k2f9","head":42}\n\n');
+        stream?.write('event: event\ndata: {"stream":"chat","seq":42,"data":"d"}\n\n');
+      }
+      if (req.url?.startsWith('/sse/unwatch')) return void res.writeHead(204).end();
+      confirm(req, res, body);
+    });
+    return { ...server, posts };
+  }
+
+  it('GET B/events carries session=<id>&v=2 after the app’s query; the POSTs carry the app’s query alone', async () => {
+    const { origin, urls } = await v2Server();
+    const { link: l, opened } = link(`${origin}/sse?token=t`, {}, {}, SESSION);
+    await opened;
+    await l.resume([{ stream: 's', seq: 0 }]);
+    expect(urls).toEqual([
+      'GET /sse/events?token=t&session=S3ss10n-id_0123456789&v=2',
+      'POST /sse/resume?token=t',
+    ]);
+  });
+
+  it('session, stream event, serial, epoch and unwatch cross real sockets both ways', async () => {
+    const { origin, posts } = await v2Server();
+    const { link: l, opened, welcomes, heads, frames } = link(`${origin}/sse`, {}, {}, SESSION);
+    await opened;
+    expect(welcomes).toEqual([[{ heartbeatMs: 1000, session: { known: false, handled: 0 } }]]);
+    await l.resume([{ stream: 'chat', seq: 41, epoch: 'k2f9' }]);
+    await vi.waitFor(() => expect(frames).toHaveLength(1));
+    expect(heads).toEqual([{ stream: 'chat', epoch: 'k2f9', head: 42 }]);
+    expect(frames).toEqual([{ stream: 'chat', seq: 42, data: 'd' }]);
+    expect(await l.send(message('m', { x: 1 }, 5))).toEqual({ status: 'ok' });
+    l.unwatch?.(['chat']);
+    await vi.waitFor(() => expect(posts).toHaveLength(3));
+    expect(posts).toEqual([
+      {
+        url: '/sse/resume',
+        connectionId: 'c1',
+        body: { streams: [{ stream: 'chat', seq: 41, epoch: 'k2f9' }] },
+      },
+      {
+        url: '/sse/send',
+        connectionId: 'c1',
+        body: { messages: [{ id: 'm', serial: 5, data: { x: 1 } }] },
+      },
+      { url: '/sse/unwatch', connectionId: 'c1', body: { streams: ['chat'] } },
+    ]);
+  });
+
+  it.each([
+    [
+      'a welcome whose session is an array',
+      'event: welcome\ndata: {"connectionId":"c1","session":[]}\n\n',
+    ],
+    [
+      'a stream event before welcome',
+      'event: stream\ndata: {"stream":"s","epoch":"e","head":0}\n\n',
+    ],
+    [
+      'a stream event whose head is negative',
+      `${WELCOME}event: stream\ndata: {"stream":"s","epoch":"e","head":-1}\n\n`,
+    ],
+    [
+      'a stream event whose epoch is 20,000 levels deep',
+      `${WELCOME}event: stream\ndata: {"stream":"s","epoch":${deep(20_000)},"head":0}\n\n`,
+    ],
+  ])('%s: a protocol close, nothing thrown into EventSource', async (_what, text) => {
+    const { origin } = await httpServer(sse(text));
+    const { closed, heads } = link(`${origin}/sse`, {}, {}, SESSION);
+    expect(await closed).toMatchObject({ protocol: true });
+    expect(heads).toEqual([]);
+  });
+
+  it('a v1 server (no session in its welcome) is posted no unwatch', async () => {
+    const { origin, urls } = await httpServer(sse(WELCOME));
+    const { link: l, opened } = link(`${origin}/sse`, {}, {}, SESSION);
+    await opened;
+    l.unwatch?.(['chat']);
+    expect(await l.send(message('a', 1))).toEqual({ status: 'ok' });
+    expect(urls).toEqual(['GET /sse/events?session=S3ss10n-id_0123456789&v=2', 'POST /sse/send']);
   });
 });

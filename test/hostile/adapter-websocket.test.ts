@@ -5,15 +5,17 @@
  */
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import type {
   InboundFrame,
   Link,
   LinkClose,
   LinkEvents,
+  LinkOptions,
   LinkWelcome,
   OutboundMessage,
+  StreamHead,
 } from '../../adapters/transport.js';
 import { type WebSocketTransportOptions, webSocketTransport } from '../../adapters/websocket.js';
 
@@ -22,11 +24,16 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-const message = (id: string, data: unknown): OutboundMessage => ({
+/** A message as the machine hands it over (`serial` 1 unless the test needs others). */
+const message = (id: string, data: unknown, serial = 1): OutboundMessage => ({
   id,
+  serial,
   data,
   json: JSON.stringify(data),
 });
+
+/** Link options as the machine gives them: the connection's session. */
+const SESSION: LinkOptions = { session: 'S3ss10n-id_0123456789' };
 
 /** A JSON text nested `depth` levels deep: `[[[…]]]`. */
 const deep = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
@@ -63,11 +70,13 @@ async function refusingServer(response: string): Promise<string> {
 
 /** One link over a real `ws` socket, with what it reported and promises for its events. */
 function link(
-  url: string,
+  url: WebSocketTransportOptions['url'],
   options: Partial<WebSocketTransportOptions> = {},
   overrides: Partial<LinkEvents> = {},
+  linkOptions?: LinkOptions,
 ) {
   const frames: InboundFrame[] = [];
+  const heads: StreamHead[] = [];
   const welcomes: Array<[LinkWelcome?]> = [];
   let onClose: (info: LinkClose) => void = () => {};
   let onFrame: () => void = () => {};
@@ -91,12 +100,16 @@ function link(
       onFrame();
     },
     alive: () => {},
+    stream: (head) => heads.push(head),
     close: (info) => onClose(info),
     ...overrides,
   };
-  const made: Link = webSocketTransport({ url, WebSocket, ...options }).connect(events);
+  const made: Link = webSocketTransport({ url, WebSocket, ...options }).connect(
+    events,
+    linkOptions,
+  );
   closers.push(() => made.close());
-  return { link: made, frames, welcomes, closed, framed, opened };
+  return { link: made, frames, heads, welcomes, closed, framed, opened };
 }
 
 describe('a WebSocket server sending frames not of the protocol shape (real ws)', () => {
@@ -274,5 +287,130 @@ describe('the inbound frame size is bounded (real ws)', () => {
     await link(url).opened;
     await link(url, { socketOptions: { perMessageDeflate: false } }).opened;
     expect(extensions).toEqual([expect.stringContaining('permessage-deflate'), 'none']);
+  });
+});
+
+describe('protocol v2 over a real ws socket', () => {
+  const V2_WELCOME =
+    '{"type":"welcome","connectionId":"c","heartbeatMs":1000,"session":{"known":true,"handled":4}}';
+
+  it('the upgrade URL carries session=<id>&v=2 after the app’s own query, as the server reads it', async () => {
+    const urls: string[] = [];
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((resolve) => wss.once('listening', resolve));
+    wss.on('connection', (socket, req) => {
+      urls.push(req.url ?? '');
+      socket.send(V2_WELCOME);
+    });
+    closers.push(() => new Promise<void>((resolve) => wss.close(() => resolve())));
+    const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/ws?token=t`;
+    await link(url, {}, {}, SESSION).opened;
+    await link(async () => url, {}, {}, SESSION).opened;
+    await link(url).opened;
+    const opened = '/ws?token=t&session=S3ss10n-id_0123456789&v=2';
+    expect(urls).toEqual([opened, opened, '/ws?token=t']);
+    const query = new URL(urls[0] ?? '', 'http://x').searchParams;
+    expect([query.get('token'), query.get('session'), query.get('v')]).toEqual([
+      't',
+      'S3ss10n-id_0123456789',
+      '2',
+    ]);
+  });
+
+  it('session, stream frame, serial, epoch and unwatch cross a real socket both ways', async () => {
+    const received: unknown[] = [];
+    const url = await wsServer((socket) => {
+      socket.send(V2_WELCOME);
+      socket.on('message', (raw) => {
+        const frame = JSON.parse(String(raw)) as { type: string; id?: string };
+        received.push(frame);
+        if (frame.type === 'resume') {
+          socket.send('{"type":"stream","stream":"chat","epoch":"k2f9","head":42}');
+          socket.send('{"type":"event","stream":"chat","seq":42,"data":"d"}');
+          socket.send('{"type":"resumed"}');
+        }
+        if (frame.type === 'send') socket.send(JSON.stringify({ type: 'ack', id: frame.id }));
+      });
+    });
+    const { link: l, opened, welcomes, heads, frames } = link(url, {}, {}, SESSION);
+    await opened;
+    expect(welcomes).toEqual([[{ heartbeatMs: 1000, session: { known: true, handled: 4 } }]]);
+    await l.resume([{ stream: 'chat', seq: 41, epoch: 'k2f9' }]);
+    expect(heads).toEqual([{ stream: 'chat', epoch: 'k2f9', head: 42 }]);
+    expect(frames).toEqual([{ stream: 'chat', seq: 42, data: 'd' }]);
+    expect(await l.send(message('m', { x: 1 }, 5))).toEqual({ status: 'ok' });
+    l.unwatch?.(['chat']);
+    await vi.waitFor(() => expect(received).toHaveLength(3));
+    expect(received).toEqual([
+      { type: 'resume', streams: [{ stream: 'chat', seq: 41, epoch: 'k2f9' }] },
+      { type: 'send', id: 'm', serial: 5, data: { x: 1 } },
+      { type: 'unwatch', streams: ['chat'] },
+    ]);
+  });
+
+  it.each([
+    ['a welcome whose session is null', '{"type":"welcome","connectionId":"c","session":null}'],
+    [
+      'a welcome whose session.handled is negative',
+      '{"type":"welcome","connectionId":"c","session":{"known":true,"handled":-1}}',
+    ],
+    ['a stream frame before welcome', '{"type":"stream","stream":"s","epoch":"e","head":0}'],
+  ])('%s: a protocol close (1002), nothing thrown into ws', async (_what, text) => {
+    let closedWith: number | undefined;
+    const url = await wsServer((socket) => {
+      socket.on('close', (code) => {
+        closedWith = code;
+      });
+      socket.send(text);
+    });
+    const { closed, welcomes } = link(url, {}, {}, SESSION);
+    expect(await closed).toMatchObject({ code: 1002, protocol: true });
+    expect(welcomes).toEqual([]);
+    await vi.waitFor(() => expect(closedWith).toBe(1002));
+  });
+
+  it.each([
+    [
+      'an epoch of 65 characters',
+      `{"type":"stream","stream":"s","epoch":"${'e'.repeat(65)}","head":0}`,
+    ],
+    [
+      'a head 20,000 levels deep',
+      `{"type":"stream","stream":"s","epoch":"e","head":${deep(20_000)}}`,
+    ],
+    [
+      'a stream with a hostile toString',
+      '{"type":"stream","stream":{"toString":1},"epoch":"e","head":0}',
+    ],
+  ])(
+    'a stream frame with %s after welcome: a protocol close (1002); the send in flight is stale',
+    async (_what, text) => {
+      const url = await wsServer((socket) => {
+        socket.send(V2_WELCOME);
+        socket.on('message', () => socket.send(text));
+      });
+      const { link: l, closed, opened, heads } = link(url, {}, {}, SESSION);
+      await opened;
+      const sent = l.send(message('a', 1));
+      expect(await closed).toMatchObject({ code: 1002, protocol: true });
+      expect(await sent).toEqual({ status: 'stale' });
+      expect(heads).toEqual([]);
+    },
+  );
+
+  it('a v1 server (no session in its welcome) is sent no unwatch frame, which it would refuse', async () => {
+    const received: string[] = [];
+    const url = await wsServer((socket) => {
+      socket.send('{"type":"welcome","connectionId":"c","heartbeatMs":1000}');
+      socket.on('message', (raw) => {
+        received.push(String(raw));
+        socket.send('{"type":"ack","id":"a"}');
+      });
+    });
+    const { link: l, opened } = link(url, {}, {}, SESSION);
+    await opened;
+    l.unwatch?.(['chat']);
+    expect(await l.send(message('a', 1, 3))).toEqual({ status: 'ok' });
+    expect(received).toEqual(['{"type":"send","id":"a","serial":3,"data":1}']);
   });
 });

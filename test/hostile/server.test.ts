@@ -4,8 +4,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type Socket, connect as tcpConnect } from 'node:net';
+import { EventSource } from 'eventsource';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
+import { sseTransport } from '../../adapters/sse.js';
+import { webSocketTransport } from '../../adapters/websocket.js';
+import { createConnection } from '../../src/index.js';
 import { Hub, type ServerErrorContext, type WireLink } from '../../src/server/hub.js';
 import { createServer, type ServerMessage, type ServerOptions } from '../../src/server/index.js';
 import { until } from '../integration/wire.js';
@@ -540,6 +544,33 @@ describe('4. a peer that does not read cannot grow the server', () => {
     await until(() => server.connections.size === 0, 'the slow link dropped');
     expect(growth).toBeLessThan(16 << 20);
   });
+
+  it.each(['websocket', 'sse'] as const)(
+    '%s: a reader that keeps up takes a burst over maxBufferedBytes whole, and is not dropped',
+    async (wire) => {
+      const { server, listening } = await startServer({
+        maxBufferedBytes: LIMIT,
+        replayWindow: 100,
+      });
+      const transport =
+        wire === 'websocket'
+          ? webSocketTransport({ url: listening.wsUrl, WebSocket })
+          : sseTransport({ url: listening.sseUrl, EventSource });
+      const conn = createConnection({ transport, backoff: () => 5 });
+      const errors: string[] = [];
+      let got = 0;
+      conn.on('error', (e) => errors.push(e.kind));
+      conn.on('message', () => got++);
+      conn.watch('s');
+      await conn.send('ready');
+      // 2.5 MiB at once: over the limit in a burst, far under it once the reader drains.
+      for (let i = 0; i < 40; i++) server.publish('s', chunk);
+      await until(() => got === 40, 'every event of the burst', 10_000);
+      expect(errors).toEqual([]);
+      expect(server.connections.size).toBe(1);
+      conn.close();
+    },
+  );
 
   it('SSE: an event stream over maxBufferedBytes is dropped during a publish loop; memory stays bounded', async () => {
     const { server, listening } = await startServer({ maxBufferedBytes: LIMIT, replayWindow: 4 });

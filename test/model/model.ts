@@ -122,6 +122,8 @@ export function modelEvents(snapshot: Snapshot): ModelEvent[] {
     events.push({ type: 'link.frame', frame });
     // A stream watched on a greeted link is resumed at once; the server may refuse it.
     if (!watched) events.push({ type: 'watch-refused' });
+    // A v2 server names a stream's epoch and head before its replay.
+    events.push({ type: 'link.stream', head: { stream: STREAM, epoch: 'epoch-1', head: 0 } });
   }
   if (isUsable(key)) {
     events.push({ type: 'link.alive' });

@@ -137,6 +137,9 @@ async function perform(run: Run, event: ModelEvent): Promise<void> {
     case 'link.alive':
       current(run).ping();
       break;
+    case 'link.stream':
+      current(run).pushStream(event.head);
+      break;
     case 'ack.timeout':
       // What the delayed event does when it fires: the model's timer is never armed for
       // real (MODEL_OPTIONS.ackTimeoutMs), so the runner delivers it.

@@ -1,0 +1,134 @@
+/**
+ * How the reference server takes a client's messages, once each. A message with a
+ * serial (protocol v2) is taken by its session's rule: handed to the app when its serial
+ * is above the highest the session has had taken (`taken`), then `taken := serial`
+ * whether the app accepted or refused it; a duplicate is answered with the first verdict
+ * (a refusal as long as the session's last 1,024 refusals hold it) and never handed over
+ * again. Sessions are keyed by (principal, session id). A message without a serial (a v1
+ * client) is deduplicated by id, in a bounded window shared by every v1 client.
+ */
+import { describeValue } from '../../adapters/describe.js';
+import { Recent } from '../../adapters/recent.js';
+import { SessionStore, type SessionView, sessionKey } from '../../adapters/session-store.js';
+import { isThenable, positiveOption } from './checks.js';
+
+/** What `onMessage` receives. */
+export interface ServerMessage {
+  id: string;
+  data: unknown;
+  /** The session of the link it came on (protocol v2); absent on a v1 link. */
+  session?: string;
+  /** Its serial within the session (protocol v2); absent from a v1 message. */
+  serial?: number;
+}
+
+/** The parts of a connection the intake reads. */
+export interface Sender {
+  readonly id: string;
+  readonly principal: string | undefined;
+  readonly session: string | undefined;
+}
+
+export type Verdict = { ok: true } | { ok: false; error: string };
+
+export interface IntakeOptions<C extends Sender> {
+  /** Message ids remembered to discard duplicates on the v1 path. @default 100000 */
+  dedupWindow?: number;
+  /** How long a session is remembered after its last message, in ms. @default 86400000 (24 h) */
+  sessionTtlMs?: number;
+  /** Most sessions remembered; the least recently active is forgotten first. @default 1000000 */
+  maxSessions?: number;
+  /** The clock sessions expire by, in ms. @default Date.now */
+  now?: () => number;
+  onMessage?: (message: ServerMessage, connection: C) => void;
+}
+
+/** The text a throw from `onMessage` refuses a message with. Never throws. */
+function refusalText(error: unknown): string {
+  try {
+    if (error instanceof Error && typeof error.message === 'string') return error.message;
+    if (typeof error === 'string') return error;
+  } catch {
+    // a hostile getter: fall through to naming the value's kind
+  }
+  return describeValue(error);
+}
+
+export class Intake<C extends Sender> {
+  private seen: Recent<true>;
+  private readonly dedupWindow: number;
+  readonly sessions: SessionStore<string>;
+  private readonly onMessage: IntakeOptions<C>['onMessage'];
+
+  constructor(
+    options: IntakeOptions<C>,
+    private readonly report: (error: unknown, connection: C) => void,
+  ) {
+    this.dedupWindow = options.dedupWindow ?? 100_000;
+    this.seen = new Recent(this.dedupWindow);
+    this.onMessage = options.onMessage;
+    this.sessions = new SessionStore({
+      ttlMs: positiveOption('sessionTtlMs', options.sessionTtlMs, 86_400_000),
+      maxSessions: positiveOption('maxSessions', options.maxSessions, 1_000_000),
+      now: options.now,
+    });
+  }
+
+  /** What the `welcome` of a link opened with `session` says of it; undefined on a v1 link. */
+  view(connection: Sender): SessionView | undefined {
+    const { session, principal } = connection;
+    return session === undefined ? undefined : this.sessions.view(sessionKey(session, principal));
+  }
+
+  /**
+   * Take one message (its serial, if any, already checked: an integer ≥ 1 on a link with
+   * a session). Returns the verdict for the client.
+   */
+  accept(id: string, data: unknown, serial: number | undefined, connection: C): Verdict {
+    const session = connection.session;
+    if (serial === undefined || session === undefined) {
+      if (this.seen.has(id)) return { ok: true };
+      const message = session === undefined ? { id, data } : { id, data, session };
+      const verdict = this.handOver(message, connection);
+      if (verdict.ok) this.seen.add(id, true);
+      return verdict;
+    }
+    const key = sessionKey(session, connection.principal);
+    const intake = this.sessions.check(key, serial);
+    if (!intake.fresh)
+      return intake.refusal ? { ok: false, error: intake.refusal.error } : { ok: true };
+    const verdict = this.handOver({ id, data, session, serial }, connection);
+    this.sessions.record(key, serial, verdict.ok ? undefined : { error: verdict.error });
+    return verdict;
+  }
+
+  /** Forget every session (a restart without persistence, or the fault alone). */
+  forgetSessions(): void {
+    this.sessions.clear();
+  }
+
+  /** Forget every session and every id: what a restart without persistence loses. */
+  forgetAll(): void {
+    this.sessions.clear();
+    this.seen = new Recent(this.dedupWindow);
+  }
+
+  /** Hand one message to the app: a throw refuses it, a rejected promise is reported. */
+  private handOver(message: ServerMessage, connection: C): Verdict {
+    let result: unknown;
+    try {
+      result = this.onMessage?.(message, connection);
+    } catch (error) {
+      return { ok: false, error: refusalText(error) };
+    }
+    if (isThenable(result)) {
+      const report = (error: unknown) => this.report(error, connection);
+      try {
+        result.then(undefined, report);
+      } catch (error) {
+        report(error);
+      }
+    }
+    return { ok: true };
+  }
+}
