@@ -76,12 +76,12 @@ export const linkActions = {
   // app, then resend them or reject them as `unconfirmed` (spec §4).
   checkSession: enqueueActions(({ context, event, enqueue }) => {
     if (event.type !== 'link.open' || event.session?.known !== false) return;
-    const onWire = toArray(context.outbox.queue).filter((entry) => entry.fateUnknown === true);
+    const onWire = toArray(context.outbox.queue).filter((entry) => entry.attempts > 0);
     if (onWire.length === 0) return;
     const policy = context.options.onSessionLost;
     enqueue.emit({ type: 'error', error: ConnectionError.sessionLost(onWire.length, policy) });
     if (policy === 'resend') return;
-    const kept = toArray(context.outbox.queue).filter((entry) => entry.fateUnknown !== true);
+    const kept = toArray(context.outbox.queue).filter((entry) => entry.attempts === 0);
     enqueue.assign({
       outbox: { queue: pushAll(emptyQueue(), kept), inFlight: context.outbox.inFlight },
     });

@@ -163,11 +163,8 @@ export const outboxActions = {
       if (delivered.length > 0) enqueue.emit({ type: 'delivered', messages: delivered });
     }),
   ),
-  requeueInFlight: enqueueActions(({ context, event, enqueue }) => {
-    // After a `stale` or `retry` verdict the server took none of what is in flight (it
-    // handles nothing after a failure on a link); any other way a link goes, it may have.
-    const answered = event.type === 'link.verdicts';
-    const change = requeueInFlight(context.outbox, context.options.maxDeliveryAttempts, !answered);
+  requeueInFlight: enqueueActions(({ context, enqueue }) => {
+    const change = requeueInFlight(context.outbox, context.options.maxDeliveryAttempts);
     if (change.outbox === context.outbox) return;
     enqueue.assign({ outbox: change.outbox });
     for (const drop of change.dropped) enqueue.emit({ type: 'dropped', ...drop });

@@ -29,11 +29,6 @@ export interface OutboxEntry {
   readonly retry: boolean;
   /** How often it has been put on the wire; 0 means it may still be withdrawn (R19). */
   readonly attempts: number;
-  /**
-   * A link went while it was on the wire without a verdict: the server may have taken it.
-   * Not set when the server answered it `stale` or `retry` (it took nothing).
-   */
-  readonly fateUnknown?: boolean;
   /** The sender's own handle, handed back with the verdict (`OutgoingMessage.tag`). */
   readonly tag?: unknown;
 }
@@ -149,11 +144,7 @@ export function settle(
  * `maxDeliveryAttempts` times already (R8). The count is unchanged or smaller, so the
  * bound holds on this path too (R10).
  */
-export function requeueInFlight(
-  outbox: Outbox,
-  maxDeliveryAttempts: number,
-  fateUnknown = true,
-): OutboxChange {
+export function requeueInFlight(outbox: Outbox, maxDeliveryAttempts: number): OutboxChange {
   if (outbox.inFlight.size === 0) return { outbox, dropped: [] };
   const back: OutboxEntry[] = [];
   const dropped: Dropped[] = [];
@@ -166,7 +157,7 @@ export function requeueInFlight(
         error: DeliveryError.attemptsExhausted(entry.id, entry.attempts, maxDeliveryAttempts),
       });
     } else {
-      back.push(entry.fateUnknown === fateUnknown ? entry : { ...entry, fateUnknown });
+      back.push(entry);
     }
   }
   return { outbox: { queue: unshiftAll(outbox.queue, back), inFlight: emptyQueue() }, dropped };

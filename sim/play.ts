@@ -3,6 +3,8 @@
  * `SimulatedClock`, checking the spec's invariants (test/support/invariants.ts) after
  * every step and at the end. Throws `SimulationError` naming the broken rule.
  */
+import type { InboundFrame, MemoryServer } from '../adapters/memory.js';
+import type { StreamPosition } from '../adapters/transport.js';
 import { callApp } from '../test/support/app-calls.js';
 import { heldConnection } from '../test/support/held.js';
 import { check, checkClosed, checkInvariants, InvariantError } from '../test/support/invariants.js';
@@ -13,6 +15,27 @@ import { TIMING } from './schedule.js';
 /** What a broken rule throws: the one error class of the invariants, under its name here. */
 export { InvariantError as SimulationError };
 
+/**
+ * Run `fn` with every frame the server pushes lost on the wire (the log keeps them): how a
+ * gap comes about on a live link.
+ */
+function lostOnTheWire(server: MemoryServer, fn: () => void): void {
+  const links = server.live;
+  for (const link of links)
+    Object.defineProperty(link, 'push', { value: () => {}, configurable: true, writable: true });
+  try {
+    fn();
+  } finally {
+    // The own property shadowed the link's method; removing it restores the method.
+    for (const link of links) Reflect.deleteProperty(link, 'push');
+  }
+}
+
+/** Push `frame` again to the links that resumed its stream, as a server repeating itself. */
+function pushAgain(server: MemoryServer, frame: InboundFrame): void {
+  for (const link of server.live) if (link.streams.has(frame.stream ?? '')) link.push(frame);
+}
+
 export async function play(config: SimConfig, steps: readonly Step[]): Promise<void> {
   const tracker = heldConnection({
     maxInFlight: config.maxInFlight,
@@ -22,6 +45,7 @@ export async function play(config: SimConfig, steps: readonly Step[]): Promise<v
       overflow: config.overflow,
       maxDeliveryAttempts: config.maxDeliveryAttempts,
       maxAttempts: config.maxAttempts,
+      onSessionLost: config.onSessionLost,
       connectTimeoutMs: TIMING.connect,
       resumeTimeoutMs: TIMING.resume,
       heartbeatTimeoutMs: TIMING.heartbeat,
@@ -29,8 +53,17 @@ export async function play(config: SimConfig, steps: readonly Step[]): Promise<v
     },
   });
   const { conn, server, clock } = tracker;
+  if (config.resumeAtOnce) server.behave({ resume: 'ok' });
   const controllers: AbortController[] = [];
-  const published = new Map<string, number>();
+  // The events of each stream's log in its current epoch, as the server published them.
+  const logs = new Map<string, InboundFrame[]>();
+  const publish = (stream: string) => {
+    const log = logs.get(stream) ?? [];
+    logs.set(stream, log);
+    log.push(server.publish(stream, `${stream}${log.length + 1}`));
+  };
+  // Where the app last was on each stream, as an app that keeps its positions would know.
+  const kept = new Map<string, StreamPosition>();
 
   for (const [index, step] of steps.entries()) {
     const where = `step ${index + 1} (${step.do})`;
@@ -100,23 +133,52 @@ export async function play(config: SimConfig, steps: readonly Step[]): Promise<v
       case 'suspend':
       case 'resume':
       case 'close':
-      case 'watch':
       case 'unwatch':
         callApp(conn, { ...step, type: step.do });
         break;
-      case 'frame': {
-        const top = published.get(step.stream) ?? 0;
-        const seq = { next: top + 1, same: top, old: Math.max(0, top - 2), gap: top + 3 }[step.seq];
-        published.set(step.stream, Math.max(top, seq));
-        link?.push({ stream: step.stream, seq, data: seq });
+      case 'watch': {
+        const at = step.from === 'kept' ? kept.get(step.stream) : undefined;
+        conn.watch(step.stream, at?.seq ?? 0, at?.epoch);
         break;
       }
+      case 'frame': {
+        const log = logs.get(step.stream) ?? [];
+        if (step.seq === 'next') publish(step.stream);
+        else if (step.seq === 'gap') {
+          lostOnTheWire(server, () => {
+            publish(step.stream);
+            publish(step.stream);
+          });
+          publish(step.stream);
+        } else {
+          const again = log[step.seq === 'same' ? log.length - 1 : Math.max(0, log.length - 3)];
+          if (again !== undefined) pushAgain(server, again);
+        }
+        break;
+      }
+      case 'unwatch-in-flight':
+        // Pushed now, delivered on later microtasks: the unwatch comes before they land.
+        for (let i = 0; i < step.frames; i++) publish(step.stream);
+        conn.unwatch(step.stream);
+        break;
+      case 'forget-sessions':
+        if (step.how === 'expire') server.forgetSessions();
+        else {
+          server.restart({ keepState: false });
+          logs.clear();
+        }
+        break;
+      case 'start-over':
+        server.startOver(step.stream);
+        logs.delete(step.stream);
+        break;
       case 'ping':
         link?.ping();
         break;
     }
     await settle();
     checkInvariants(tracker, where);
+    for (const position of conn.positions()) kept.set(position.stream, position);
   }
 
   // Liveness: once the server behaves, everything not dropped is delivered and the
@@ -152,6 +214,16 @@ export async function play(config: SimConfig, steps: readonly Step[]): Promise<v
       }
     }
     checkInvariants(tracker, 'after healing');
+    // And the streams: a new event on each, then the last one again, as a server repeating
+    // itself: the first reaches the app once, the repeat not at all.
+    for (const stream of ['a', 'b']) {
+      publish(stream);
+      const log = logs.get(stream) ?? [];
+      const last = log[log.length - 1];
+      if (last !== undefined) pushAgain(server, last);
+    }
+    await settle();
+    checkInvariants(tracker, 'after healing, with events');
   }
 
   // R14: close settles everything, once; nothing is left behind.

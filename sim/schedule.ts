@@ -11,6 +11,10 @@ export interface SimConfig {
   maxInFlight: number;
   maxDeliveryAttempts: number;
   maxAttempts: number;
+  /** What the connection does with messages a server forgot it may have handled (R22). */
+  onSessionLost: 'resend' | 'reject';
+  /** The server answers every resume at once (else it holds them for `answer-resume`). */
+  resumeAtOnce: boolean;
 }
 
 type Outcome = 'ok' | 'stale' | 'retry' | 'rejected';
@@ -31,9 +35,23 @@ export type Step =
   | { do: 'suspend' }
   | { do: 'resume' }
   | { do: 'close' }
-  | { do: 'watch'; stream: 'a' | 'b' }
+  /** Watch from seq 0, or from where the app last was on the stream (seq and epoch). */
+  | { do: 'watch'; stream: 'a' | 'b'; from: 'zero' | 'kept' }
   | { do: 'unwatch'; stream: 'a' | 'b' }
+  /**
+   * The server publishes the stream's next event (`next`), sends one again (`same`: the
+   * last, `old`: two before it) or loses two on the wire before the third (`gap`).
+   */
   | { do: 'frame'; stream: 'a' | 'b'; seq: 'next' | 'same' | 'old' | 'gap' }
+  /** The server publishes `frames` events, and the app unwatches while they are in flight. */
+  | { do: 'unwatch-in-flight'; stream: 'a' | 'b'; frames: number }
+  /**
+   * The server forgets every session: as if each expired (`expire`, links stay open), or
+   * in a crash (`crash`: `restart({ keepState: false })`, every log starts over too).
+   */
+  | { do: 'forget-sessions'; how: 'expire' | 'crash' }
+  /** A stream's log starts over: a new epoch, seqs from 1; links watching it are dropped. */
+  | { do: 'start-over'; stream: 'a' | 'b' }
   | { do: 'ping' };
 
 export const TIMING = { connect: 100, resume: 150, heartbeat: 200, backoff: 20 } as const;
@@ -44,6 +62,8 @@ export const configArbitrary: fc.Arbitrary<SimConfig> = fc.record({
   maxInFlight: fc.integer({ min: 1, max: 3 }),
   maxDeliveryAttempts: fc.integer({ min: 1, max: 4 }),
   maxAttempts: fc.constantFrom(2, 4, Number.POSITIVE_INFINITY),
+  onSessionLost: fc.constantFrom('resend' as const, 'reject' as const),
+  resumeAtOnce: fc.boolean(),
 });
 
 const stream = fc.constantFrom('a' as const, 'b' as const);
@@ -102,22 +122,45 @@ export const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ do: 'suspend' as const }) },
   { weight: 1, arbitrary: fc.constant({ do: 'resume' as const }) },
   { weight: 1, arbitrary: fc.constant({ do: 'close' as const }) },
-  { weight: 1, arbitrary: fc.record({ do: fc.constant('watch' as const), stream }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      do: fc.constant('watch' as const),
+      stream,
+      from: fc.constantFrom('zero' as const, 'kept' as const),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ do: fc.constant('unwatch' as const), stream }) },
   {
-    weight: 2,
+    weight: 5,
     arbitrary: fc.record({
       do: fc.constant('frame' as const),
       stream,
       seq: fc.constantFrom('next' as const, 'same' as const, 'old' as const, 'gap' as const),
     }),
   },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      do: fc.constant('unwatch-in-flight' as const),
+      stream,
+      frames: fc.integer({ min: 1, max: 3 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      do: fc.constant('forget-sessions' as const),
+      how: fc.constantFrom('expire' as const, 'crash' as const),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ do: fc.constant('start-over' as const), stream }) },
   { weight: 1, arbitrary: fc.constant({ do: 'ping' as const }) },
 );
 
 export const scheduleArbitrary = fc.tuple(
   configArbitrary,
-  fc.array(stepArbitrary, { minLength: 1, maxLength: 40 }),
+  fc.array(stepArbitrary, { minLength: 1, maxLength: 40, size: 'medium' }),
 );
 
 /** One line per step, for a failure report a person can read and replay. */

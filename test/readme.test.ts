@@ -38,7 +38,7 @@ const FRAGMENT_PRELUDES: Record<string, string[]> = {
     "declare const options: Omit<ConnectionOptions, 'transport'>;",
     'declare const data: unknown;',
     'declare const id: string, retry: boolean, signal: AbortSignal;',
-    'declare const stream: string, fromSeq: number;',
+    'declare const stream: string, fromSeq: number, epoch: string;',
     'declare const listener: () => void;',
   ],
 };

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { simulate } from '../sim/run.js';
 
 describe('simulation', () => {
-  it('2,000 random schedules keep every invariant (R1, R2, R4, R5, R7, R10, R14, R18)', async () => {
+  it('2,000 random schedules keep every invariant (R1, R2, R4, R5, R7, R10, R14, R18, R22, R23)', async () => {
     const seed = Number(process.env.HOLDFAST_SIM_SEED ?? Math.floor(Math.random() * 2 ** 31));
     console.log(
       `simulation seed ${seed} (replay: HOLDFAST_SIM_SEED=${seed} npm test, or npm run sim -- --seed ${seed})`,

@@ -6,7 +6,7 @@
  * `InvariantError` with a message that starts with the rule: `R1 order: step 3 (send): …`.
  */
 import type { SimulatedClock } from 'xstate';
-import type { MemoryServer, ServerLink } from '../../adapters/memory.js';
+import type { InboundFrame, MemoryServer, ServerLink } from '../../adapters/memory.js';
 import type { DeliveryError } from '../../machines/errors.js';
 import { toArray } from '../../machines/queue.js';
 import type { Connection } from '../../src/connection.js';
@@ -64,10 +64,28 @@ interface State extends Tracker {
   readonly handshakes: Set<ServerLink>;
   /** Links already seen open. */
   readonly seenOpen: Set<ServerLink>;
-  /** The last position seen on each stream. */
-  readonly lastPositions: Map<string, number>;
-  /** A `reset` error came since the last check. */
-  resetReported: boolean;
+  /** The last position seen on each watched stream (forgotten once it is unwatched). */
+  readonly lastPositions: Map<string, { seq: number; epoch: string | undefined }>;
+  /** Streams a `reset` error named since the last check (`*`: one it did not name). */
+  readonly resets: Set<string>;
+  /** Streams seen watched at some check: their frames must stop once they are unwatched. */
+  readonly everWatched: Set<string>;
+  /**
+   * Per watched stream, the events delivered to the app since it was watched or last
+   * reported reset, as `epoch seq`: none may come twice.
+   */
+  readonly delivered: Map<string, Set<string>>;
+  /**
+   * The length of `server.receivedBy(session)` at each `session-lost` reported under
+   * `'resend'`: a serial the server's app had before such a report may reach it again.
+   */
+  readonly lostAt: number[];
+  /** Serials of the session the server's app got, at their first index in `receivedBy`. */
+  readonly firstReceipt: Map<number, number>;
+  /** How much of `server.receivedBy(session)` was checked. */
+  receiptsChecked: number;
+  /** Broken rules seen by a listener, thrown at the next check. */
+  readonly broken: { rule: string; detail: string }[];
   /** The connection entered `open` since the last check. */
   enteredOpen: boolean;
 }
@@ -94,7 +112,13 @@ export function track(
     handshakes: new Set(),
     seenOpen: new Set(),
     lastPositions: new Map(),
-    resetReported: false,
+    resets: new Set(),
+    everWatched: new Set(),
+    delivered: new Map(),
+    lostAt: [],
+    firstReceipt: new Map(),
+    receiptsChecked: 0,
+    broken: [],
     enteredOpen: false,
     send(send) {
       const id = `s${state.order.size + 1}`;
@@ -121,11 +145,64 @@ export function track(
   conn.on('state', (to) => {
     if (to === 'open') state.enteredOpen = true;
   });
-  // A reported reset (R23) is the one way a position may go back: its log started over.
   conn.on('error', (error) => {
-    if (error.kind === 'reset') state.resetReported = true;
+    // A reported reset (R23) is the one way a position may go back or change epoch: its
+    // log started over, and its events may come again from seq 1.
+    if (error.kind === 'reset') {
+      const stream = resetStream(error.message);
+      state.resets.add(stream);
+      if (stream === '*') state.delivered.clear();
+      else state.delivered.delete(stream);
+    }
+    // Under 'resend', what the server's app had of this session may reach it again (R22).
+    if (
+      error.kind === 'session-lost' &&
+      conn.actor.getSnapshot().context.options.onSessionLost === 'resend'
+    )
+      state.lostAt.push(server.receivedBy(conn.session).length);
   });
+  conn.on('message', (_data, frame) => noteDelivery(state, frame));
   return state;
+}
+
+/** The stream a `reset` error names (`ConnectionError.reset`), or `*` if it names none. */
+function resetStream(message: string): string {
+  const quoted = /^holdfast: stream ("(?:[^"\\]|\\.)*") started over/.exec(message)?.[1];
+  if (quoted === undefined) return '*';
+  try {
+    return String(JSON.parse(quoted));
+  } catch {
+    return '*';
+  }
+}
+
+/**
+ * An event the app got: within an epoch, each seq of a watched stream comes once (R23),
+ * and none comes after the app unwatched its stream (R18). Checked as it comes, thrown at
+ * the next check (a listener's throw would land in the actor).
+ */
+function noteDelivery(state: State, frame: InboundFrame | undefined): void {
+  const stream = frame?.stream;
+  const seq = frame?.seq;
+  if (typeof stream !== 'string' || typeof seq !== 'number') return;
+  const position = state.conn.positions().find((p) => p.stream === stream);
+  if (position === undefined) {
+    if (state.everWatched.has(stream))
+      state.broken.push({
+        rule: 'R18 unwatch stops delivery',
+        detail: `${stream} seq ${seq} reached the app after it was unwatched`,
+      });
+    return;
+  }
+  const key = `${position.epoch ?? '(no epoch)'} ${seq}`;
+  const seen = state.delivered.get(stream) ?? new Set<string>();
+  state.delivered.set(stream, seen);
+  if (seen.has(key))
+    state.broken.push({
+      rule: 'R23 no event twice within an epoch',
+      detail: `${stream} seq ${seq} of epoch ${position.epoch ?? '(none)'} reached the app twice`,
+    });
+  seen.add(key);
 }
 
 /** In strictly increasing order. */
@@ -218,16 +295,54 @@ export function checkInvariants(tracker: Tracker, where: string): void {
   t.enteredOpen = false;
   // R5: at most one live link.
   check(server.live.length <= 1, 'R5 one link', `${where}: ${server.live.length} live links`);
-  // R18: positions never go back — unless a reset of the stream's log was reported (R23).
-  for (const { stream, seq } of conn.positions()) {
+  // What a listener saw break since the last check.
+  const [broken] = t.broken;
+  if (broken !== undefined) check(false, broken.rule, `${where}: ${broken.detail}`);
+  // R18: positions never go back, and R23: an epoch never changes — unless a reset of the
+  // stream's log was reported. A stream the app unwatched is forgotten: watching it again
+  // starts wherever the app says.
+  const watched = new Set<string>();
+  for (const { stream, seq, epoch } of conn.positions()) {
+    watched.add(stream);
+    t.everWatched.add(stream);
+    const last = t.lastPositions.get(stream);
+    const reported = t.resets.has(stream) || t.resets.has('*');
     check(
-      t.resetReported || seq >= (t.lastPositions.get(stream) ?? 0),
-      'R18 positions',
-      `${where}: ${stream} went back to ${seq} with no reset reported`,
+      reported || last === undefined || seq >= last.seq,
+      'R18 positions never go back',
+      `${where}: ${stream} went back from ${last?.seq} to ${seq} with no reset reported`,
     );
-    t.lastPositions.set(stream, seq);
+    check(
+      reported || last?.epoch === undefined || epoch === last.epoch,
+      'R23 every reset is reported',
+      `${where}: ${stream} moved from epoch ${last?.epoch} to ${epoch} with no reset reported`,
+    );
+    t.lastPositions.set(stream, { seq, epoch });
   }
-  t.resetReported = false;
+  for (const stream of [...t.lastPositions.keys(), ...t.delivered.keys()]) {
+    if (watched.has(stream)) continue;
+    t.lastPositions.delete(stream);
+    t.delivered.delete(stream);
+  }
+  t.resets.clear();
+  // R21/R22: the server's app gets each serial of the session once — unless, after it got
+  // it, `session-lost` was reported under 'resend' (the server forgot; it may get it again).
+  const receipts = server.receivedBy(conn.session);
+  for (let i = t.receiptsChecked; i < receipts.length; i++) {
+    const serial = (receipts[i] as { serial?: number }).serial;
+    if (serial === undefined) continue;
+    const first = t.firstReceipt.get(serial);
+    if (first === undefined) {
+      t.firstReceipt.set(serial, i);
+      continue;
+    }
+    check(
+      t.lostAt.some((at) => first < at && at <= i),
+      'R22 no serial twice unless session-lost (resend)',
+      `${where}: the server's app got serial ${serial} (${receipts[i]?.id}) again with no session-lost reported under 'resend' since`,
+    );
+  }
+  t.receiptsChecked = receipts.length;
   // A send the server confirmed on the live link resolves on that confirmation, every one
   // of a batch, not on some later resend.
   for (const id of t.pendingAcks.splice(0))
