@@ -53,3 +53,27 @@ export function invalidArgument(
 export function missingGlobal(entry: string, what: string, remedy: string): TypeError {
   return new TypeError(`${entry}: there is no global ${what} here: ${remedy}`);
 }
+
+/**
+ * A listener of a socket or an event source, run so that nothing escapes into the
+ * runtime's event loop: an exception in `body` (a bug, or a value no check foresaw) is
+ * handed to `onThrow` — an adapter ends its link as a protocol error there — and an
+ * exception in `onThrow` itself is swallowed, the link being over either way.
+ */
+export function guardListener<A extends unknown[]>(
+  what: string,
+  body: (...args: A) => void,
+  onThrow: (reason: string, error: unknown) => void,
+): (...args: A) => void {
+  return (...args) => {
+    try {
+      body(...args);
+    } catch (error) {
+      try {
+        onThrow(`${what} failed: ${describeError(error)}`, error);
+      } catch {
+        // Ending the link threw too (an app's close handler): nothing may escape.
+      }
+    }
+  };
+}

@@ -19,7 +19,7 @@
  * This file holds the transport, its options and the event stream; the POSTs, from the
  * request to the outcome of a batch, are `adapters/sse-post.ts`.
  */
-import { describeError, invalidArgument, missingGlobal } from './describe.js';
+import { guardListener, invalidArgument, missingGlobal } from './describe.js';
 import {
   eventFields,
   isAuthStatus,
@@ -166,17 +166,13 @@ function openLink(config: Config, events: LinkEvents, linkOptions: LinkOptions |
   const protocolError = (reason: string, error?: unknown) =>
     end({ reason, protocol: true, ...(error === undefined ? {} : { error }) });
   /** The last line: an exception while handling server input is a protocol close. */
+  const guarded = <A extends unknown[]>(what: string, body: (...args: A) => void) =>
+    guardListener(what, body, protocolError);
+  // An exception caught elsewhere (in a POST's handling): worded and ended as a listener's.
   const unexpected = (what: string, error: unknown) =>
-    protocolError(`${what} failed: ${describeError(error)}`, error);
-  const guarded =
-    <A extends unknown[]>(what: string, body: (...args: A) => void) =>
-    (...args: A) => {
-      try {
-        body(...args);
-      } catch (error) {
-        unexpected(what, error);
-      }
-    };
+    guarded(what, () => {
+      throw error;
+    })();
   /** A 401 / 403 on any request: the server refused the credentials; the link ends as `auth`. */
   const refused = (status: number, what: string) =>
     end({ httpStatus: status, reason: `${what} answered HTTP ${status}`, auth: true });

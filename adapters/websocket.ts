@@ -10,7 +10,7 @@
  * protocol's shape, and as a last line any exception while handling one, is a `protocol`
  * close of the link (1002). Frames are read and written in `adapters/websocket-frames.ts`.
  */
-import { describeError, invalidArgument, missingGlobal } from './describe.js';
+import { guardListener, invalidArgument, missingGlobal } from './describe.js';
 import { CloseCode, closeReason, Frame, isFatalCloseCode } from './protocol.js';
 import type {
   Link,
@@ -189,19 +189,8 @@ function openLink(
    * A socket listener's body, run so that nothing escapes into the socket's event loop:
    * an exception (a bug, or a value no check foresaw) ends the link as a protocol error.
    */
-  const guarded =
-    <A extends unknown[]>(what: string, body: (...args: A) => void) =>
-    (...args: A) => {
-      try {
-        body(...args);
-      } catch (error) {
-        try {
-          protocolError(`${what} failed: ${describeError(error)}`, error);
-        } catch {
-          // `events.close` itself threw: the link is over; nothing may escape.
-        }
-      }
-    };
+  const guarded = <A extends unknown[]>(what: string, body: (...args: A) => void) =>
+    guardListener(what, body, protocolError);
   const write = (text: string) => socket?.send(text);
   const takeAck = (id: string) => {
     let at = ackHead;

@@ -5,13 +5,13 @@
 import {
   contextThroughput,
   flush,
-  frameCost,
   machineOverhead,
   memory,
   recovery,
   sizes,
   webSocketThroughput,
 } from './figures.js';
+import { frameCost } from './frames.js';
 
 export async function runBenchmarks(tiny: boolean) {
   const n = (full: number, small: number) => (tiny ? small : full);
