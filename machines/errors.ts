@@ -203,6 +203,10 @@ export interface ConnectionErrorOptions extends HoldfastErrorOptions {
   code?: number;
   /** An HTTP status, where known. */
   status?: number;
+  /** The stream of a `gap` or `reset`. */
+  stream?: string;
+  /** How many messages a `session-lost` affects, or frames a `gap` misses. */
+  count?: number;
 }
 
 /** Something that went wrong with the connection (reported through `on('error')`). */
@@ -211,11 +215,17 @@ export class ConnectionError extends HoldfastError {
   readonly kind: ConnectionFailure;
   readonly code: number | undefined;
   readonly status: number | undefined;
+  /** The stream of a `gap` or `reset`; undefined for the other kinds. */
+  readonly stream: string | undefined;
+  /** `session-lost`: the messages affected; `gap`: the frames missing; else undefined. */
+  readonly count: number | undefined;
   constructor(kind: ConnectionFailure, message: string, options?: ConnectionErrorOptions) {
     super(message, options);
     this.kind = kind;
     this.code = options?.code;
     this.status = options?.status;
+    this.stream = options?.stream;
+    this.count = options?.count;
   }
 
   // Every ConnectionError holdfast makes, worded here once, from its fields.
@@ -316,6 +326,7 @@ export class ConnectionError extends HoldfastError {
     return new ConnectionError(
       'session-lost',
       `holdfast: the server no longer knows this session; ${count} message(s) were sent and not confirmed: ${then}`,
+      { count },
     );
   }
 
@@ -324,6 +335,7 @@ export class ConnectionError extends HoldfastError {
     return new ConnectionError(
       'reset',
       `holdfast: stream ${describeValue(stream)} started over (epoch ${describeValue(epoch)}); it was at seq ${seq} of the old log, and events after it there may never be seen`,
+      { stream },
     );
   }
 
@@ -332,6 +344,7 @@ export class ConnectionError extends HoldfastError {
     return new ConnectionError(
       'gap',
       `holdfast: stream ${describeValue(stream)} jumped from seq ${from} to ${to}; ${to - from - 1} frame(s) missing`,
+      { stream, count: to - from - 1 },
     );
   }
 }

@@ -13,7 +13,7 @@ import type {
   SendOutcome,
   StreamPosition,
 } from '../../adapters/transport.js';
-import { createConnection, type DeliveryError } from '../../src/index.js';
+import { type ConnectionError, createConnection, type DeliveryError } from '../../src/index.js';
 import { outcome } from '../support/harness.js';
 import { settle } from '../support/settle.js';
 
@@ -70,9 +70,13 @@ function connection(options: { onSessionLost?: 'resend' | 'reject'; session?: st
     ...options,
   });
   const errors: Array<[string, string]> = [];
+  const fields: Array<Pick<ConnectionError, 'stream' | 'count'>> = [];
   const dropped: DeliveryError[] = [];
   const messages: unknown[] = [];
-  conn.on('error', (e) => errors.push([e.kind, e.message]));
+  conn.on('error', (e) => {
+    errors.push([e.kind, e.message]);
+    fields.push({ stream: e.stream, count: e.count });
+  });
   conn.on('dropped', (e) => dropped.push(e));
   conn.on('message', (d) => messages.push(d));
   const reconnect = async () => {
@@ -81,7 +85,7 @@ function connection(options: { onSessionLost?: 'resend' | 'reject'; session?: st
     clock.increment(10);
     await settle();
   };
-  return { ...script, conn, clock, errors, dropped, messages, reconnect };
+  return { ...script, conn, clock, errors, fields, dropped, messages, reconnect };
 }
 
 describe('sessions (protocol v2)', () => {
@@ -147,6 +151,7 @@ describe('a session the server lost (protocol v2)', () => {
         'holdfast: the server no longer knows this session; 1 message(s) were sent and not confirmed: they are sent again, so the server may get them twice',
       ],
     ]);
+    expect(c.fields[1]).toEqual({ stream: undefined, count: 1 });
     expect(c.last().sends.map((m) => m.id)).toEqual(['a', 'b']);
     c.conn.close();
   });
@@ -206,6 +211,7 @@ describe('epochs (protocol v2)', () => {
       await settle();
       expect(c.errors.map(([kind]) => kind)).toEqual(['reset']);
       expect(c.errors[0]?.[1]).toContain('it was at seq 7 of the old log');
+      expect(c.fields[0]).toEqual({ stream: 'chat', count: undefined });
       expect(c.messages).toEqual(['new one']);
       expect(c.conn.positions()).toEqual([{ stream: 'chat', seq: 1, epoch }]);
       c.conn.close();

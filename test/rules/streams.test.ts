@@ -30,6 +30,7 @@ describe('stream rules', () => {
     expect(h.conn.positions()).toMatchObject([{ stream: 'a', seq: 7 }]);
     expect(h.errors.map((e) => e.kind)).toEqual(['gap']);
     expect(h.errors[0]?.message).toMatch(/2 frame\(s\) missing/);
+    expect([h.errors[0]?.stream, h.errors[0]?.count]).toEqual(['a', 2]);
   });
 
   it('R18 a reconnect resumes from the last position, and replayed frames are not delivered twice', async () => {
