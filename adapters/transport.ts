@@ -62,6 +62,13 @@ export interface OutboundMessage {
    * again; `data` stays the app's own value for transports that do not.
    */
   readonly json: string;
+  /**
+   * `false` for a notice the app sent with `retry: false` (rule R9): it is put on the
+   * wire at most once and never resent, whatever the outcome. A transport may route such
+   * a message differently (a fire-and-forget endpoint, no re-queue on a 404). `true` for
+   * every other message.
+   */
+  readonly retry: boolean;
 }
 
 /** One application frame from the server. */
@@ -211,4 +218,14 @@ export interface Transport {
    * @default 1
    */
   readonly maxInFlight?: number;
+  /**
+   * What an `ok` outcome of `send` means. `'confirmed'`: the server has the message (an
+   * ack, an HTTP 2xx). `'written'`: only that it left this process — a wire with no acks
+   * (a plain WebSocket server). The connection then tells the app the truth: such a
+   * `send()` resolves with `{ confirmed: false }`, and a link lost after such writes is
+   * reported as an `unconfirmed` error counting them, since any of them may never have
+   * arrived.
+   * @default 'confirmed'
+   */
+  readonly delivery?: 'confirmed' | 'written';
 }

@@ -127,6 +127,7 @@ export const connectionMachine = connectionSetup.createMachine({
     backoffAttempt: 0,
     backoffMs: 0,
     linkAttempts: 0,
+    written: 0,
     nextSerial: 1,
     authRefused: false,
     serverHeartbeatMs: 0,
@@ -150,7 +151,13 @@ export const connectionMachine = connectionSetup.createMachine({
       states: linkAttempt,
     },
     reconnecting: {
-      entry: ['dropLink', 'cancelAckTimer', 'requeueInFlight', 'planBackoff'],
+      entry: [
+        'dropLink',
+        'reportUnconfirmedWrites',
+        'cancelAckTimer',
+        'requeueInFlight',
+        'planBackoff',
+      ],
       initial: 'waiting',
       states: {
         waiting: {
@@ -180,7 +187,7 @@ export const connectionMachine = connectionSetup.createMachine({
     },
     closed: {
       type: 'final',
-      entry: ['dropLink', 'cancelAckTimer', 'rejectEverything'],
+      entry: ['dropLink', 'reportUnconfirmedWrites', 'cancelAckTimer', 'rejectEverything'],
     },
   },
 });

@@ -111,6 +111,8 @@ export interface ResolvedOptions {
   readonly onSessionLost: 'resend' | 'reject';
   /** From `transport.maxInFlight`. */
   readonly maxInFlight: number;
+  /** From `transport.delivery`: whether an `ok` is the server's or only the write's. */
+  readonly delivery: 'confirmed' | 'written';
 }
 
 export const defaults = {
@@ -219,6 +221,7 @@ export function resolveOptions(options: ConnectionInput): ResolvedOptions {
     session: sessionOption(options.session),
     onSessionLost: oneOf('onSessionLost', options.onSessionLost, ['resend', 'reject'] as const),
     maxInFlight: count('transport.maxInFlight', transport.maxInFlight, defaults.maxInFlight),
+    delivery: oneOf('transport.delivery', transport.delivery, ['confirmed', 'written'] as const),
   };
 }
 

@@ -29,7 +29,7 @@ const { enqueueActions } = connectionBase;
 
 /** What goes on the wire: id, data and its JSON, never the outbox's own bookkeeping. */
 function onTheWire(entries: readonly OutboxEntry[]): OutboundMessage[] {
-  return entries.map(({ id, serial, data, json }) => ({ id, serial, data, json }));
+  return entries.map(({ id, serial, data, json, retry }) => ({ id, serial, data, json, retry }));
 }
 
 /** `data` as JSON, or the reason it is not: `JSON.stringify` throws or yields nothing. */
@@ -135,6 +135,14 @@ export const outboxActions = {
       if (event.type !== 'link.verdicts') return;
       let { inFlight } = context.outbox;
       let delivered: OutboxEntry[] = [];
+      // A transport that only knows a message was written says so (`delivery: 'written'`),
+      // and the link counts them: losing it reports them (`reportUnconfirmedWrites`).
+      const confirmed = context.options.delivery === 'confirmed';
+      let written = context.written;
+      const deliver = (messages: OutboxEntry[]) => {
+        if (!confirmed) written += messages.length;
+        enqueue.emit({ type: 'delivered', messages, confirmed });
+      };
       for (const verdict of event.verdicts) {
         if (isLinkFailure(verdict)) break;
         const settled = settle(inFlight, verdict.id);
@@ -146,7 +154,7 @@ export const outboxActions = {
           continue;
         }
         // Emitted in order, so promises settle in the order the verdicts came.
-        if (delivered.length > 0) enqueue.emit({ type: 'delivered', messages: delivered });
+        if (delivered.length > 0) deliver(delivered);
         delivered = [];
         const error =
           outcome.status === 'rejected'
@@ -160,7 +168,8 @@ export const outboxActions = {
         enqueue.cancel(ACK_TIMER);
         if (inFlight.size > 0) armAckTimer(enqueue, context);
       }
-      if (delivered.length > 0) enqueue.emit({ type: 'delivered', messages: delivered });
+      if (delivered.length > 0) deliver(delivered);
+      if (written !== context.written) enqueue.assign({ written });
     }),
   ),
   requeueInFlight: enqueueActions(({ context, enqueue }) => {

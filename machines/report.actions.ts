@@ -15,6 +15,13 @@ export const reportActions = {
     type: 'error' as const,
     error: ConnectionError.linkClosed(event.type === 'link.closed' ? event.info : {}),
   })),
+  // A lost link of a `delivery: 'written'` transport: what was written on it may never
+  // have arrived, and the app was only told it was written.
+  reportUnconfirmedWrites: enqueueActions(({ context, enqueue }) => {
+    if (context.written === 0) return;
+    enqueue.assign({ written: 0 });
+    enqueue.emit({ type: 'error', error: ConnectionError.unconfirmedWrites(context.written) });
+  }),
   closeAsFatal: enqueueActions(({ context, event, enqueue }) => {
     if (event.type !== 'link.closed') return;
     const error = ConnectionError.linkClosed(event.info, context.authRefused);

@@ -19,6 +19,11 @@ export interface ConnectionContext {
   readonly backoffMs: number;
   /** Link attempts since the last usable link, the current one included (R17). */
   readonly linkAttempts: number;
+  /**
+   * Messages a `delivery: 'written'` transport wrote on the current link (resolved
+   * unconfirmed): reported as `unconfirmed` if the link is lost. Always 0 otherwise.
+   */
+  readonly written: number;
   /** The serial the next message entering the outbox gets (protocol v2). */
   readonly nextSerial: number;
   /** The last link was refused for its credentials: one more refusal in a row closes (R17). */
@@ -64,8 +69,12 @@ export type MachineEvent =
 
 /** What the machine tells its observers (`actor.on(type, fn)`). */
 export type ConnectionEmitted =
-  /** Confirmed by the server, in send order: every confirmation of one verdict batch. */
-  | { type: 'delivered'; messages: readonly OutboxEntry[] }
+  /**
+   * Confirmed by the server, in send order: every confirmation of one verdict batch.
+   * `confirmed: false` when the transport only knows they were written
+   * (`delivery: 'written'`).
+   */
+  | { type: 'delivered'; messages: readonly OutboxEntry[]; confirmed: boolean }
   | { type: 'dropped'; error: DeliveryError; message: OutboxEntry }
   | { type: 'message'; data: unknown; frame: InboundFrame }
   | { type: 'error'; error: ConnectionError };

@@ -11,13 +11,14 @@ import { type ConnectionInput, resolveOptions } from '../machines/options.js';
 import { isOverLimit, jsonBytes } from '../machines/outbox.js';
 import { type ConnectionEvent, positionList } from '../machines/types.js';
 import { type ClockLike, realClock } from './clock.js';
-import { type PendingSend, PendingSends, pendingOf } from './pending.js';
+import { CONFIRMED, type PendingSend, PendingSends, pendingOf, WRITTEN } from './pending.js';
 import { reportListenerError } from './report.js';
 import type {
   ConnectionEventMap,
   ConnectionEventName,
   ConnectionState,
   SendOptions,
+  SendReceipt,
 } from './types.js';
 
 /** Everything `createConnection` accepts: the machine's options, and how to run it. */
@@ -36,14 +37,20 @@ export interface ConnectionOptions extends ConnectionInput {
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
 
-export interface Connection {
+/**
+ * A running connection. `TSend` types what `send()` takes and `TReceive` what `message`
+ * listeners get; both default to `unknown` (the server's frames are untrusted: narrow
+ * them before trusting the type).
+ */
+export interface Connection<TSend = unknown, TReceive = unknown> {
   /** The current top-level state. */
   readonly state: ConnectionState;
   /**
-   * Queue a message. Resolves once the server confirmed it; rejects with a
-   * `DeliveryError` (and fires `dropped`) when it will not be delivered.
+   * Queue a message. Resolves once the server confirmed it (`{ confirmed: true }`), or,
+   * with a `delivery: 'written'` transport, once it was written (`{ confirmed: false }`);
+   * rejects with a `DeliveryError` (and fires `dropped`) when it will not be delivered.
    */
-  send(data: unknown, options?: SendOptions): Promise<void>;
+  send(data: TSend, options?: SendOptions): Promise<SendReceipt>;
   /**
    * Resume this stream from `fromSeq` on every new link (and at once on a usable one).
    * `epoch`: the epoch `fromSeq` counts in, from an earlier `positions()` (protocol v2).
@@ -62,7 +69,10 @@ export interface Connection {
   /** Close for good: every queued and in-flight message is dropped with `closed`. */
   close(): void;
   /** Add a listener; returns the function that removes it. */
-  on<K extends ConnectionEventName>(event: K, listener: ConnectionEventMap[K]): () => void;
+  on<K extends ConnectionEventName>(
+    event: K,
+    listener: ConnectionEventMap<TReceive>[K],
+  ): () => void;
   /** The running XState actor, for inspection and embedding. */
   readonly actor: Actor<typeof connectionMachine>;
 }
@@ -78,7 +88,9 @@ const EVENT_NAMES: ReadonlySet<string> = new Set(['state', 'open', 'message', 'd
  * promise per send and typed listeners. Starts connecting at once. Throws a `TypeError`
  * naming the option when an option is wrong.
  */
-export function createConnection(options: ConnectionOptions): Connection {
+export function createConnection<TSend = unknown, TReceive = unknown>(
+  options: ConnectionOptions,
+): Connection<TSend, TReceive> {
   const resolved = resolveOptions(options);
   const actor = createActor(connectionMachine, {
     input: options,
@@ -135,8 +147,9 @@ export function createConnection(options: ConnectionOptions): Connection {
     deferred.push(error);
   }
 
-  actor.on('delivered', ({ messages }) => {
-    for (const message of messages) pendingOf(message.tag)?.resolve();
+  actor.on('delivered', ({ messages, confirmed }) => {
+    const receipt = confirmed ? CONFIRMED : WRITTEN;
+    for (const message of messages) pendingOf(message.tag)?.resolve(receipt);
   });
   actor.on('dropped', ({ error, message }) => drop(error, message.tag));
   actor.on('message', ({ data, frame }) => fire('message', data, frame));
@@ -195,7 +208,7 @@ export function createConnection(options: ConnectionOptions): Connection {
     if (!isClosed()) actor.send(event);
   }
 
-  function sendNow(data: unknown, sendOptions: SendOptions | undefined): Promise<void> {
+  function sendNow(data: unknown, sendOptions: SendOptions | undefined): Promise<SendReceipt> {
     // Not destructuring with defaults: no options object per send on the hot path.
 
     const given = sendOptions?.id;

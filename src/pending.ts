@@ -1,8 +1,12 @@
 import type { DeliveryError } from '../machines/errors.js';
 import type { OutgoingMessage } from '../machines/types.js';
-import type { AbortSignalLike } from './types.js';
+import type { AbortSignalLike, SendReceipt } from './types.js';
 
 const ignore = () => {};
+
+/** The two receipts, shared: nothing is allocated per confirmation. */
+export const CONFIRMED: SendReceipt = Object.freeze({ confirmed: true });
+export const WRITTEN: SendReceipt = Object.freeze({ confirmed: false });
 
 /**
  * One `send()`: the message as the machine takes it, and its promise until the verdict.
@@ -11,12 +15,12 @@ const ignore = () => {};
  * fewer on a path that is hot.
  */
 export class PendingSend implements OutgoingMessage {
-  readonly promise: Promise<void>;
+  readonly promise: Promise<SendReceipt>;
   private settled = false;
   /** Only for sends with a signal: the abort listener to remove once settled. */
   signal: AbortSignalLike | undefined = undefined;
   onAbort: (() => void) | undefined = undefined;
-  private resolvePromise!: () => void;
+  private resolvePromise!: (receipt: SendReceipt) => void;
   private rejectPromise!: (error: DeliveryError) => void;
 
   constructor(
@@ -28,7 +32,7 @@ export class PendingSend implements OutgoingMessage {
     /** The registry this send's id is claimed in, when its id could collide. */
     private readonly claims: Map<string, PendingSend> | undefined,
   ) {
-    this.promise = new Promise<void>((resolve, reject) => {
+    this.promise = new Promise<SendReceipt>((resolve, reject) => {
       this.resolvePromise = resolve;
       this.rejectPromise = reject;
     });
@@ -47,8 +51,8 @@ export class PendingSend implements OutgoingMessage {
     return true;
   }
 
-  resolve(): void {
-    if (this.finish()) this.resolvePromise();
+  resolve(receipt: SendReceipt): void {
+    if (this.finish()) this.resolvePromise(receipt);
   }
 
   reject(error: DeliveryError): void {

@@ -46,17 +46,26 @@ export interface SendOptions {
   signal?: AbortSignalLike;
 }
 
-/** The listeners `on()` accepts, by event name. */
-export interface ConnectionEventMap {
+/**
+ * What a `send()` resolves with. `confirmed: true`: the server has the message.
+ * `confirmed: false`: the transport only knows it was written (`delivery: 'written'`, a
+ * wire without acks); if that link is lost, an `unconfirmed` error counts such messages.
+ */
+export interface SendReceipt {
+  readonly confirmed: boolean;
+}
+
+/** The listeners `on()` accepts, by event name; `TReceive` types incoming frames' data. */
+export interface ConnectionEventMap<TReceive = unknown> {
   /** The top-level state changed. */
   state: (to: ConnectionState, from: ConnectionState) => void;
   /** Entered open: every queued message was flushed and confirmed. */
   open: () => void;
   /** An application frame from the server (duplicates of watched streams filtered out). */
-  message: (data: unknown, frame: InboundFrame) => void;
+  message: (data: TReceive, frame: InboundFrame) => void;
   /** A send will not be delivered; fires for every send whose promise rejects. */
   dropped: (error: DeliveryError) => void;
-  /** Link failures, timeouts, protocol errors, gaps. */
+  /** Link failures, timeouts, protocol errors, gaps, resets, lost sessions. */
   error: (error: ConnectionError) => void;
 }
 

@@ -18,6 +18,7 @@ const message = (id: string, serial: number, data: unknown = id): OutboundMessag
   serial,
   data,
   json: JSON.stringify(data),
+  retry: true,
 });
 
 /** A link to a fresh memory server, recording everything it reports. */

@@ -16,6 +16,7 @@ const message = (id: string, data: unknown, serial = 1): OutboundMessage => ({
   serial,
   data,
   json: JSON.stringify(data),
+  retry: true,
 });
 
 function recorder() {
@@ -58,7 +59,9 @@ describe('memory transport', () => {
     await settle();
     // A value JSON cannot carry faithfully: the memory wire never serialises it.
     const data = new Map([[1, { at: new Date(0) }]]);
-    expect(await link.send({ id: 'a', serial: 1, data, json: '{}' })).toEqual({ status: 'ok' });
+    expect(await link.send({ id: 'a', serial: 1, data, json: '{}', retry: true })).toEqual({
+      status: 'ok',
+    });
     expect(received[0]?.data).toBe(data);
     expect(received[0]?.json).toBe('{}');
   });

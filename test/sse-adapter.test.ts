@@ -21,6 +21,7 @@ const message = (id: string, data: unknown, serial = 1): OutboundMessage => ({
   serial,
   data,
   json: JSON.stringify(data),
+  retry: true,
 });
 
 /** Events that ignore everything: for links whose events a test does not look at. */
@@ -399,8 +400,8 @@ describe('SSE adapter: the data goes on the wire as serialised at send()', () =>
       },
     };
     const outcomes = await Promise.all([
-      link.send({ id: 'a', serial: 1834, data, json: '{"x":1}' }),
-      link.send({ id: 'b"', serial: 1835, data, json: '[2,"two"]' }),
+      link.send({ id: 'a', serial: 1834, data, json: '{"x":1}', retry: true }),
+      link.send({ id: 'b"', serial: 1835, data, json: '[2,"two"]', retry: true }),
     ]);
     expect(outcomes).toEqual([{ status: 'ok' }, { status: 'ok' }]);
     expect(requests.map((r) => r.init.body)).toEqual([
@@ -741,8 +742,14 @@ describe('SSE adapter, protocol v2: serials and epochs on the wire', () => {
     const { fetch, requests } = confirming();
     const { link } = open(fetch, {}, {}, undefined, SESSION);
     await Promise.all([
-      link.send({ id: 'a', serial: 0, data: 1, json: '1' }),
-      link.send({ id: 'b', serial: undefined as unknown as number, data: 2, json: '2' }),
+      link.send({ id: 'a', serial: 0, data: 1, json: '1', retry: true }),
+      link.send({
+        id: 'b',
+        serial: undefined as unknown as number,
+        data: 2,
+        json: '2',
+        retry: true,
+      }),
     ]);
     expect(requests.map((r) => r.init.body)).toEqual([
       '{"messages":[{"id":"a","data":1},{"id":"b","data":2}]}',

@@ -28,6 +28,7 @@ const message = (id: string, data: unknown, serial = 1): OutboundMessage => ({
   serial,
   data,
   json: JSON.stringify(data),
+  retry: true,
 });
 
 class FakeSocket {
@@ -292,7 +293,13 @@ describe('WebSocket adapter: the data goes on the wire as serialised at send()',
         throw new Error('data must not be serialised again by the adapter');
       },
     };
-    const pending = link.send({ id: 'a"b', serial: 7, data, json: '{"text":"hi","n":[1,2]}' });
+    const pending = link.send({
+      id: 'a"b',
+      serial: 7,
+      data,
+      json: '{"text":"hi","n":[1,2]}',
+      retry: true,
+    });
     expect(socket().raw).toEqual([
       '{"type":"send","id":"a\\"b","serial":7,"data":{"text":"hi","n":[1,2]}}',
     ]);
@@ -622,7 +629,7 @@ describe('WebSocket adapter, protocol v2: serials and epochs on the wire', () =>
     (serial) => {
       const { link, socket } = open(undefined, {}, FakeSocket, SESSION);
       socket().receive(WELCOME);
-      void link.send({ id: 'a', serial: serial as number, data: 1, json: '1' });
+      void link.send({ id: 'a', serial: serial as number, data: 1, json: '1', retry: true });
       expect(socket().raw).toEqual(['{"type":"send","id":"a","data":1}']);
     },
   );

@@ -30,6 +30,7 @@ const message = (id: string, data: unknown, serial = 1): OutboundMessage => ({
   serial,
   data,
   json: JSON.stringify(data),
+  retry: true,
 });
 
 /** Link options as the machine gives them: the connection's session. */

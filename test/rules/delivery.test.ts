@@ -141,6 +141,12 @@ describe('delivery rules', () => {
     h.server.current?.accept();
     await settle();
     expect(h.sentOn(0)).toEqual(['notice', 'normal']);
+    // The transport is told which is the notice (OutboundMessage.retry).
+    const onWire = h.server.links[0]?.log.flatMap((r) => (r.kind === 'send' ? [r.message] : []));
+    expect(onWire?.map((m) => [m.id, m.retry])).toEqual([
+      ['notice', false],
+      ['normal', true],
+    ]);
     h.server.behave({ connect: 'accept', send: 'ok' });
     h.server.current?.pendingSends[0]?.answer('stale');
     await settle();

@@ -111,7 +111,7 @@ describe('stream rules', () => {
     const link = h.server.current;
     expect(link?.log).toEqual([
       { kind: 'resume', positions: [{ stream: 'late', seq: 5 }] },
-      { kind: 'send', message: { id: 'x', serial: 1, data: 'x', json: '"x"' } },
+      { kind: 'send', message: { id: 'x', serial: 1, data: 'x', json: '"x"', retry: true } },
     ]);
     await sent;
     expect(h.conn.state).toBe('open');

@@ -88,7 +88,7 @@ export function sendMany(conn: Connection, count: number, from = 1) {
 }
 
 /** Resolves to 'ok' or the rejection reason, so a test can look at a promise without awaiting it. */
-export function outcome(promise: Promise<void>): { value: string | undefined } {
+export function outcome(promise: Promise<unknown>): { value: string | undefined } {
   const box: { value: string | undefined } = { value: undefined };
   promise.then(
     () => {

@@ -38,7 +38,7 @@ export interface Tracker {
    * Send the next message, `s1`, `s2`, … in send order, with `send(id)`, and follow its
    * promise. Returns the id.
    */
-  send(send: (id: string) => Promise<void>): string;
+  send(send: (id: string) => Promise<unknown>): string;
   /** The server confirmed `id` on the live link: by the next check it must have resolved. */
   acked(id: string): void;
 }
