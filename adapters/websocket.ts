@@ -22,6 +22,7 @@ import type {
   StreamPosition,
   Transport,
 } from './transport.js';
+import { tickCorker } from './websocket-cork.js';
 import {
   positionsFrame,
   readClose,
@@ -192,6 +193,8 @@ function openLink(
   const guarded = <A extends unknown[]>(what: string, body: (...args: A) => void) =>
     guardListener(what, body, protocolError);
   const write = (text: string) => socket?.send(text);
+  // With `ws` (Node), a tick's sends leave in one write to the kernel (websocket-cork.ts).
+  const corker = tickCorker();
   const takeAck = (id: string) => {
     let at = ackHead;
     while (at < acks.length && acks[at]?.id !== id) at++;
@@ -315,6 +318,7 @@ function openLink(
       if (writeFailed) return Promise.resolve(writeFailed);
       return new Promise<SendOutcome>((resolve) => {
         try {
+          corker.cork(socket);
           write(sendFrame(message, sessioned));
         } catch (error) {
           writeFailed = { status: 'retry', error };

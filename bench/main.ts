@@ -12,6 +12,7 @@ import {
   webSocketThroughput,
 } from './figures.js';
 import { frameCost } from './frames.js';
+import { confirmedVsSocketIo } from './socketio.js';
 
 export async function runBenchmarks(tiny: boolean) {
   const n = (full: number, small: number) => (tiny ? small : full);
@@ -23,6 +24,7 @@ export async function runBenchmarks(tiny: boolean) {
   const heap = await memory(n(500, 5), n(10_000, 20));
   const size = await sizes();
   const frames = await frameCost(n(20_000, 50), n(10_000, 100));
+  const socketIo = await confirmedVsSocketIo(n(50_000, 50));
   const overheadUs =
     (overhead['holdfast, 64 in flight'] ?? 0) - (overhead['direct link, 64 in flight'] ?? 0);
   const summary = {
@@ -36,8 +38,13 @@ export async function runBenchmarks(tiny: boolean) {
     heapPerIdleConnectionKB: heap.perIdleConnectionKB,
     sizeMinGzBytes: size.holdfastWithoutXstate,
     frameCostRatio: frames.ratio,
+    socketIoAppPacedRatio: socketIo.paced.ratio,
+    socketIoBurstRatio: socketIo.burst.ratio,
   };
-  return { summary, details: { overhead, ws, context, flushed, recovered, heap, size, frames } };
+  return {
+    summary,
+    details: { overhead, ws, context, flushed, recovered, heap, size, frames, socketIo },
+  };
 }
 
 const isMain = process.argv[1]?.endsWith('main.ts');
@@ -87,6 +94,18 @@ if (isMain) {
       f(summary.frameCostRatio),
       `${f(details.frames.manyStreamsUsPerFrame)} vs ${f(details.frames.oneStreamUsPerFrame)} µs per frame`,
       '≤ 2',
+    ],
+    [
+      'confirmed delivery app-paced, holdfast / socket.io emit+ack',
+      f(summary.socketIoAppPacedRatio),
+      `${details.socketIo.paced.holdfastPerSec} vs ${details.socketIo.paced.socketIoPerSec} msg/s (${details.socketIo.messages.toLocaleString('en')} × 100 B, ${details.socketIo.window} unconfirmed, a new send as each is confirmed)`,
+      '≥ 1.0',
+    ],
+    [
+      'confirmed delivery in a burst, holdfast / socket.io emit+ack',
+      f(summary.socketIoBurstRatio),
+      `${details.socketIo.burst.holdfastPerSec} vs ${details.socketIo.burst.socketIoPerSec} msg/s (all sent at once; ${details.socketIo.window} unconfirmed, the rest queued)`,
+      '≥ 1.0',
     ],
   ];
   console.table(

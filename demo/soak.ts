@@ -1,110 +1,98 @@
 /**
- * `npm run soak -- --clients 200 --seconds 60`: the reference server on loopback, half the
- * clients on WebSocket and half on SSE, each sending 20 messages a second, while the
- * server drops links, forgets connection ids, answers 5xx and restarts (keeping its
- * logs). Prints totals and process memory; exits 1 on any loss, duplicate or reordering.
+ * `npm run soak -- --clients 200 --seconds 60`: the reference server in its own process
+ * (or `--nodes N` of them, client i pinned to node i % N), the clients spread over
+ * `--workers W` child processes, half on WebSocket and half on SSE, each sending 20
+ * messages a second and watching a feed the servers publish to, while every 2 s a seeded
+ * fault drops links, forgets connection ids, fails sends with 503 or restarts a node —
+ * keeping its state (`--restart-mode keep`) or SIGKILLed and started again on the same port
+ * (`crash`: sessions and logs lost). The verdict compares what each server's app got (an
+ * append-only file per node) with what each client was told, and exits 1 on any loss,
+ * duplicate or reordering that was not reported. `--seed S`, `--json` (stdout is one JSON
+ * summary). Files: demo/soak/ (docs/reliability.md, "Soak over real sockets").
  */
-import { EventSource } from 'eventsource';
-import { WebSocket } from 'ws';
-import { sseTransport } from '../adapters/sse.js';
-import { webSocketTransport } from '../adapters/websocket.js';
-import { type ClientRun, recordingServer, startClient } from './client.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { seededRandom } from './options.js';
+import { readSoakOptions } from './soak/args.js';
+import { startChaos } from './soak/chaos.js';
+import { killChildrenOnExit } from './soak/children.js';
+import { type ProcessFigures, startNode } from './soak/nodes.js';
+import { latency, printSummary, type Summary } from './soak/report.js';
+import { ownStats } from './soak/stats.js';
+import { failures, judge, readArrivals } from './soak/verdict.js';
+import { planClients, startWorkers } from './soak/workers.js';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(value) || value < 1) {
-    console.error(`soak: --${name} must be an integer ≥ 1`);
-    process.exit(2);
-  }
-  return value;
-};
-const clientCount = arg('clients', 20);
-const seconds = arg('seconds', 10);
+killChildrenOnExit();
+const options = readSoakOptions(process.argv.slice(2));
 const intervalMs = 50;
-const perClient = Math.floor((seconds * 1000) / intervalMs);
-const random = seededRandom(arg('seed', 1));
-const mb = () => Math.round(process.memoryUsage().rss / 1024 / 1024);
-const startRss = mb();
-const started = performance.now();
-const log = (line: string) =>
-  console.log(`+${((performance.now() - started) / 1000).toFixed(1)}s  ${line}`);
+const perClient = Math.floor((options.seconds * 1000) / intervalMs);
+const out = options.json ? process.stderr : process.stdout;
+const began = Date.now();
+const log = (line: string) => out.write(`+${((Date.now() - began) / 1000).toFixed(1)}s  ${line}\n`);
+const folder = mkdtempSync(join(tmpdir(), 'holdfast-soak-'));
+// Removed however the soak ends (Ctrl-C too), unless a failure keeps it for a look.
+let keepFolder = false;
+process.on('exit', () => {
+  if (!keepFolder) rmSync(folder, { recursive: true, force: true });
+});
 
-const { server, arrivals } = recordingServer(100);
-const listening = await server.listen();
+const nodes = await Promise.all(
+  Array.from({ length: options.nodes }, (_, i) => startNode(i, folder)),
+);
+const plans = planClients(options);
+const workers = await startWorkers(
+  options,
+  plans,
+  nodes.map((n) => n.address),
+  perClient,
+  intervalMs,
+);
 log(
-  `soak: ${clientCount} clients for ${seconds} s, ${1000 / intervalMs} messages/s each, rss ${startRss} MB`,
+  `soak: ${options.clients} clients (${workers.open} open) on ${options.workers} workers, ` +
+    `${options.nodes} node(s) at ${nodes.map((n) => n.address.wsUrl).join(' ')}, ` +
+    `${options.seconds} s × ${1000 / intervalMs} messages/s, seed ${options.seed}, ` +
+    `restarts: ${options.restartMode}`,
 );
 
-const quiet = () => {};
-const clients: ClientRun[] = [];
-for (let i = 0; i < clientCount; i++) {
-  const ws = i % 2 === 0;
-  const transport = ws
-    ? webSocketTransport({ url: listening.wsUrl, WebSocket })
-    : sseTransport({ url: listening.sseUrl, EventSource, requestTimeoutMs: 5000 });
-  clients.push(
-    startClient(
-      `${ws ? 'ws' : 'sse'}-${i}`,
-      ws ? 'websocket' : 'sse',
-      transport,
-      perClient,
-      random,
-      quiet,
-      intervalMs,
-    ),
+const goAt = Date.now() + 100;
+const sending = workers.go(goAt);
+await new Promise((resolve) => setTimeout(resolve, goAt - Date.now()));
+const endAt = goAt + perClient * intervalMs;
+const chaos = startChaos(nodes, options, seededRandom(options.seed), log, endAt);
+await sending;
+await chaos.stop();
+const heads = await Promise.all(nodes.map((n) => n.stopFeed()));
+log('every message sent; waiting for the last confirmations and feed events');
+const results = await workers.finish(heads);
+await workers.kill();
+await Promise.all(nodes.map((n) => n.kill()));
+log('clients and servers stopped; judging');
+
+const records = results.flatMap((r) => r.clients);
+const totals = judge(records, readArrivals(nodes.map((n) => n.file)), heads);
+const { rssMb, cpuSeconds } = ownStats();
+const parent: ProcessFigures = { name: 'parent', rssMb, peakRssMb: rssMb, cpuSeconds };
+const summary: Summary = {
+  options,
+  totals,
+  latency: {
+    all: latency(results.flatMap((r) => [r.latencies.websocket, r.latencies.sse])),
+    websocket: latency(results.map((r) => r.latencies.websocket)),
+    sse: latency(results.map((r) => r.latencies.sse)),
+  },
+  workerLagP99Ms: Math.max(...results.map((r) => r.lagP99Ms)),
+  chaos: chaos.counts,
+  processes: [parent, ...nodes.map((n) => n.figures), ...workers.figures],
+  wallSeconds: (Date.now() - began) / 1000,
+  failures: failures(totals),
+};
+printSummary(out, summary);
+if (options.json) {
+  await new Promise<void>((resolve) =>
+    process.stdout.write(`${JSON.stringify(summary)}\n`, () => resolve()),
   );
 }
-
-const faults: Array<[string, () => unknown]> = [
-  ['drop every link', () => server.faults.dropAll()],
-  ['forget every connection id', () => server.faults.forgetConnections()],
-  ['fail the next 20 sends with 503', () => server.faults.failNextSends(20, 503)],
-  ['restart the server', () => server.faults.restart()],
-];
-const chaos = setInterval(() => {
-  const [name, fault] = faults[Math.floor(random() * faults.length)] as (typeof faults)[number];
-  log(`chaos  ${name}  (rss ${mb()} MB)`);
-  void fault();
-}, 2000);
-
-await Promise.all(clients.map((c) => c.finished));
-clearInterval(chaos);
-for (const c of clients) c.conn.close();
-await listening.close();
-
-let sent = 0;
-let confirmed = 0;
-let lost = 0;
-let duplicated = 0;
-let outOfOrder = 0;
-let reconnects = 0;
-let dropped = 0;
-for (const c of clients) {
-  const got = arrivals.get(c.name) ?? [];
-  const unique = new Set(got).size;
-  sent += c.sent;
-  confirmed += c.latencies.length;
-  dropped += c.dropped;
-  lost += c.sent - c.dropped - unique;
-  duplicated += got.length - unique;
-  outOfOrder += got.filter((n, i) => i > 0 && n < (got[i - 1] as number)).length;
-  reconnects += c.reconnects;
-}
-const totals = {
-  clients: clientCount,
-  seconds,
-  sent,
-  confirmed,
-  dropped,
-  lost,
-  duplicated,
-  outOfOrder,
-  reconnects,
-  rssStartMb: startRss,
-  rssEndMb: mb(),
-};
-console.table([totals]);
-console.log(JSON.stringify(totals));
-process.exit(lost || duplicated || outOfOrder ? 1 : 0);
+keepFolder = summary.failures.length > 0;
+if (keepFolder) out.write(`soak: the arrivals files are kept in ${folder}\n`);
+process.exit(summary.failures.length === 0 ? 0 : 1);

@@ -1,6 +1,7 @@
 /** Every benchmark of `npm run bench`, run once with tiny sizes so none of them rots. */
 import { describe, expect, it } from 'vitest';
 import { runBenchmarks } from '../bench/main.js';
+import { PAYLOAD } from '../bench/socketio.js';
 
 describe('benchmarks (smoke, tiny sizes)', () => {
   it('each figure is measured and finite', async () => {
@@ -12,6 +13,8 @@ describe('benchmarks (smoke, tiny sizes)', () => {
         'overheadUsPerMsg',
         'recoveryRoundTrips',
         'sizeMinGzBytes',
+        'socketIoAppPacedRatio',
+        'socketIoBurstRatio',
         'sseFlushBatchRatio',
         'wsConfirmedRatio',
       ].sort(),
@@ -20,5 +23,9 @@ describe('benchmarks (smoke, tiny sizes)', () => {
     expect(summary.sizeMinGzBytes).toBeGreaterThan(1000);
     expect(summary.wsConfirmedRatio).toBeGreaterThan(0);
     expect(summary.frameCostRatio).toBeGreaterThan(0);
+    expect(summary.socketIoAppPacedRatio).toBeGreaterThan(0);
+    expect(summary.socketIoBurstRatio).toBeGreaterThan(0);
+    // The same 100-byte object for holdfast and socket.io.
+    expect(JSON.stringify(PAYLOAD).length).toBe(100);
   }, 60_000);
 });

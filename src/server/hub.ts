@@ -148,6 +148,9 @@ export class Hub {
     this.connections.set(connection.id, connection);
     this.lives.set(connection.id, live);
     const heartbeat = setInterval(() => {
+      // A forgotten connection hears nothing more, not even pings: its client's silence
+      // timer notices and opens a new link. Pinged on, an idle one would never learn.
+      if (this.lives.get(connection.id) !== live) return clearInterval(heartbeat);
       if (!this.silent) this.write(live, link.pingFrame);
     }, heartbeatMs);
     const closed = () => {

@@ -20,6 +20,7 @@ import {
   SsePath,
   type SsePostPath,
 } from '../../adapters/protocol.js';
+import type { Corkable } from '../../adapters/websocket-cork.js';
 import { isThenable, positiveOption, sessionOf } from './checks.js';
 import {
   Hub,
@@ -238,14 +239,19 @@ export function createServer(options: ServerOptions = {}): ReferenceServer {
    * An upgraded socket: refused (4001, 1008 for a session id not of the protocol's shape,
    * 1013) or served, once `authorize` has answered.
    */
-  function openSocket(ws: WebSocket, admission: Admission, url: string | undefined): void {
+  function openSocket(
+    ws: WebSocket,
+    admission: Admission,
+    url: string | undefined,
+    stream: Corkable,
+  ): void {
     if (ws.readyState !== ws.OPEN) return;
     const opening = sessionOf(url);
     if (!admission.ok) ws.close(CloseCode.unauthorized, 'unauthorized');
     else if ('problem' in opening)
       ws.close(CloseCode.policyViolation, closeReason(opening.problem));
     else if (full()) ws.close(CloseCode.tryAgainLater, 'try again later');
-    else serveWebSocket(hub, ws, side, admission.principal, opening.session);
+    else serveWebSocket(hub, ws, side, admission.principal, opening.session, stream);
   }
 
   function start(port: number, host: string): Promise<Server> {
@@ -273,12 +279,12 @@ export function createServer(options: ServerOptions = {}): ReferenceServer {
         };
         try {
           const admitted = admit(req);
-          if (!isThenable(admitted)) return openSocket(ws, admitted, req.url);
+          if (!isThenable(admitted)) return openSocket(ws, admitted, req.url, socket);
           // Frames wait in the socket until the verdict: none is lost, none handled early.
           ws.pause?.();
           admitted
             .then((admission) => {
-              openSocket(ws, admission, req.url);
+              openSocket(ws, admission, req.url, socket);
               ws.resume?.();
             })
             .catch(fail);

@@ -27,6 +27,22 @@ describe('SSE + POST adapter against the reference server', () => {
     expect(received.map((m) => m.id)).toEqual(Array.from({ length: 20 }, (_, i) => `s${i}`));
   });
 
+  it('R15 an idle client whose connection the server forgot hears no more pings, reconnects and gets what was published', async () => {
+    const { server, listening } = await startServer();
+    const conn = connect({ transport: sseTransport({ url: listening.sseUrl, EventSource }) });
+    const got: unknown[] = [];
+    conn.on('message', (data) => got.push(data));
+    conn.watch('feed');
+    await until(() => conn.state === 'open', 'open');
+    server.publish('feed', 1);
+    await until(() => got.length === 1, 'the first event');
+    server.faults.forgetConnections();
+    server.publish('feed', 2);
+    // No send ever meets a 404: only the silence of the forgotten stream can tell.
+    await until(() => got.length === 2, 'the event published while forgotten');
+    expect(got).toEqual([1, 2]);
+  });
+
   it('R11 a 4xx or a per-message rejection rejects; the link stays', async () => {
     const { listening } = await startServer({
       maxBodyBytes: 200,
