@@ -29,7 +29,7 @@ export function untilOpen(conn: Connection): Promise<void> {
 }
 
 async function sendAll(conn: Connection, count: number, payload: unknown): Promise<void> {
-  const sends: Promise<void>[] = [];
+  const sends: Promise<unknown>[] = [];
   for (let i = 0; i < count; i++) sends.push(conn.send(payload));
   await Promise.all(sends);
 }
@@ -57,7 +57,7 @@ export async function machineOverhead(messages: number) {
       const lane = async () => {
         while (next < messages) {
           const id = `d${next++}`;
-          await link.send({ id, serial: next, data: 1, json: '1' });
+          await link.send({ id, serial: next, data: 1, json: '1', retry: true });
         }
       };
       await Promise.all(Array.from({ length: Math.min(window, messages) }, lane));

@@ -74,7 +74,7 @@ async function holdfastClient(url: string, window: number, count: number): Promi
         return paced(n, window, (confirmed, failed) => {
           conn.send(PAYLOAD).then(confirmed, failed);
         });
-      const sends: Promise<void>[] = [];
+      const sends: Promise<unknown>[] = [];
       for (let i = 0; i < n; i++) sends.push(conn.send(PAYLOAD));
       return Promise.all(sends).then(() => undefined);
     },
