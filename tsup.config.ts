@@ -8,6 +8,7 @@ export default defineConfig({
     sse: 'src/sse.ts',
     server: 'src/server/index.ts',
     browser: 'src/browser.ts',
+    testing: 'src/testing/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -64,16 +64,19 @@ export interface OutboundMessage {
   readonly json: string;
   /**
    * `false` for a notice the app sent with `retry: false` (rule R9): it is put on the
-   * wire at most once and never resent, whatever the outcome. A transport may route such
-   * a message differently (a fire-and-forget endpoint, no re-queue on a 404). `true` for
-   * every other message.
+   * wire at most once and never resent, whatever the outcome (the machine drops it on any
+   * failure). A transport may route such a message differently (a fire-and-forget
+   * endpoint, a beacon). `true` for every other message.
    */
   readonly retry: boolean;
 }
 
 /** One application frame from the server. */
 export interface InboundFrame {
-  /** The stream this frame belongs to, if it belongs to one. */
+  /**
+   * The stream this frame belongs to, if it belongs to one: only together with `seq` (a
+   * frame with one of the two and not the other breaks the protocol).
+   */
   readonly stream?: string;
   /** The frame's sequence number on `stream`; with `stream`, it moves that stream's position. */
   readonly seq?: number;
@@ -88,7 +91,10 @@ export interface InboundFrame {
 export type SendOutcome =
   /** The server has the message. */
   | { readonly status: 'ok' }
-  /** The server no longer knows this link (e.g. HTTP 404): resend on a new link. */
+  /**
+   * The server no longer knows this link (e.g. HTTP 404): resend on a new link, after the
+   * backoff, like `retry` (the app sees a `stale` error instead of `link`).
+   */
   | { readonly status: 'stale'; readonly httpStatus?: number }
   /**
    * A transient failure (5xx, 429, network error, timeout): resend on a new link, not
@@ -177,11 +183,16 @@ export interface LinkEvents {
 export interface Link {
   /**
    * Ask the server to replay every stream after the given positions, and resolve once
-   * it has (the replayed frames arrive through `message` before this resolves).
+   * it has: where the replay and the answer share one ordered wire (WebSocket), the
+   * replayed frames arrive through `message` before this resolves; where they travel
+   * apart (an SSE stream and a POST), some may come after, and the machine takes them in
+   * any state that holds the link. No send goes on the link before this resolves (R2).
    * Rejects when the server refused or the link failed; an error with a numeric
    * `httpStatus` (the HTTP status of the refusal) reaches the app as
-   * `ConnectionError.status`. Called with every watched stream right after `open`, and
-   * with one stream when the app watches it later.
+   * `ConnectionError.status`. Called right after `open` with every watched stream (at
+   * most 100 per call, calls one after another; not at all when none is watched), and
+   * with one stream when the app watches it later — that call may overlap another
+   * resume and sends.
    */
   resume(positions: readonly StreamPosition[]): Promise<void>;
   /**
@@ -193,7 +204,8 @@ export interface Link {
   send(message: OutboundMessage): Promise<SendOutcome>;
   /**
    * Tell the server this client is going to sleep (so it may hold its state longer).
-   * Fire-and-forget: sent at most once per suspend and never retried. Optional.
+   * Fire-and-forget: sent at most once per suspend and never retried. `close()` follows
+   * in the same tick: it must not cancel the notice in flight. Optional.
    */
   suspend?(positions: readonly StreamPosition[]): void;
   /**
@@ -214,7 +226,9 @@ export interface Transport {
   connect(events: LinkEvents, options?: LinkOptions): Link;
   /**
    * How many sends may be unconfirmed at once on one link (1 = one at a time).
-   * An integer ≥ 1 or `Infinity`.
+   * An integer ≥ 1 or `Infinity`. The machine hands a window's sends over in one
+   * synchronous batch, in order: a wire that carries each on its own request (one HTTP
+   * POST per message) reorders them unless the transport serialises them or keeps 1.
    * @default 1
    */
   readonly maxInFlight?: number;

@@ -48,8 +48,6 @@ const greeted = {
   watch: { actions: ['resumeWatchedStream', 'watchStream'] },
   // The server is told to stop; the app stops getting its frames at once either way.
   unwatch: { actions: ['unwatchOverLink', 'unwatchStream'] },
-  // A v2 server names a stream's epoch and head before replaying it (spec §5).
-  'link.stream': { actions: 'receiveStreamHead' },
 } as const;
 
 /**
@@ -78,7 +76,9 @@ const linkAttempt = {
     after: { resumeTimeout: { ...RECONNECT, actions: 'reportResumeTimeout' } },
     on: {
       ...greeted,
-      // Replayed frames arrive while resuming.
+      // Replayed frames arrive while resuming, each stream's after a v2 server named its
+      // epoch and head (spec §5).
+      'link.stream': { actions: 'receiveStreamHead' },
       'link.frame': { actions: 'receiveFrame' },
       'link.resumed': { target: '#holdfast.flushing' },
       'link.resume-failed': { ...RECONNECT, actions: 'reportResumeFailed' },
@@ -103,6 +103,8 @@ const usable = {
       on: {
         'link.frame': { target: 'heartbeat', reenter: true, actions: 'receiveFrame' },
         'link.alive': { target: 'heartbeat', reenter: true },
+        // A stream frame (a late watch's resume) is a sign of life too (transport.ts).
+        'link.stream': { target: 'heartbeat', reenter: true, actions: 'receiveStreamHead' },
       },
     },
   },
@@ -145,7 +147,7 @@ export const connectionMachine = connectionSetup.createMachine({
   },
   states: {
     connecting: {
-      entry: ['cancelAckTimer', 'requeueInFlight'],
+      entry: ['cancelAckTimer', 'requeueInFlight', 'announceConnecting'],
       initial: 'opening',
       on: { resume: {} },
       states: linkAttempt,
@@ -157,6 +159,7 @@ export const connectionMachine = connectionSetup.createMachine({
         'cancelAckTimer',
         'requeueInFlight',
         'planBackoff',
+        'announceReconnecting',
       ],
       initial: 'waiting',
       states: {
@@ -172,22 +175,28 @@ export const connectionMachine = connectionSetup.createMachine({
       },
     },
     flushing: {
-      entry: ['markLinkUsable', 'pump'],
+      entry: ['markLinkUsable', 'pump', 'announceFlushing'],
       always: { guard: 'outboxEmpty', target: 'open' },
       ...usable,
     },
     open: {
-      entry: 'resetBackoff',
+      entry: ['resetBackoff', 'announceOpen'],
       ...usable,
       on: { ...usable.on, ...linkClosedWhenOpen },
     },
     suspended: {
-      entry: ['dropLink', 'cancelAckTimer', 'requeueInFlight'],
+      entry: ['dropLink', 'cancelAckTimer', 'requeueInFlight', 'announceSuspended'],
       on: { suspend: {} },
     },
     closed: {
       type: 'final',
-      entry: ['dropLink', 'reportUnconfirmedWrites', 'cancelAckTimer', 'rejectEverything'],
+      entry: [
+        'dropLink',
+        'reportUnconfirmedWrites',
+        'cancelAckTimer',
+        'rejectEverything',
+        'announceClosed',
+      ],
     },
   },
 });

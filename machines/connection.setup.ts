@@ -6,9 +6,16 @@
 import { connectionBase } from './connection.base.js';
 import { linkActions } from './link.actions.js';
 import { outboxActions } from './outbox.actions.js';
+import { announceActions } from './parent.js';
 import { reportActions } from './report.actions.js';
 import { streamActions } from './streams.actions.js';
 
 export const connectionSetup = connectionBase.extend({
-  actions: { ...linkActions, ...outboxActions, ...streamActions, ...reportActions },
+  actions: {
+    ...linkActions,
+    ...outboxActions,
+    ...streamActions,
+    ...reportActions,
+    ...announceActions,
+  },
 });

@@ -6,10 +6,11 @@
 import { backoffDelay } from './backoff.js';
 import { connectionBase } from './connection.base.js';
 import { ConnectionError, DeliveryError } from './errors.js';
+import { enqueueActions } from './parent.js';
 import { emptyQueue, pushAll, toArray } from './queue.js';
 import { type MachineEvent, positionList } from './types.js';
 
-const { assign, enqueueActions, stopChild } = connectionBase;
+const { assign, stopChild } = connectionBase;
 
 /** The longest `Retry-After` honoured: the default backoff's cap. */
 export const RETRY_AFTER_HONOURED_MS = 30_000;

@@ -87,6 +87,16 @@ export interface ConnectionInput {
    */
   onSessionLost?: 'resend' | 'reject';
   /**
+   * For a machine that invokes or spawns `connectionMachine`: also send every event the
+   * connection emits to the parent, as `holdfast.message`, `holdfast.delivered`,
+   * `holdfast.dropped` and `holdfast.error` (the emitted event's fields, its type
+   * prefixed), and announce every entry of a top-level state as `holdfast.state`
+   * (`{ state }`; `reconnecting` once per failed attempt). Ignored on a root actor.
+   * See docs/embedding.md.
+   * @default false
+   */
+  notifyParent?: boolean;
+  /**
    * Makes message ids for sends that do not bring their own.
    * @default crypto.randomUUID
    */
@@ -111,6 +121,7 @@ export interface ResolvedOptions {
   readonly onSessionLost: 'resend' | 'reject';
   /** From `transport.maxInFlight`. */
   readonly maxInFlight: number;
+  readonly notifyParent: boolean;
   /** From `transport.delivery`: whether an `ok` is the server's or only the write's. */
   readonly delivery: 'confirmed' | 'written';
 }
@@ -221,6 +232,7 @@ export function resolveOptions(options: ConnectionInput): ResolvedOptions {
     session: sessionOption(options.session),
     onSessionLost: oneOf('onSessionLost', options.onSessionLost, ['resend', 'reject'] as const),
     maxInFlight: count('transport.maxInFlight', transport.maxInFlight, defaults.maxInFlight),
+    notifyParent: flag('notifyParent', options.notifyParent),
     delivery: oneOf('transport.delivery', transport.delivery, ['confirmed', 'written'] as const),
   };
 }
@@ -241,6 +253,12 @@ function sessionOption(value: unknown): string {
   if (value === undefined) return newSessionId();
   if (typeof value === 'string' && SESSION_ID.test(value)) return value;
   throw invalidArgument('session', '16–128 characters of [A-Za-z0-9_-]', value);
+}
+
+function flag(name: string, value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value === 'boolean') return value;
+  throw invalidArgument(name, 'a boolean', value);
 }
 
 function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {

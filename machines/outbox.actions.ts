@@ -5,7 +5,6 @@
  * (R14). The bookkeeping itself is pure, in `outbox.ts`.
  */
 import type { OutboundMessage } from '../adapters/transport.js';
-import { connectionBase } from './connection.base.js';
 import { DeliveryError } from './errors.js';
 import { guarded } from './guarded.js';
 import { isLinkFailure } from './link-actor.js';
@@ -23,9 +22,8 @@ import {
   takeForSending,
   withdraw,
 } from './outbox.js';
+import { enqueueActions } from './parent.js';
 import type { ConnectionContext, OutgoingMessage } from './types.js';
-
-const { enqueueActions } = connectionBase;
 
 /** What goes on the wire: id, data and its JSON, never the outbox's own bookkeeping. */
 function onTheWire(entries: readonly OutboxEntry[]): OutboundMessage[] {

@@ -1,20 +1,15 @@
-/**
- * Actions that tell the app what went wrong with the connection (`error`), and the two
- * that also record why it closed (so what it drops says so). Every message is worded in
- * `errors.ts`.
- */
-import { connectionBase } from './connection.base.js';
 import { ConnectionError } from './errors.js';
 import { guarded } from './guarded.js';
 import { isLinkFailure } from './link-actor.js';
-
-const { emit, enqueueActions } = connectionBase;
+import { enqueueActions } from './parent.js';
 
 export const reportActions = {
-  reportLinkLost: emit(({ event }) => ({
-    type: 'error' as const,
-    error: ConnectionError.linkClosed(event.type === 'link.closed' ? event.info : {}),
-  })),
+  reportLinkLost: enqueueActions(({ event, enqueue }) =>
+    enqueue.emit({
+      type: 'error',
+      error: ConnectionError.linkClosed(event.type === 'link.closed' ? event.info : {}),
+    }),
+  ),
   // A lost link of a `delivery: 'written'` transport: what was written on it may never
   // have arrived, and the app was only told it was written.
   reportUnconfirmedWrites: enqueueActions(({ context, enqueue }) => {
@@ -52,28 +47,38 @@ export const reportActions = {
       enqueue.emit({ type: 'error', error });
     }),
   ),
-  reportResumeFailed: emit(({ event }) => ({
-    type: 'error' as const,
-    error: ConnectionError.resumeFailed(
-      event.type === 'link.resume-failed' || event.type === 'link.watch-failed'
-        ? event.error
-        : undefined,
-    ),
-  })),
-  reportConnectTimeout: emit(({ context }) => ({
-    type: 'error' as const,
-    error: ConnectionError.timeout('connect', context.options.connectTimeoutMs),
-  })),
-  reportResumeTimeout: emit(({ context }) => ({
-    type: 'error' as const,
-    error: ConnectionError.timeout('resume', context.options.resumeTimeoutMs),
-  })),
-  reportAckTimeout: emit(({ context }) => ({
-    type: 'error' as const,
-    error: ConnectionError.timeout('ack', context.options.ackTimeoutMs),
-  })),
-  reportSilence: emit(({ context }) => ({
-    type: 'error' as const,
-    error: ConnectionError.timeout('heartbeat', context.options.heartbeatTimeoutMs),
-  })),
+  reportResumeFailed: enqueueActions(({ event, enqueue }) =>
+    enqueue.emit({
+      type: 'error',
+      error: ConnectionError.resumeFailed(
+        event.type === 'link.resume-failed' || event.type === 'link.watch-failed'
+          ? event.error
+          : undefined,
+      ),
+    }),
+  ),
+  reportConnectTimeout: enqueueActions(({ context, enqueue }) =>
+    enqueue.emit({
+      type: 'error',
+      error: ConnectionError.timeout('connect', context.options.connectTimeoutMs),
+    }),
+  ),
+  reportResumeTimeout: enqueueActions(({ context, enqueue }) =>
+    enqueue.emit({
+      type: 'error',
+      error: ConnectionError.timeout('resume', context.options.resumeTimeoutMs),
+    }),
+  ),
+  reportAckTimeout: enqueueActions(({ context, enqueue }) =>
+    enqueue.emit({
+      type: 'error',
+      error: ConnectionError.timeout('ack', context.options.ackTimeoutMs),
+    }),
+  ),
+  reportSilence: enqueueActions(({ context, enqueue }) =>
+    enqueue.emit({
+      type: 'error',
+      error: ConnectionError.timeout('heartbeat', context.options.heartbeatTimeoutMs),
+    }),
+  ),
 };

@@ -1,14 +1,7 @@
-/**
- * Actions on watched streams: watch and unwatch them, resume one on a link that is
- * already greeted (R20), and move positions by the frames that come in (R18). Every
- * change is O(1) on the persistent positions (`positions.ts`).
- */
-import { connectionBase } from './connection.base.js';
 import { ConnectionError } from './errors.js';
 import { readFrame } from './frames.js';
 import { guarded } from './guarded.js';
-
-const { enqueueActions } = connectionBase;
+import { enqueueActions } from './parent.js';
 
 export const streamActions = {
   watchStream: enqueueActions(({ context, event, enqueue }) => {

@@ -21,6 +21,8 @@ export {
   isHoldfastError,
 } from '../machines/errors.js';
 export { type ConnectionInput, defaults, type Overflow } from '../machines/options.js';
+export type { OutboxEntry } from '../machines/outbox.js';
+export type { ConnectionParentEvent } from '../machines/parent.js';
 export type {
   ConnectionContext,
   ConnectionEmitted,

@@ -91,7 +91,6 @@ export const TRANSITION_PROSE: Readonly<Record<string, string>> = {
   'flushing|link.watch-failed|': AS_RESUMING,
   'flushing|suspend|': AS_RESUMING,
   'flushing|unwatch|': AS_RESUMING,
-  'flushing|link.stream|': AS_RESUMING,
   'flushing|watch|': `${AS_RESUMING}, without holding back sends (R20)`,
   'flushing|ack.timeout|':
     'the oldest message in flight went unconfirmed for `ackTimeoutMs` on a link that is alive: reports a `timeout`; the link is replaced and the message resent with its id (R8, R16)',
@@ -105,13 +104,14 @@ export const TRANSITION_PROSE: Readonly<Record<string, string>> = {
     'reports a `timeout`: a silent link is dead (R15); `heartbeatTimeoutMs: 0` turns it off',
   'flushing.heartbeat|link.frame|': `${AS_RESUMING}; a sign of life: re-entering heartbeat restarts its timer (R15)`,
   'flushing.heartbeat|link.alive|': 'a ping: re-entering heartbeat restarts its timer (R15)',
+  'flushing.heartbeat|link.stream|':
+    'a stream frame (a late watch resumed, spec §5): recorded as in resuming, and a sign of life (R15)',
 
   'open|link.closed|isFatal': AS_OPENING,
   'open|link.closed|': AS_FLUSHING,
   'open|link.watch-failed|': AS_RESUMING,
   'open|suspend|': AS_RESUMING,
   'open|unwatch|': AS_RESUMING,
-  'open|link.stream|': AS_RESUMING,
   'open|watch|': AS_FLUSHING,
   'open|send|': AS_FLUSHING,
   'open|ack.timeout|': AS_FLUSHING,
@@ -121,6 +121,7 @@ export const TRANSITION_PROSE: Readonly<Record<string, string>> = {
   'open.heartbeat|after heartbeatTimeout|heartbeatEnabled': 'as in flushing.heartbeat',
   'open.heartbeat|link.frame|': 'as in flushing.heartbeat',
   'open.heartbeat|link.alive|': 'as in flushing.heartbeat',
+  'open.heartbeat|link.stream|': 'as in flushing.heartbeat',
 
   'suspended|suspend|': 'ignored: a second suspend sends no second notice (R13)',
 };

@@ -5,7 +5,7 @@
  * print each entry's minified + gzipped size (xstate excluded) against a budget.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -24,6 +24,9 @@ const names = subpaths.map((p) => (p === '.' ? 'holdfast' : `holdfast/${p.slice(
  * - Issue 12 (protocol v2: sessions, serials, epochs, unwatch, the session store shared by
  *   both servers): index → 11,600, memory 3,500 → 3,900, websocket → 3,800, sse → 4,400,
  *   server → 8,800 (docs/benchmarks.md).
+ * - Issue 13 (`holdfast/testing`, the conformance kit): testing is new, index + 8,400. It
+ *   carries the whole connection (the kit runs a real one) and the kit's own 7.5 kB, most
+ *   of it the wording of its violations; xstate/graph is part of xstate, excluded too.
  */
 const BUDGETS: Record<string, number> = {
   index: 11_600,
@@ -33,6 +36,21 @@ const BUDGETS: Record<string, number> = {
   server: 8800,
   browser: 1200,
 };
+// The kit runs a real connection, so it carries index whole: index's budget plus its own.
+BUDGETS.testing = (BUDGETS.index as number) + 8400;
+
+/**
+ * Test runners `holdfast/testing` must never pull in: the kit is runner-agnostic (it
+ * returns a report or throws), so a user's vitest, jest or node:test stays their choice.
+ */
+const TEST_RUNNER = /^(vitest|@vitest\/.*|jest|@jest\/.*|jest-.*|mocha|ava|tap|node:test)$/;
+for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies']) {
+  const runners = Object.keys(pkg[field] ?? {}).filter((name) => TEST_RUNNER.test(name));
+  if (runners.length > 0) {
+    console.error(`package.json ${field} names a test runner: ${runners.join(', ')}`);
+    process.exit(1);
+  }
+}
 
 const run = (cmd: string, args: string[], cwd: string) =>
   execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
@@ -85,10 +103,12 @@ import { webSocketTransport } from 'holdfast/websocket';
 import { sseTransport } from 'holdfast/sse';
 import { createServer } from 'holdfast/server';
 import { bindPageLifecycle } from 'holdfast/browser';
+import { runConformance, type ServerHooks } from 'holdfast/testing';
 const server = createMemoryServer();
 const conn = createConnection({ transport: server.transport() });
 const state: ConnectionState = conn.state;
-void [state, webSocketTransport, sseTransport, createServer, bindPageLifecycle];
+const hooks: ServerHooks = { received: () => [], publish: () => {}, dropLinks: () => {} };
+void [state, webSocketTransport, sseTransport, createServer, bindPageLifecycle, runConformance, hooks];
 `,
   );
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -120,17 +140,39 @@ void [state, webSocketTransport, sseTransport, createServer, bindPageLifecycle];
     console.log(`types ok with moduleResolution ${resolution}`);
   }
 
+  // Installed with its peers, the package brought no test runner along.
+  const installed = readdirSync(join(project, 'node_modules')).flatMap((name) =>
+    name.startsWith('@')
+      ? readdirSync(join(project, 'node_modules', name)).map((sub) => `${name}/${sub}`)
+      : [name],
+  );
+  const runners = installed.filter((name) => TEST_RUNNER.test(name));
+  if (runners.length > 0) throw new Error(`installing holdfast pulled in ${runners.join(', ')}`);
+  console.log('no test runner installed with the package');
+
   for (const entry of Object.keys(BUDGETS)) {
     const result = await build({
       entryPoints: [join(root, 'dist', `${entry}.js`)],
       bundle: true,
       minify: true,
       write: false,
+      metafile: true,
       format: 'esm',
       platform: entry === 'server' ? 'node' : 'neutral',
-      external: ['xstate', 'ws', 'node:*'],
+      external: ['xstate', 'xstate/*', 'ws', 'node:*'],
       logLevel: 'silent',
     });
+    // What the entry imports from outside the package, or bundled from node_modules: never
+    // a test runner (the kit above all).
+    const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports);
+    const imported = [
+      ...imports.filter((i) => i.external && TEST_RUNNER.test(i.path)).map((i) => i.path),
+      ...Object.keys(result.metafile.inputs).filter((path) =>
+        TEST_RUNNER.test(/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1] ?? ''),
+      ),
+    ];
+    if (imported.length > 0)
+      throw new Error(`${entry} imports a test runner: ${imported.join(', ')}`);
     const size = gzipSync(result.outputFiles[0]?.contents ?? new Uint8Array()).length;
     const budget = BUDGETS[entry] as number;
     const over = size > budget;

@@ -260,6 +260,21 @@ describe('link rules', () => {
     expect(h.server.links[0]?.state).toBe('closed');
   });
 
+  it('R15 a stream frame on an open link is a sign of life too', async () => {
+    const h = harness({ connection: { heartbeatTimeoutMs: 1000 } });
+    await settle();
+    for (let i = 0; i < 3; i++) {
+      await h.advance(900);
+      h.server.current?.pushStream({ stream: 'a', epoch: 'e1', head: 0 });
+      await settle();
+    }
+    expect(h.conn.state).toBe('open');
+    expect(h.errors).toEqual([]);
+    expect(h.server.links).toHaveLength(1);
+    await h.advance(1000);
+    expect(h.conn.state).toBe('reconnecting');
+  });
+
   it('R15 a silent server is detected while flushing too', async () => {
     const h = harness({
       connection: { heartbeatTimeoutMs: 1000 },
