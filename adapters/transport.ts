@@ -236,9 +236,9 @@ export interface Transport {
    * What an `ok` outcome of `send` means. `'confirmed'`: the server has the message (an
    * ack, an HTTP 2xx). `'written'`: only that it left this process — a wire with no acks
    * (a plain WebSocket server). The connection then tells the app the truth: such a
-   * `send()` resolves with `{ confirmed: false }`, and a link lost after such writes is
-   * reported as an `unconfirmed` error counting them, since any of them may never have
-   * arrived.
+   * `send()` resolves with `{ confirmed: false }`, and a link that ends after such writes
+   * (lost, suspended, replaced or closed) is reported as an `unconfirmed` error counting
+   * them, since any of them may never have arrived.
    * @default 'confirmed'
    */
   readonly delivery?: 'confirmed' | 'written';

@@ -34,7 +34,11 @@ export interface ChatContext {
 }
 
 /** A `send` event for the connection, typed by what the app sends. */
-const post = (id: string, line: ChatLine): ConnectionEvent => ({ type: 'send', id, data: line });
+const post = (id: string, line: ChatLine): ConnectionEvent<ChatLine> => ({
+  type: 'send',
+  id,
+  data: line,
+});
 
 export const chatMachine = setup({
   types: {} as {
@@ -44,7 +48,7 @@ export const chatMachine = setup({
       | { type: 'join'; room: string }
       | { type: 'post'; text: string }
       | { type: 'leave' }
-      | ConnectionParentEvent;
+      | ConnectionParentEvent<ChatLine>;
   },
   actors: { connection: connectionMachine },
 }).createMachine({
@@ -82,7 +86,7 @@ export const chatMachine = setup({
     'holdfast.state': { actions: assign({ status: ({ event }) => event.state }) },
     'holdfast.message': {
       actions: assign({
-        lines: ({ context, event }) => [...context.lines, event.data as ChatLine],
+        lines: ({ context, event }) => [...context.lines, event.data],
       }),
     },
     'holdfast.delivered': {

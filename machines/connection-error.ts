@@ -10,7 +10,7 @@ export interface ConnectionErrorOptions extends HoldfastErrorOptions {
   status?: number;
   /** The stream of a `gap` or `reset`. */
   stream?: string;
-  /** How many messages a `session-lost` affects, or frames a `gap` misses. */
+  /** How many messages a `session-lost` or `unconfirmed` affects, or frames a `gap` misses. */
   count?: number;
 }
 
@@ -139,13 +139,14 @@ export class ConnectionError extends HoldfastError {
   }
 
   /**
-   * A link of a `delivery: 'written'` transport was lost after `count` messages were
-   * written on it and resolved unconfirmed: the server may never have got some of them.
+   * A link of a `delivery: 'written'` transport ended (lost, suspended, replaced or
+   * closed) after `count` messages were written on it and resolved unconfirmed: the
+   * server may never have got some of them.
    */
   static unconfirmedWrites(count: number): ConnectionError {
     return new ConnectionError(
       'unconfirmed',
-      `holdfast: the link was lost after ${count} message(s) were written on it without confirmation (delivery 'written'): some may never have reached the server`,
+      `holdfast: a link ended after ${count} message(s) were written on it without confirmation (delivery 'written'): some may never have reached the server`,
       { count },
     );
   }

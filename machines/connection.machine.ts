@@ -147,7 +147,7 @@ export const connectionMachine = connectionSetup.createMachine({
   },
   states: {
     connecting: {
-      entry: ['cancelAckTimer', 'requeueInFlight', 'announceConnecting'],
+      entry: ['reportUnconfirmedWrites', 'cancelAckTimer', 'requeueInFlight', 'announceConnecting'],
       initial: 'opening',
       on: { resume: {} },
       states: linkAttempt,
@@ -185,7 +185,13 @@ export const connectionMachine = connectionSetup.createMachine({
       on: { ...usable.on, ...linkClosedWhenOpen },
     },
     suspended: {
-      entry: ['dropLink', 'cancelAckTimer', 'requeueInFlight', 'announceSuspended'],
+      entry: [
+        'dropLink',
+        'reportUnconfirmedWrites',
+        'cancelAckTimer',
+        'requeueInFlight',
+        'announceSuspended',
+      ],
       on: { suspend: {} },
     },
     closed: {

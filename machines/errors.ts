@@ -56,8 +56,8 @@ export type ConnectionFailure =
   /** A watched stream's log started over (a new epoch, or a head behind the position). */
   | 'reset'
   /**
-   * A link of a transport with `delivery: 'written'` (no acks) was lost after messages
-   * were written on it: any of them may never have arrived. `count` says how many.
+   * A link of a transport with `delivery: 'written'` (no acks) ended after messages were
+   * written on it: any of them may never have arrived. `count` says how many.
    */
   | 'unconfirmed';
 

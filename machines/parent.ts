@@ -8,6 +8,8 @@
  * It is done once, here, for every action of the machine: the action files build their
  * actions with this `enqueueActions`, whose `enqueue.emit` also tells the parent.
  */
+
+import type { InboundFrame } from '../adapters/transport.js';
 import { connectionBase } from './connection.base.js';
 import type { ConnectionEmitted } from './types.js';
 
@@ -24,13 +26,19 @@ export type TopLevelState =
   | 'suspended'
   | 'closed';
 
-/** What a parent receives with `notifyParent`: each emitted event, prefixed, and states. */
-export type ConnectionParentEvent =
+/**
+ * What a parent receives with `notifyParent`: each emitted event, its type prefixed, and
+ * each top-level state entered. `TReceive` types the data of `holdfast.message` (the
+ * server's frames are untrusted: check them before trusting the type).
+ */
+export type ConnectionParentEvent<TReceive = unknown> =
   | {
-      [K in ConnectionEmitted['type']]: Omit<Extract<ConnectionEmitted, { type: K }>, 'type'> & {
-        type: `holdfast.${K}`;
-      };
-    }[ConnectionEmitted['type']]
+      [K in Exclude<ConnectionEmitted['type'], 'message'>]: Omit<
+        Extract<ConnectionEmitted, { type: K }>,
+        'type'
+      > & { type: `holdfast.${K}` };
+    }[Exclude<ConnectionEmitted['type'], 'message'>]
+  | { type: 'holdfast.message'; data: TReceive; frame: InboundFrame }
   | { type: 'holdfast.state'; state: TopLevelState };
 
 /** The internal field XState keeps a child's parent in; absent on a root actor. */

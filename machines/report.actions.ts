@@ -10,8 +10,8 @@ export const reportActions = {
       error: ConnectionError.linkClosed(event.type === 'link.closed' ? event.info : {}),
     }),
   ),
-  // A lost link of a `delivery: 'written'` transport: what was written on it may never
-  // have arrived, and the app was only told it was written.
+  // A link of a `delivery: 'written'` transport ended, whatever ended it: what was
+  // written on it may never have arrived, and the app was only told it was written.
   reportUnconfirmedWrites: enqueueActions(({ context, enqueue }) => {
     if (context.written === 0) return;
     enqueue.assign({ written: 0 });

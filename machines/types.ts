@@ -34,10 +34,13 @@ export interface ConnectionContext {
   readonly closedBy: ConnectionError | undefined;
 }
 
-/** A message the app sends; without an `id` the machine makes one with `createId`. */
-export interface OutgoingMessage {
+/**
+ * A message the app sends; without an `id` the machine makes one with `createId`.
+ * `TSend` types `data` for an app that builds these itself (an embedding parent).
+ */
+export interface OutgoingMessage<TSend = unknown> {
   readonly id?: string;
-  readonly data: unknown;
+  readonly data: TSend;
   /** `data` as JSON, when the sender serialised it already; else the machine does. */
   readonly json?: string;
   /** `false`: never resend it (R9). Default `true`. */
@@ -49,10 +52,13 @@ export interface OutgoingMessage {
   readonly tag?: unknown;
 }
 
-/** What the app (or `createConnection`) tells the machine: the events it takes from outside. */
-export type ConnectionEvent =
+/**
+ * What the app (or `createConnection`) tells the machine: the events it takes from
+ * outside. `ConnectionEvent<ChatLine>` lets only a `ChatLine` be sent.
+ */
+export type ConnectionEvent<TSend = unknown> =
   /** One message, or several queued in this order (`createConnection` sends a tick's worth). */
-  | ({ type: 'send' } & (OutgoingMessage | { messages: readonly OutgoingMessage[] }))
+  | ({ type: 'send' } & (OutgoingMessage<TSend> | { messages: readonly OutgoingMessage<TSend>[] }))
   | { type: 'abort'; id: string }
   | { type: 'watch'; stream: string; seq?: number; epoch?: string }
   | { type: 'unwatch'; stream: string }

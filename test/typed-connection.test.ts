@@ -5,7 +5,12 @@
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { createMemoryServer } from '../adapters/memory.js';
-import { createConnection, type SendReceipt } from '../src/index.js';
+import {
+  type ConnectionEvent,
+  type ConnectionParentEvent,
+  createConnection,
+  type SendReceipt,
+} from '../src/index.js';
 
 interface ChatLine {
   text: string;
@@ -27,5 +32,17 @@ describe('a typed connection', () => {
     expect(receipt).toEqual({ confirmed: true });
     expect(received).toEqual([{ text: 'hello' }]);
     conn.close();
+  });
+
+  it('an embedding parent types the events it sends and hears by payload', () => {
+    const good: ConnectionEvent<ChatLine> = { type: 'send', data: { text: 'hello' } };
+    // @ts-expect-error a string is not a ChatLine: it would reach the wire as a string
+    const bad: ConnectionEvent<ChatLine> = { type: 'send', data: 'hello' };
+    // @ts-expect-error nor in a batch
+    const batch: ConnectionEvent<ChatLine> = { type: 'send', messages: [{ data: 42 }] };
+    const heard = (event: ConnectionParentEvent<ChatLine>) =>
+      event.type === 'holdfast.message' ? event.data.text : undefined;
+    expectTypeOf(heard).returns.toEqualTypeOf<string | undefined>();
+    expect([good, bad, batch].map((e) => e.type)).toEqual(['send', 'send', 'send']);
   });
 });

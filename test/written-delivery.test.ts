@@ -60,6 +60,25 @@ describe("delivery: 'written'", () => {
     conn.close();
   });
 
+  it('every end of a link with writes reports its own: suspend, resume() and close each count what was written on that link', async () => {
+    const { clock, conn, errors } = connectionOver('written');
+    await Promise.all([conn.send(1), conn.send(2)]);
+    conn.suspend();
+    conn.resume();
+    await settle();
+    await conn.send(3);
+    conn.resume();
+    await settle();
+    clock.increment(10);
+    await settle();
+    conn.close();
+    expect(errors.map((e) => [e.kind, e.count])).toEqual([
+      ['unconfirmed', 2],
+      ['unconfirmed', 1],
+    ]);
+    expect(errors[0]?.message).toMatch(/a link ended after 2 message\(s\)/);
+  });
+
   it('a confirmed transport never reports unconfirmed writes', async () => {
     const { server, conn, errors } = connectionOver();
     await conn.send(1);
