@@ -54,6 +54,11 @@ export const SseEvent = {
   ping: 'ping',
   /** (v2) `{ stream, epoch, head }`: as the WebSocket `stream` frame. */
   stream: 'stream',
+  /**
+   * `{ resumeId }`: every replay of the `POST B/resume` that carried this `resumeId` has
+   * been written before it (the resume marker; the POST's `200` says `"marker": true`).
+   */
+  resumed: 'resumed',
 } as const;
 export type SseEventName = (typeof SseEvent)[keyof typeof SseEvent];
 
@@ -64,7 +69,7 @@ export type SseEventName = (typeof SseEvent)[keyof typeof SseEvent];
 export const SsePath = {
   /** `GET B/events`: the event stream. */
   events: '/events',
-  /** `POST B/resume`: replay, then answer 200. */
+  /** `POST B/resume`: replay (then the `resumed` event, when asked with a `resumeId`), then answer 200. */
   resume: '/resume',
   /** `POST B/send`: a batch of messages, answered with a result per message. */
   send: '/send',
@@ -106,6 +111,8 @@ export const WireLimit = {
   sessionMinChars: 16,
   /** A session id: this many characters at most, of `[A-Za-z0-9_-]`. */
   sessionMaxChars: 128,
+  /** The `resumeId` of a `POST B/resume`: 1 to this many characters. */
+  resumeIdChars: 64,
 } as const;
 
 /** A session id: `WireLimit.sessionMinChars`–`sessionMaxChars` characters of `[A-Za-z0-9_-]`. */

@@ -2,7 +2,9 @@
  * The POST half of an SSE link (`adapters/sse.ts` is the transport and the event stream):
  * `B/resume`, `B/send`, `B/suspend` and `B/unwatch`, from the URL and headers of a request
  * to what its answer means. Sends wait in one queue and go out in batches, one POST at a
- * time.
+ * time. A resume is done when its `200` is in and, where the server promised one
+ * (`"marker": true`), its `resumed` event too: the replay travels on the event stream,
+ * another connection, and may come after the answer.
  */
 import {
   dataJson,
@@ -152,10 +154,18 @@ export interface PostingLink {
   unexpected(what: string, error: unknown): void;
 }
 
-/** A link's POSTs, and `abandon` for when the link ends: in-flight requests aborted, waiting sends `stale`. */
+/**
+ * A link's POSTs; `resumed` for a `resumed` event the event stream brought; and `abandon`
+ * for when the link ends: in-flight requests aborted, waiting sends `stale`, resumes
+ * still waiting rejected.
+ */
 export type Posts = Required<Pick<Link, 'resume' | 'send' | 'suspend' | 'unwatch'>> & {
+  resumed(resumeId: string): void;
   abandon(): void;
 };
+
+/** The event stream ended, or was never open: a resume cannot (or can no longer) be done. */
+const notOpen = () => new Error('the event stream is not open');
 
 export function openPosts(link: PostingLink): Posts {
   const { config } = link;
@@ -165,6 +175,12 @@ export function openPosts(link: PostingLink): Posts {
   /** Once a batch failed as a whole, nothing after it may be handled on this link. */
   let failed: SendOutcome | undefined;
   const requests = new Set<AbortController>();
+  /**
+   * How to settle each resume in flight, by its `resumeId`: one entry per resume, never
+   * more, so a `resumed` event for any other id finds nothing and is ignored.
+   */
+  const markers = new Map<string, (error?: Error) => void>();
+  let resumes = 0;
 
   /** `untracked`: a fire-and-forget notice, sent even though the link closes right after. */
   async function post(path: SsePostPath, body: string, untracked = false): Promise<Answer> {
@@ -279,19 +295,39 @@ export function openPosts(link: PostingLink): Posts {
 
   return {
     async resume(positions: readonly StreamPosition[]) {
-      if (link.ended() || link.connectionId() === undefined)
-        throw new Error('the event stream is not open');
-      const answer = await post(
-        SsePath.resume,
-        JSON.stringify({ streams: wirePositions(positions) }),
-      );
-      if (answer.status !== HttpStatus.ok) {
-        if (isAuthStatus(answer.status)) link.refused(answer.status, 'POST resume');
-        throw Object.assign(new Error(`POST resume answered HTTP ${answer.status}`), {
-          httpStatus: answer.status,
-          ...(answer.retryAfterMs === undefined ? {} : { retryAfterMs: answer.retryAfterMs }),
-        });
+      if (link.ended() || link.connectionId() === undefined) throw notOpen();
+      // Unique on this link (its event stream), which is all a `resumed` event is matched on.
+      const resumeId = `${++resumes}`;
+      let settle = (_error?: Error) => {};
+      // Settled by the `resumed` event, which may come before the answer, or by the end.
+      const replayed = new Promise<void>((resolve, reject) => {
+        settle = (error) => (error ? reject(error) : resolve());
+      });
+      replayed.catch(() => {});
+      markers.set(resumeId, settle);
+      try {
+        const answer = await post(
+          SsePath.resume,
+          JSON.stringify({ streams: wirePositions(positions), resumeId }),
+        );
+        if (answer.status !== HttpStatus.ok) {
+          if (isAuthStatus(answer.status)) link.refused(answer.status, 'POST resume');
+          throw Object.assign(new Error(`POST resume answered HTTP ${answer.status}`), {
+            httpStatus: answer.status,
+            ...(answer.retryAfterMs === undefined ? {} : { retryAfterMs: answer.retryAfterMs }),
+          });
+        }
+        // A server that promised a `resumed` event (`"marker": true`) writes it after the
+        // replay: done once it came. No timer of our own, as over WebSocket: the machine's
+        // resumeTimeoutMs bounds a handshake, and the link's end settles any resume. A
+        // server that promised none (v1, or v2 before markers) is taken at its 200.
+        if (field(answer.body, 'marker') === true) await replayed;
+      } finally {
+        markers.delete(resumeId);
       }
+    },
+    resumed(resumeId: string) {
+      markers.get(resumeId)?.();
     },
     send(message: OutboundMessage) {
       if (link.ended()) return Promise.resolve({ status: 'stale' });
@@ -324,6 +360,7 @@ export function openPosts(link: PostingLink): Posts {
     abandon() {
       for (const controller of requests) controller.abort();
       for (const { resolve } of waiting.splice(0)) resolve({ status: 'stale' });
+      for (const settle of markers.values()) settle(notOpen());
     },
   };
 }

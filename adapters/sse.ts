@@ -2,6 +2,8 @@
  * `holdfast/sse`: wire protocol v2 over Server-Sent Events plus HTTP POST
  * (docs/protocol.md), and v1 with a server that speaks only v1. `B/events` carries the
  * server's frames; `B/resume`, `B/send`, `B/suspend` and `B/unwatch` carry the client's.
+ * A resume resolves once its replay came: at its `resumed` event, where the server promised
+ * one (the POST's answer and the event stream are two connections, in no set order).
  * Moves bytes only: sends the machine put on the wire are batched into one POST at a time,
  * in order; nothing is retried here. With a session (`LinkOptions`), `B/events` is asked
  * with `session=<id>&v=2` in its query; a v1 server's welcome has no `session`, and the
@@ -187,6 +189,17 @@ function openLink(config: Config, events: LinkEvents, linkOptions: LinkOptions |
     unexpected,
   });
 
+  /**
+   * An event's data as a frame, on a link not ended, after the welcome; else undefined (the
+   * link ends as a protocol error when it was not already over).
+   */
+  const frameOf = (event: { data?: unknown } | undefined, what: string) => {
+    if (done) return;
+    const read = readEvent(event?.data);
+    if ('problem' in read) protocolError(`${read.problem} in ${what}`);
+    else if (connectionId === undefined) protocolError(`${what} before welcome`);
+    else return read.frame;
+  };
   const listen = (stream: EventSourceLike) => {
     stream.addEventListener(
       SseEvent.welcome,
@@ -207,24 +220,30 @@ function openLink(config: Config, events: LinkEvents, linkOptions: LinkOptions |
     stream.addEventListener(
       SseEvent.event,
       guarded('handling an event', (event) => {
-        if (done) return;
-        const read = readEvent(event?.data);
-        if ('problem' in read) return protocolError(`${read.problem} in an event`);
-        if (connectionId === undefined) return protocolError('an event before welcome');
+        const frame = frameOf(event, 'an event');
         // Only stream, seq and data reach the app, as over WebSocket.
-        events.message(eventFields(read.frame));
+        if (frame) events.message(eventFields(frame));
       }),
     );
     stream.addEventListener(
       SseEvent.stream,
       guarded('handling a stream event', (event) => {
-        if (done) return;
-        const read = readEvent(event?.data);
-        if ('problem' in read) return protocolError(`${read.problem} in a stream event`);
-        if (connectionId === undefined) return protocolError('a stream event before welcome');
-        const head = readStreamHead(read.frame);
+        const frame = frameOf(event, 'a stream event');
+        if (!frame) return;
+        const head = readStreamHead(frame);
         if (typeof head === 'string') return protocolError(head);
         events.stream(head);
+      }),
+    );
+    // The resume marker: every replay of the resume that sent this `resumeId` came before
+    // it, on this stream. One for no resume in flight (given up on, or a peer's noise) is
+    // ignored: it can settle nothing, and is kept nowhere.
+    stream.addEventListener(
+      SseEvent.resumed,
+      guarded('handling a resumed event', (event) => {
+        const resumeId = frameOf(event, 'a resumed event')?.resumeId;
+        if (typeof resumeId === 'string') posts.resumed(resumeId);
+        else if (!done) protocolError('a resumed event without a resumeId');
       }),
     );
     stream.addEventListener(

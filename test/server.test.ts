@@ -67,6 +67,7 @@ describe('the wire table both sides import (adapters/protocol.ts)', () => {
       event: 'event',
       ping: 'ping',
       stream: 'stream',
+      resumed: 'resumed',
     });
     expect(SsePath).toEqual({
       events: '/events',
@@ -83,6 +84,7 @@ describe('the wire table both sides import (adapters/protocol.ts)', () => {
       streamsPerRequest: 100,
       sessionMinChars: 16,
       sessionMaxChars: 128,
+      resumeIdChars: 64,
     });
     expect(Header).toEqual({ connectionId: 'X-Connection-ID' });
     expect(ResultStatus).toEqual({ ok: 'ok', rejected: 'rejected' });
@@ -181,6 +183,107 @@ describe('reference server, SSE + POST', () => {
       (await post(`${listening.sseUrl}/resume`, '{"streams":[{"stream":1}]}', headers)).status,
     ).toBe(400);
     expect((await post(`${listening.sseUrl}/suspend`, '{"streams":[]}', headers)).status).toBe(204);
+    stream.close();
+  });
+
+  it('a resume with a resumeId: the replay, then event: resumed with that id on the stream, then 200 {"marker":true}; without one, {} and no marker', async () => {
+    const { server, listening } = await startServer();
+    for (const n of [1, 2, 3]) server.publish('s', n);
+    server.publish('t', 'other');
+    const stream = await openStream(listening.sseUrl);
+    const headers = { 'X-Connection-ID': stream.id };
+    const resume = (body: object) =>
+      post(`${listening.sseUrl}/resume`, JSON.stringify(body), headers);
+    const first = await resume({ streams: [{ stream: 's', seq: 1 }], resumeId: 'r1' });
+    expect(first.status).toBe(200);
+    expect(await first.json()).toEqual({ marker: true });
+    const second = await resume({ streams: [{ stream: 't', seq: 0 }], resumeId: '2' });
+    expect(await second.json()).toEqual({ marker: true });
+    // A client before markers sends no resumeId: nothing new on the stream, the answer as in v1.
+    const old = await resume({ streams: [{ stream: 's', seq: 2 }] });
+    expect(await old.json()).toEqual({});
+    await until(() => stream.text().split('event: event').length === 5, 'every replay');
+    const frames = stream
+      .text()
+      .split('\n\n')
+      .filter((f) => f.startsWith('event: event') || f.startsWith('event: resumed'));
+    expect(frames).toEqual([
+      'event: event\ndata: {"stream":"s","seq":2,"data":2}',
+      'event: event\ndata: {"stream":"s","seq":3,"data":3}',
+      'event: resumed\ndata: {"resumeId":"r1"}',
+      'event: event\ndata: {"stream":"t","seq":1,"data":"other"}',
+      'event: resumed\ndata: {"resumeId":"2"}',
+      'event: event\ndata: {"stream":"s","seq":3,"data":3}',
+    ]);
+    stream.close();
+  });
+
+  it('a resumeId that is not a string of 1–64 characters is refused with 400 naming the limit; nothing is replayed or watched', async () => {
+    const { server, listening } = await startServer();
+    server.publish('s', 1);
+    const stream = await openStream(listening.sseUrl);
+    const headers = { 'X-Connection-ID': stream.id };
+    for (const resumeId of [1, '', 'x'.repeat(65), null, ['a'], { id: 'a' }]) {
+      const answer = await post(
+        `${listening.sseUrl}/resume`,
+        JSON.stringify({ streams: [{ stream: 's', seq: 0 }], resumeId }),
+        headers,
+      );
+      expect(answer.status).toBe(400);
+      expect(await answer.json()).toEqual({
+        error: 'resumeId must be a string of 1–64 characters',
+      });
+    }
+    const longest = 'y'.repeat(64);
+    const allowed = await post(
+      `${listening.sseUrl}/resume`,
+      JSON.stringify({ streams: [{ stream: 's', seq: 0 }], resumeId: longest }),
+      headers,
+    );
+    expect(allowed.status).toBe(200);
+    await until(() => stream.text().includes('event: resumed'), 'the marker');
+    expect(stream.text().split('event: event')).toHaveLength(2);
+    expect(stream.text()).toContain(`event: resumed\ndata: {"resumeId":"${longest}"}\n\n`);
+    stream.close();
+  });
+
+  it('a resumeId with a line break in it stays one data line (JSON escapes it): no event can be forged', async () => {
+    const { listening } = await startServer();
+    const stream = await openStream(listening.sseUrl);
+    const resumeId = 'a\n\nevent: event\ndata: {"forged":true}\r\n';
+    const answer = await post(
+      `${listening.sseUrl}/resume`,
+      JSON.stringify({ streams: [], resumeId }),
+      { 'X-Connection-ID': stream.id },
+    );
+    expect(await answer.json()).toEqual({ marker: true });
+    await until(() => stream.text().includes('event: resumed'), 'the marker');
+    // No line of the stream starts an event or data of the peer's making.
+    expect(stream.text()).not.toMatch(/^event: event/m);
+    expect(stream.text()).not.toMatch(/^data: \{"forged"/m);
+    expect(stream.text()).toContain(`event: resumed\ndata: ${JSON.stringify({ resumeId })}\n\n`);
+    stream.close();
+  });
+
+  it('a refused or failed resume writes no marker; an async canWatch still puts it right after the replay', async () => {
+    const { server, listening } = await startServer({
+      canWatch: async (_connection, stream) => stream !== 'private',
+    });
+    server.publish('s', 1);
+    server.faults.failNextResumes(1);
+    const stream = await openStream(listening.sseUrl);
+    const headers = { 'X-Connection-ID': stream.id };
+    const resume = (streams: object[], resumeId: string) =>
+      post(`${listening.sseUrl}/resume`, JSON.stringify({ streams, resumeId }), headers);
+    expect((await resume([{ stream: 's', seq: 0 }], 'failed')).status).toBe(500);
+    expect((await resume([{ stream: 'private', seq: 0 }], 'refused')).status).toBe(403);
+    const allowed = await resume([{ stream: 's', seq: 0 }], 'ok');
+    expect(await allowed.json()).toEqual({ marker: true });
+    await until(() => stream.text().includes('event: resumed'), 'the marker');
+    expect(stream.text()).not.toContain('"failed"');
+    expect(stream.text()).not.toContain('"refused"');
+    const after = stream.text().split('event: welcome')[1] ?? '';
+    expect(after.indexOf('"seq":1')).toBeLessThan(after.indexOf('event: resumed'));
     stream.close();
   });
 

@@ -241,23 +241,30 @@ export class Hub {
   /**
    * Ask `canWatch` about every stream of the plan, then subscribe the connection and
    * replay each stream after its position. Synchronous unless `canWatch` returns a
-   * promise. Undefined when done; a refusal otherwise (nothing was subscribed).
+   * promise. Undefined when done; a refusal otherwise (nothing was subscribed). `after`,
+   * when given, is written on the link right after the replay, in the same step (the SSE
+   * `resumed` event: nothing of another resume can come between).
    */
   resume(
     connection: HubConnection,
     plan: ResumePlan,
+    after?: string,
   ): ResumeRefusal | undefined | Promise<ResumeRefusal | undefined> {
     const canWatch = this.canWatch;
-    if (!canWatch) return this.replay(connection, plan);
+    if (!canWatch) return this.replay(connection, plan, after);
     return askCanWatch(
       plan,
       (stream) => canWatch(connection, stream),
       (error) => this.report(error, { during: 'canWatch', connectionId: connection.id }),
-      () => this.replay(connection, plan),
+      () => this.replay(connection, plan, after),
     );
   }
 
-  private replay(connection: HubConnection, plan: ResumePlan): ResumeRefusal | undefined {
+  private replay(
+    connection: HubConnection,
+    plan: ResumePlan,
+    after: string | undefined,
+  ): ResumeRefusal | undefined {
     const live = this.lives.get(connection.id);
     if (live?.connection !== connection || live.gone)
       return { refused: 'gone', error: 'unknown connection' };
@@ -281,6 +288,7 @@ export class Hub {
         if (!this.write(live, live.link.eventFrame(event))) return dropped;
       }
     }
+    if (after !== undefined && !this.write(live, after)) return dropped;
     return undefined;
   }
 

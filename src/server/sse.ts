@@ -8,6 +8,7 @@ import {
   SseEvent,
   SsePath,
   type SsePostPath,
+  WireLimit,
 } from '../../adapters/protocol.js';
 import type { StreamHead } from '../../adapters/transport.js';
 import { isName, isThenable, MAX_NAME_CHARS, serialProblem } from './checks.js';
@@ -31,6 +32,20 @@ export function sseEventFrame(event: LoggedEvent): string {
 }
 
 const PING_FRAME = `event: ${SseEvent.ping}\ndata: {}\n\n`;
+
+/**
+ * A `resumed` event, the resume marker: written on the link's event stream right after the
+ * replay of the `POST B/resume` that carried this `resumeId` (checked: 1–64 characters;
+ * `JSON.stringify` escapes any line break, so it stays one `data:` line).
+ */
+export function sseResumedFrame(resumeId: string): string {
+  return `event: ${SseEvent.resumed}\ndata: ${JSON.stringify({ resumeId })}\n\n`;
+}
+
+/** A `resumeId`: a string of 1–64 characters. */
+function isResumeId(value: unknown): value is string {
+  return typeof value === 'string' && value.length >= 1 && value.length <= WireLimit.resumeIdChars;
+}
 
 /** A `stream` event (protocol v2): a log's epoch and head, before its replay. */
 export function sseStreamFrame({ stream, epoch, head }: StreamHead): string {
@@ -216,15 +231,24 @@ export async function handlePost(
   if (action === SsePath.resume) {
     const plan = hub.planResume(connection, streams);
     if ('refused' in plan) return reply(res, statusOf(plan), { error: plan.error });
+    // The resume marker: asked for with a `resumeId`, written on the event stream right
+    // after this resume's replay, and promised in the answer (`"marker": true`). Without
+    // one (a client before markers) nothing is written and the answer is `{}`, as before.
+    const { resumeId } = body as { resumeId?: unknown };
+    if (resumeId !== undefined && !isResumeId(resumeId))
+      return reply(res, HttpStatus.badRequest, {
+        error: `resumeId must be a string of 1–${WireLimit.resumeIdChars} characters`,
+      });
     const fault = hub.resumeFault();
     if (fault === 'fail') {
       return reply(res, HttpStatus.internalError, { error: 'injected resume failure' });
     }
     if (fault === 'hang') return;
-    const pending = hub.resume(connection, plan);
+    const marker = resumeId === undefined ? undefined : sseResumedFrame(resumeId);
+    const pending = hub.resume(connection, plan, marker);
     const refusal = isThenable(pending) ? await pending : pending;
     if (refusal) return reply(res, statusOf(refusal), { error: refusal.error });
-    return reply(res, HttpStatus.ok, {});
+    return reply(res, HttpStatus.ok, marker === undefined ? {} : { marker: true });
   }
   // action === SsePath.send
   if (

@@ -334,7 +334,7 @@ describe('protocol v2 over real SSE sockets', () => {
       {
         url: '/sse/resume',
         connectionId: 'c1',
-        body: { streams: [{ stream: 'chat', seq: 41, epoch: 'k2f9' }] },
+        body: { streams: [{ stream: 'chat', seq: 41, epoch: 'k2f9' }], resumeId: '1' },
       },
       {
         url: '/sse/send',

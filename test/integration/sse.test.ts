@@ -1,6 +1,6 @@
 import { EventSource } from 'eventsource';
 import { describe, expect, it } from 'vitest';
-import { sseTransport } from '../../adapters/sse.js';
+import { type FetchLike, sseTransport } from '../../adapters/sse.js';
 import { connect, recordStates, startServer, until } from './wire.js';
 
 const transport = (url: string, extra: Partial<Parameters<typeof sseTransport>[0]> = {}) =>
@@ -139,6 +139,74 @@ describe('SSE + POST adapter against the reference server', () => {
       ['auth', undefined, 401],
     ]);
     expect(await sent).toBe('closed');
+  });
+
+  /*
+   * The race the conformance kit found (issue 13): the replay travels on the event stream,
+   * the resume's 200 on its own connection, and on loopback the answer used to win. A
+   * resume now also waits for the `resumed` event written after the replay, so the first
+   * send after a resume leaves the client, and reaches the server, only once the app has
+   * every replayed event. Counted both when the send POST leaves (`fetch`, the strict
+   * point: a send's round trip would give a late replay time to catch up) and when the
+   * server's app is handed it. Events of 1 KiB, so a replay takes many chunks.
+   */
+  const REPLAYED = 500;
+  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const payload = (i: number | string) => ({ i, pad: 'x'.repeat(1024) });
+  /** The transport, and the app's count of events each time a send POST left. */
+  const counting = (url: string, got: readonly unknown[]) => {
+    const atSendLeft: number[] = [];
+    const fetchCounting: FetchLike = (input, init) => {
+      if (input.includes('/send')) atSendLeft.push(got.length);
+      return fetch(input, init);
+    };
+    return { atSendLeft, transport: transport(url, { fetch: fetchCounting }) };
+  };
+
+  it('R2 the first link: every event published before it reaches the app before the first send leaves', async () => {
+    const got: unknown[] = [];
+    const atHanded: number[] = [];
+    const { server, listening } = await startServer({
+      onMessage: () => atHanded.push(got.length),
+    });
+    for (const i of range(REPLAYED)) server.publish('feed', payload(i));
+    const { atSendLeft, transport: t } = counting(listening.sseUrl, got);
+    const conn = connect({ transport: t });
+    conn.on('message', (data) => got.push(data));
+    conn.watch('feed');
+    await conn.send('first');
+    expect(atSendLeft).toEqual([REPLAYED]);
+    expect(atHanded).toEqual([REPLAYED]);
+    expect(got).toEqual(range(REPLAYED).map(payload));
+  });
+
+  it('R2 a dropped link: the replay of every event published meanwhile reaches the app before the first send leaves', async () => {
+    const got: unknown[] = [];
+    const atHanded: number[] = [];
+    const { server, listening } = await startServer({
+      onMessage: () => atHanded.push(got.length),
+    });
+    const { atSendLeft, transport: t } = counting(listening.sseUrl, got);
+    const conn = connect({ transport: t });
+    conn.on('message', (data) => got.push(data));
+    conn.watch('feed');
+    await conn.send('before');
+    const states = recordStates(conn);
+    for (let round = 1; round <= 3; round++) {
+      server.faults.dropAll();
+      // Published while no link is up: these reach the client only as the new link's replay.
+      for (const i of range(REPLAYED)) server.publish('feed', payload(`${round}:${i}`));
+      await until(
+        () => states.filter((to) => to === 'reconnecting').length === round,
+        'the dropped link noticed',
+      );
+      // Queued while reconnecting: flushed on the new link once its resume is done.
+      await conn.send(`after drop ${round}`);
+    }
+    const expected = range(4).map((round) => round * REPLAYED);
+    expect(atSendLeft).toEqual(expected);
+    expect(atHanded).toEqual(expected);
+    expect(got).toHaveLength(3 * REPLAYED);
   });
 
   it('names the missing EventSource option where there is no global', () => {
