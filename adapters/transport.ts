@@ -238,7 +238,9 @@ export interface Transport {
    * (a plain WebSocket server). The connection then tells the app the truth: such a
    * `send()` resolves with `{ confirmed: false }`, and a link that ends after such writes
    * (lost, suspended, replaced or closed) is reported as an `unconfirmed` error counting
-   * them, since any of them may never have arrived.
+   * them, since any of them may never have arrived. Such a transport writes nothing
+   * more on a link after a write failed: the machine requeues what follows a failed
+   * verdict, and a message written after it would be written twice.
    * @default 'confirmed'
    */
   readonly delivery?: 'confirmed' | 'written';

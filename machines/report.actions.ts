@@ -1,3 +1,8 @@
+/**
+ * Actions that tell the app what went wrong with the connection (`error`), and the two
+ * that also record why it closed (so what it drops says so). Every message is worded in
+ * `errors.ts`.
+ */
 import { ConnectionError } from './errors.js';
 import { guarded } from './guarded.js';
 import { isLinkFailure } from './link-actor.js';

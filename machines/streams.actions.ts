@@ -1,3 +1,8 @@
+/**
+ * Actions on watched streams: watch and unwatch them, resume one on a link that is
+ * already greeted (R20), and move positions by the frames that come in (R18). Every
+ * change is O(1) on the persistent positions (`positions.ts`).
+ */
 import { ConnectionError } from './errors.js';
 import { readFrame } from './frames.js';
 import { guarded } from './guarded.js';

@@ -1,5 +1,6 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createActor, setup } from 'xstate';
+import { createActor, SimulatedClock, sendTo, setup } from 'xstate';
 import { createMemoryServer } from '../adapters/memory.js';
 import { chatMachine } from '../examples/embedded.js';
 import { type ConnectionParentEvent, connectionMachine } from '../src/index.js';
@@ -78,5 +79,80 @@ describe('embedding', () => {
       // @ts-expect-error a state event has no data
       event.type === 'holdfast.state' ? event.data : undefined;
     expect(typeof wrong).toBe('function');
+  });
+
+  it.each([
+    ['confirmed', undefined],
+    ['written', 'written'],
+  ] as const)(
+    'a parent hears exactly what the child emits, once each, in order (%s)',
+    async (_n, delivery) => {
+      const clock = new SimulatedClock();
+      const server = createMemoryServer({
+        heartbeatMs: 0,
+        clock,
+        behaviour: {
+          send: (m) => ((m.data as number) % 3 === 0 ? { status: 'rejected', error: 'no' } : 'ok'),
+        },
+      });
+      const transport = { ...server.transport(), ...(delivery ? { delivery } : {}) };
+      const heard: string[] = [];
+      const emitted: string[] = [];
+      const describe = (e: { type: string }) =>
+        JSON.stringify({ ...e, type: e.type.replace('holdfast.', '') });
+      const parent = setup({ actors: { connection: connectionMachine } }).createMachine({
+        invoke: {
+          id: 'connection',
+          src: 'connection',
+          input: () => ({ transport, notifyParent: true, backoff: () => 10 }),
+        },
+        on: {
+          '*': {
+            actions: ({ event }) => {
+              if (event.type.startsWith('holdfast.') && event.type !== 'holdfast.state')
+                heard.push(describe(event));
+            },
+          },
+          fwd: {
+            actions: sendTo(
+              'connection',
+              ({ event }) => (event as unknown as { inner: never }).inner,
+            ),
+          },
+        },
+      });
+      const actor = createActor(parent, { clock }).start();
+      const child = actor.getSnapshot().children.connection;
+      child?.on('*', (e) => emitted.push(describe(e)));
+      const send = (inner: unknown) => actor.send({ type: 'fwd', inner } as never);
+      await settle();
+      send({ type: 'watch', stream: 's' });
+      for (let i = 1; i <= 7; i++) send({ type: 'send', data: i, id: `m${i}` });
+      server.publish('s', 'a');
+      await settle();
+      server.current?.drop();
+      send({ type: 'send', data: 10, id: 'm10' });
+      await settle();
+      clock.increment(10);
+      await settle();
+      send({ type: 'send', data: 11, id: 'm11' });
+      send({ type: 'close' });
+      await settle();
+      expect(emitted.length).toBeGreaterThan(8);
+      expect(heard).toEqual(emitted);
+      actor.stop();
+    },
+  );
+
+  it('every action of the machine emits through parent.ts, so a parent misses nothing', () => {
+    const dir = new URL('../machines/', import.meta.url);
+    const bypassing = readdirSync(dir)
+      .filter((f) => f.endsWith('.ts') && f !== 'parent.ts' && f !== 'connection.base.ts')
+      .filter((f) =>
+        /connectionBase\.(emit|enqueueActions)\b|\{[^}]*\b(emit|enqueueActions)\b[^}]*\}\s*=\s*connectionBase/.test(
+          readFileSync(new URL(f, dir), 'utf8'),
+        ),
+      );
+    expect(bypassing).toEqual([]);
   });
 });
