@@ -3,6 +3,10 @@
  *
  *   npx tsx examples/inspector-node/main.ts [--port 8080]    (--port 0: any free port)
  *
+ * (The chat app machine of `examples/embedded.ts`, with its connection as a child, shows
+ * the same way: `createActor(chatMachine, { input, inspect: inspector.inspect })`; tested
+ * in `test/examples/inspector-node.test.ts`.)
+ *
  * then open the printed URL in a browser. An echo server in the same process answers a
  * message a second, and drops the link every five seconds so there is something to see.
  * Ctrl-C closes everything and exits.

@@ -9,6 +9,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { createActor } from 'xstate';
+import { chatMachine } from '../../examples/embedded.js';
 import { freePort, startInspector } from '../../examples/inspector-node/inspector.js';
 import { createConnection } from '../../src/index.js';
 import { createMemoryServer } from '../../src/memory.js';
@@ -77,6 +79,35 @@ const refused = (port: number) =>
 const stateOf = (e: Received) => JSON.stringify(e.snapshot?.value);
 
 describe('examples/inspector-node: a Node process in the Stately inspector', () => {
+  it('shows the chat app machine with its connection as a child, and the holdfast.* events it hears', async () => {
+    const port = await freePort();
+    const inspector = startInspector(port);
+    cleanups.push(() => inspector.stop());
+    const page = await connectAsPage(port);
+    const server = createMemoryServer({ heartbeatMs: 0 });
+    const chat = createActor(chatMachine, {
+      input: { transport: server.transport() },
+      inspect: inspector.inspect,
+    }).start();
+    cleanups.push(() => chat.stop());
+    chat.send({ type: 'join', room: 'room' });
+    chat.send({ type: 'post', text: 'hello' });
+    server.publish('room', { text: 'hi' });
+    const id = chat.sessionId;
+    const heard = () =>
+      page.received
+        .filter((e) => e.type === '@xstate.event' && e.sessionId === id)
+        .map((e) => e.event?.type);
+    await until(
+      () => ['holdfast.delivered', 'holdfast.message'].every((t) => heard().includes(t)),
+      'the chat machine hearing its connection',
+      10_000,
+    );
+    expect(heard()).toContain('holdfast.state');
+    const child = page.received.find((e) => e.type === '@xstate.actor' && e.parentId === id);
+    expect(JSON.parse(child?.definition ?? '{}').id).toBe('holdfast');
+  });
+
   it("streams the connection machine's actor, events and snapshots to the inspector server", async () => {
     const port = await freePort();
     const inspector = startInspector(port);
