@@ -1,0 +1,87 @@
+/**
+ * `memoryStore()`: the reference `OutboxStore`, in memory. For tests, and for handing an
+ * outbox from one connection to the next in one process (the second waits, `busy`,
+ * until the first closes the store, then takes over what it left: rule D5).
+ *
+ * A batch is applied all or nothing: it is checked and built on a copy, which replaces
+ * the held outbox only once whole. `failWrites` makes writes reject, as a full disk
+ * would (D6).
+ */
+import type {
+  OutboxStore,
+  StoreBatch,
+  StoredMessage,
+  StoredOutbox,
+  StoreOpening,
+} from './store.js';
+import type { StreamPosition } from './transport.js';
+
+export interface MemoryStore extends OutboxStore {
+  /** What the store holds now, as the next `open()` would read it. */
+  snapshot(): StoredOutbox;
+  /** While on, every `write` rejects and changes nothing (a full disk, a quota). */
+  failWrites(on: boolean): void;
+  /** Whether a connection owns the store now. */
+  readonly owned: boolean;
+}
+
+interface Held {
+  session: string | undefined;
+  reserved: number;
+  messages: Map<string, StoredMessage>;
+  positions: readonly StreamPosition[];
+}
+
+export function memoryStore(): MemoryStore {
+  let held: Held = { session: undefined, reserved: 0, messages: new Map(), positions: [] };
+  let owned = false;
+  let failing = false;
+  // Connections waiting for the owner to let go.
+  let waiting: Array<() => void> = [];
+
+  const snapshot = (): StoredOutbox => ({
+    session: held.session,
+    reserved: held.reserved,
+    messages: [...held.messages.values()],
+    positions: held.positions,
+    problems: [],
+  });
+
+  return {
+    get owned() {
+      return owned;
+    },
+    snapshot,
+    failWrites(on) {
+      failing = on;
+    },
+    async open(): Promise<StoreOpening> {
+      if (owned) {
+        const released = new Promise<void>((resolve) => waiting.push(resolve));
+        return { status: 'busy', released };
+      }
+      owned = true;
+      return { status: 'open', outbox: snapshot() };
+    },
+    async write(batch: StoreBatch): Promise<void> {
+      if (!owned) throw new Error('holdfast memoryStore: write() without owning the store');
+      if (failing) throw new Error('holdfast memoryStore: writes are failing (failWrites)');
+      const next: Held = {
+        session: batch.session ?? held.session,
+        reserved: Math.max(held.reserved, batch.reserved ?? 0),
+        messages: new Map(held.messages),
+        positions: batch.positions ?? held.positions,
+      };
+      for (const message of batch.put ?? []) next.messages.set(message.id, { ...message });
+      for (const id of batch.remove ?? []) next.messages.delete(id);
+      held = next;
+    },
+    async close(): Promise<void> {
+      if (!owned) return;
+      owned = false;
+      const released = waiting;
+      waiting = [];
+      for (const resolve of released) resolve();
+    },
+  };
+}
