@@ -148,20 +148,45 @@ export async function closeBeforeOpen(kit: KitContext, findings: Findings): Prom
   );
 }
 
-/** Sends in flight when the link is closed, and sends on a closed link, settle as outcomes. */
+/**
+ * Sends in flight when the link is closed, and sends on a closed link, settle as outcomes;
+ * an `ok` among them is a message the server's app has.
+ */
 export async function sendsSettleOnClose(kit: KitContext, findings: Findings): Promise<void> {
   const bare = new BareLink(kit, findings, 'sends-settle');
   const link = bare.connect();
-  await bare.until('the link to open (events.open)', () => bare.opens > 0);
-  const inFlight = [bare.message(), bare.message(), bare.message()].map((m) => link.send(m));
-  link.close();
-  const after = link.send(bare.message());
-  for (const [i, sent] of [...inFlight, after].entries()) {
-    const what = i < 3 ? `send #${i + 1}, in flight at close()` : 'send() after close()';
-    // The recorder names a rejection; here a hang is the failure.
-    const outcome = await bare.settles(what, sent).catch(() => undefined);
-    const problem = outcome === undefined ? undefined : outcomeProblem(outcome);
-    findings.check(problem === undefined, 'valid outcome', () => `${what}: ${problem}`);
+  const oks: Array<{ what: string; id: string }> = [];
+  let closed = false;
+  try {
+    await bare.until('the link to open (events.open)', () => bare.opens > 0);
+    const messages = [bare.message(), bare.message(), bare.message(), bare.message()];
+    const inFlight = messages.slice(0, 3).map((m) => link.send(m));
+    link.close();
+    closed = true;
+    const after = link.send(messages[3] as OutboundMessage);
+    for (const [i, sent] of [...inFlight, after].entries()) {
+      const what = i < 3 ? `send #${i + 1}, in flight at close()` : 'send() after close()';
+      // The recorder names a rejection; here a hang is the failure.
+      const outcome = await bare.settles(what, sent).catch(() => undefined);
+      const problem = outcome === undefined ? undefined : outcomeProblem(outcome);
+      findings.check(problem === undefined, 'valid outcome', () => `${what}: ${problem}`);
+      if (outcome?.status === 'ok') oks.push({ what, id: (messages[i] as OutboundMessage).id });
+    }
+  } finally {
+    // Also when the link never opened: the duty leaves nothing open behind it.
+    if (!closed) link.close();
   }
   await pause(kit.graceMs);
+  // An `ok` says the server has it, unless the transport only promises "written".
+  if (bare.recorder.transport.delivery === 'written')
+    return findings.uncheckable(
+      "sends-settle: an ok from a delivery: 'written' transport says written, not received: not checked against the server",
+    );
+  const received = new Set((await kit.hooks.received()).map((m) => m.id));
+  for (const { what, id } of oks)
+    findings.check(
+      received.has(id),
+      'send reaches the server',
+      () => `${what} resolved ok, and the server's app never got ${id}`,
+    );
 }

@@ -15,6 +15,13 @@ export class CaseStopped extends Error {
 
 export class Findings {
   readonly list: Violation[] = [];
+  /** Checks the case could not make, and why (`CaseResult.unchecked`). */
+  readonly unchecked: string[] = [];
+
+  /** A check this case cannot make: said once, never silently left out. */
+  uncheckable(why: string): void {
+    if (!this.unchecked.includes(why)) this.unchecked.push(why);
+  }
 
   add(rule: string, detail: string): void {
     // The same check runs at every step: a violation it finds again is not a new one.

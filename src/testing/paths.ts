@@ -124,8 +124,11 @@ function stepsFrom(snapshot: Snapshot, hooks: ServerHooks): StepEvent[] {
 const vertex = (s: Snapshot) =>
   `${top(s)} w:${s.context.positions.has(STREAM) ? 1 : 0} q:${outboxSize(s.context.outbox) > 0 ? 1 : 0}`;
 
-/** One path per (resting state, step), prefixes of longer paths left out. */
-export function kitPaths(hooks: ServerHooks, maxInFlight: number | undefined): KitPath[] {
+/**
+ * One path per (resting state, step), prefixes of longer paths left out. `maxInFlight`
+ * changes none of them (tested): a resting state has nothing in flight, whatever the window.
+ */
+export function kitPaths(hooks: ServerHooks, maxInFlight?: number): KitPath[] {
   const logic = {
     getInitialSnapshot: (scope: AnyActorScope) =>
       rest(

@@ -33,6 +33,50 @@ export function stateKey(value: unknown): string {
 
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** How long a link the client closed may stay open at the server (`liveLinks()`), at most. */
+export const SERVER_LET_GO_MS = 2000;
+
+/** Why R14 at the server goes unchecked without the hook. */
+export const NO_LIVE_LINKS =
+  'R14 at the server: the server hooks have no liveLinks(), so a link the transport left open at the server goes unseen';
+
+/** The links the server holds open now (`liveLinks()`), or undefined without the hook. */
+export async function serverLinks(kit: KitContext): Promise<number | undefined> {
+  if (typeof kit.hooks.liveLinks !== 'function') return undefined;
+  const count = await kit.hooks.liveLinks();
+  if (!Number.isInteger(count) || count < 0)
+    throw new TypeError(
+      `holdfast/testing: server.liveLinks() must return a count of links, got ${JSON.stringify(count) ?? String(count)}`,
+    );
+  return count;
+}
+
+/**
+ * R14 at the server: once the client closed its links, within `SERVER_LET_GO_MS` (or
+ * `timeoutMs`, if shorter) the server holds no more than it did before (`before`, from
+ * `serverLinks`). Without the hook, said unchecked.
+ */
+export async function checkServerLetGo(
+  kit: KitContext,
+  findings: Findings,
+  before: number | undefined,
+): Promise<void> {
+  if (before === undefined) return findings.uncheckable(NO_LIVE_LINKS);
+  const bound = Math.min(SERVER_LET_GO_MS, kit.timeoutMs);
+  const deadline = Date.now() + bound;
+  let now = (await serverLinks(kit)) ?? before;
+  while (now > before && Date.now() < deadline) {
+    await pause(10);
+    now = (await serverLinks(kit)) ?? before;
+  }
+  findings.check(
+    now <= before,
+    'R14 no link after close',
+    () =>
+      `${bound} ms after close(), the server still holds ${now - before} link(s) more than before (liveLinks(): ${before} before, ${now} after)`,
+  );
+}
+
 /** The kit's connection options: quick to retry, and no timer a loaded machine trips by itself. */
 const KIT_CONNECTION = {
   backoff: () => 10,
@@ -57,6 +101,8 @@ export class Probe {
     readonly findings: Findings,
     readonly caseId: string,
     overrides: ConformanceOptions['connection'] = {},
+    /** What `liveLinks()` said before this probe made its first link. */
+    private readonly serverBefore: number | undefined = undefined,
   ) {
     this.hooks = kit.hooks;
     this.recorder = new Recorder(kit.transport(), {
@@ -159,7 +205,8 @@ export class Probe {
 
   /**
    * Close the connection, watch the closed links for `graceMs`, then check what must hold
-   * once closed: R14, no callback after close (the recorder), every send settled.
+   * once closed: R14 on both sides, no callback after close (the recorder), every send
+   * settled.
    */
   async finish(): Promise<void> {
     this.conn.close();
@@ -177,6 +224,7 @@ export class Probe {
       'R14 no link after close',
       () => `${this.recorder.live()} link(s) still live after close()`,
     );
+    await checkServerLetGo(this.kit, this.findings, this.serverBefore);
     await this.checkServer();
     this.observer.checkClosed();
   }

@@ -37,6 +37,8 @@ export interface LinkRecord {
   closedByClient: boolean;
   /** The link called `events.close`. */
   closedByServer: boolean;
+  /** `connect()` threw: there is no link to close. */
+  connectThrew: boolean;
   /** The handshake a link greeted with watched streams owes (R2). */
   handshake: 'none' | 'owed' | 'sent' | 'done';
   /** Per stream, the highest seq this link delivered. */
@@ -45,7 +47,7 @@ export interface LinkRecord {
   readonly resumedHeads: Map<string, number>;
 }
 
-const ended = (r: LinkRecord) => r.closedByClient || r.closedByServer;
+const ended = (r: LinkRecord) => r.closedByClient || r.closedByServer || r.connectThrew;
 const STATUSES: ReadonlySet<string> = new Set(['ok', 'stale', 'retry', 'rejected']);
 
 /** Why an outcome is not one of the contract's shapes, or undefined if it is. */
@@ -112,6 +114,7 @@ export class Recorder {
       welcome: undefined,
       closedByClient: false,
       closedByServer: false,
+      connectThrew: false,
       handshake: 'none',
       seqs: new Map(),
       resumedHeads: new Map(),
@@ -121,9 +124,11 @@ export class Recorder {
     // Every callback after the link's close event, or after close() returned, is one too many.
     const after = (callback: string) =>
       findings.check(!ended(record), 'nothing after close', () =>
-        record.closedByClient
-          ? `${name} called events.${callback}() after close() returned`
-          : `${name} called events.${callback}() after its own events.close()`,
+        record.connectThrew
+          ? `${name} called events.${callback}() after connect() threw`
+          : record.closedByClient
+            ? `${name} called events.${callback}() after close() returned`
+            : `${name} called events.${callback}() after its own events.close()`,
       );
     const greeted = (callback: string) =>
       findings.check(
@@ -170,6 +175,8 @@ export class Recorder {
     try {
       link = inner.connect(proxied, options);
     } catch (error) {
+      // Named once, here: what the machine does next is not blamed on a link that never was.
+      record.connectThrew = true;
       findings.add('connect never throws', `${name}: connect() threw ${String(error)}`);
       throw error;
     }

@@ -8,8 +8,8 @@ import { getStateNodes } from 'xstate/graph';
 import { connectionMachine } from '../../machines/connection.machine.js';
 import { closeBeforeOpen, linkLifecycle, sendsSettleOnClose } from './contract.js';
 import { CaseStopped, ConformanceError, Findings } from './findings.js';
-import { type KitPath, kitPaths, type PathStep } from './paths.js';
-import { type KitContext, Probe } from './probe.js';
+import { type KitPath, kitPaths, type PathStep, STEP_HOOKS } from './paths.js';
+import { checkServerLetGo, type KitContext, Probe, serverLinks } from './probe.js';
 import { replayPath } from './replay.js';
 import { scenarios } from './scenarios.js';
 import type {
@@ -36,7 +36,7 @@ function onProbe(
   connection?: ConformanceOptions['connection'],
 ) {
   return async (kit: KitContext, findings: Findings) => {
-    const probe = new Probe(kit, findings, id, connection);
+    const probe = new Probe(kit, findings, id, connection, await serverLinks(kit));
     try {
       await run(probe);
     } finally {
@@ -58,14 +58,19 @@ const STEP_NAMES: Record<PathStep, string> = {
   'fail-send': 'a failed send',
 };
 
-/** Generated paths, one case per last step: "every resting state, then X". */
-function pathCases(options: ConformanceOptions, maxInFlight: number | undefined): CaseDef[] {
+/**
+ * Generated paths, one case per last step: "every resting state, then X". A fault step
+ * whose hook is missing is not in the graph; its case is listed all the same, skipped.
+ * The paths do not depend on the transport's `maxInFlight` (the resting states they pass
+ * through do not), so no transport is made to list them.
+ */
+function pathCases(options: ConformanceOptions): CaseDef[] {
   const byLast = new Map<PathStep, KitPath[]>();
-  for (const path of kitPaths(options.server, maxInFlight)) {
+  for (const path of kitPaths(options.server)) {
     const last = path.steps[path.steps.length - 1] as PathStep;
     byLast.set(last, [...(byLast.get(last) ?? []), path]);
   }
-  return [...byLast].map(([last, paths]) => {
+  const generated = [...byLast].map(([last, paths]): CaseDef => {
     const id = `paths-${last}`;
     return {
       id,
@@ -78,15 +83,41 @@ function pathCases(options: ConformanceOptions, maxInFlight: number | undefined)
       },
     };
   });
+  const hookless = Object.entries(STEP_HOOKS)
+    .filter(
+      ([step, hook]) =>
+        !byLast.has(step as PathStep) && typeof options.server?.[hook] !== 'function',
+    )
+    .map(
+      ([step, hook]): CaseDef => ({
+        id: `paths-${step}`,
+        name: `path: every resting state, then ${STEP_NAMES[step as PathStep]}`,
+        kind: 'path',
+        needs: [hook],
+        body: async () => {},
+      }),
+    );
+  // In the steps' own order, so the ids are listed alike whatever the hooks.
+  const order = Object.keys(STEP_NAMES);
+  const rank = (def: CaseDef) => order.indexOf(def.id.slice('paths-'.length));
+  return [...generated, ...hookless].sort((a, b) => rank(a) - rank(b));
 }
 
-function allCases(options: ConformanceOptions, maxInFlight: number | undefined): CaseDef[] {
+function allCases(options: ConformanceOptions): CaseDef[] {
+  // A duty's link must be gone at the server too once the duty closed it (R14).
   const duty = (id: string, name: string, body: CaseDef['body']): CaseDef => ({
     id,
     name: `duty: ${name}`,
     kind: 'duty',
     needs: [],
-    body,
+    body: async (kit, findings) => {
+      const before = await serverLinks(kit);
+      try {
+        await body(kit, findings);
+      } finally {
+        await checkServerLetGo(kit, findings, before);
+      }
+    },
   });
   return [
     duty(
@@ -103,7 +134,7 @@ function allCases(options: ConformanceOptions, maxInFlight: number | undefined):
       needs: s.needs,
       body: onProbe(s.id, (p) => s.run(p), s.connection),
     })),
-    ...pathCases(options, maxInFlight),
+    ...pathCases(options),
   ];
 }
 
@@ -144,6 +175,7 @@ async function runCase(def: CaseDef, kit: KitContext): Promise<CaseResult> {
       status: 'skipped',
       skipped: `the server hooks have no ${missing.map((h) => `${h}()`).join(' or ')}`,
       violations: [],
+      unchecked: [],
       durationMs: 0,
     };
   const findings = new Findings();
@@ -160,14 +192,28 @@ async function runCase(def: CaseDef, kit: KitContext): Promise<CaseResult> {
     status: violation ? 'failed' : 'passed',
     ...(violation ? { violation } : {}),
     violations: findings.list,
+    unchecked: findings.unchecked,
     durationMs: Date.now() - started,
   };
 }
 
+/** The cases `options.cases` asks for (all without it); an id that names none is refused. */
 function selected(options: ConformanceOptions): CaseDef[] {
   checkOptions(options);
-  const defs = allCases(options, options.transport().maxInFlight);
-  return options.cases ? defs.filter((d) => options.cases?.includes(d.id)) : defs;
+  const defs = allCases(options);
+  const wanted = options.cases;
+  if (wanted === undefined) return defs;
+  if (!Array.isArray(wanted) || wanted.some((id) => typeof id !== 'string'))
+    throw new TypeError(
+      `holdfast/testing: options.cases must be an array of case ids, got ${JSON.stringify(wanted) ?? String(wanted)}`,
+    );
+  const ids = defs.map((d) => d.id);
+  const unknown = wanted.filter((id) => !ids.includes(id));
+  if (unknown.length > 0)
+    throw new TypeError(
+      `holdfast/testing: options.cases names no case ${unknown.map((id) => JSON.stringify(id)).join(', ')}; the cases are ${ids.join(', ')}`,
+    );
+  return defs.filter((d) => wanted.includes(d.id));
 }
 
 /** Every leaf state of the machine, as `stateKey` names them. */
@@ -192,6 +238,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     name: options.name ?? 'transport',
     ok: results.every((r) => r.status !== 'failed'),
     results,
+    unchecked: [...new Set(results.flatMap((r) => r.unchecked))],
     coverage: {
       reached: leaves.filter((l) => reached.has(l)),
       missed: leaves.filter((l) => !reached.has(l)),

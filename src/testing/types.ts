@@ -52,9 +52,17 @@ export interface ServerHooks {
   holdResumes?(on: boolean): unknown;
   /** Forget every live link: their next sends are answered `stale` (HTTP 404, or closed). */
   staleLinks?(): unknown;
+  /**
+   * How many links (sockets, event streams) the server holds open now. A link the client
+   * closed must be gone at the server within 2 s (or `timeoutMs`, if shorter): after every
+   * case (every path) the kit waits for the count to fall back to what it was before.
+   * Without it, that half of R14 is reported unchecked (`CaseResult.unchecked`): the kit
+   * sees only the client's side.
+   */
+  liveLinks?(): Maybe<number>;
 }
 
-/** The optional hooks, by name: a skipped case names the one it needed. */
+/** The optional hooks, by name: a skipped case or check names the one it needed. */
 export type OptionalHook = Exclude<keyof ServerHooks, 'received' | 'publish' | 'dropLinks'>;
 
 export interface ConformanceOptions {
@@ -100,6 +108,11 @@ export interface CaseResult {
   readonly violation?: Violation;
   /** Every violation, in the order seen (at most 20). */
   readonly violations: readonly Violation[];
+  /**
+   * Checks this case could not make, each with why: e.g. R14 at the server without a
+   * `liveLinks()` hook. A case passes without them; a report should say so.
+   */
+  readonly unchecked: readonly string[];
   readonly durationMs: number;
 }
 
@@ -108,6 +121,8 @@ export interface ConformanceReport {
   /** No case failed (skipped ones do not count against it). */
   readonly ok: boolean;
   readonly results: readonly CaseResult[];
+  /** Every case's `unchecked`, each reason once: what this run could not check. */
+  readonly unchecked: readonly string[];
   /**
    * The machine's leaf states the real connections passed through, and those they did not
    * (informational: a wire decides some of them, such as a resume timing out).

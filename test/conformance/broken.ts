@@ -1,5 +1,5 @@
 /**
- * Two transports broken on purpose, each a thin wrapper over a working one, so the kit's
+ * Transports broken on purpose, each a thin wrapper over a working one, so the kit's
  * tests can show it names what they break.
  */
 import type { Link, SendOutcome, Transport } from '../../adapters/transport.js';
@@ -47,6 +47,103 @@ export function reorderingSends(inner: Transport): Transport {
           if (batch.push({ message, resolve }) === 1) queueMicrotask(flush);
         }),
       close: () => link.close(),
+    };
+  });
+}
+
+/**
+ * `close()` silences the link and answers later sends `stale`, but never closes the link
+ * underneath: the client sees nothing more, while the server holds every link open.
+ */
+export function leakyClose(inner: Transport): Transport {
+  return {
+    ...inner,
+    connect(events, options) {
+      let closed = false;
+      const quiet =
+        <A extends unknown[]>(callback: (...args: A) => void) =>
+        (...args: A) => {
+          if (!closed) callback(...args);
+        };
+      const link = inner.connect(
+        {
+          open: quiet(events.open),
+          message: quiet(events.message),
+          alive: quiet(events.alive),
+          stream: quiet(events.stream),
+          close: quiet(events.close),
+        },
+        options,
+      );
+      return {
+        resume: (positions) => link.resume(positions),
+        send: (message) =>
+          closed ? Promise.resolve<SendOutcome>({ status: 'stale' }) : link.send(message),
+        close: () => {
+          closed = true;
+        },
+      };
+    },
+  };
+}
+
+/** The greeting is swallowed: no link ever opens (a handshake the transport never reads). */
+export function neverOpens(inner: Transport): Transport {
+  return {
+    ...inner,
+    connect: (events, options) => inner.connect({ ...events, open: () => {} }, options),
+  };
+}
+
+/** The second `connect()` of each transport throws instead of reporting the failure. */
+export function throwsOnSecondConnect(inner: Transport): Transport {
+  let connects = 0;
+  return {
+    ...inner,
+    connect(events, options) {
+      if (++connects === 2) throw new Error('no socket for you');
+      return inner.connect(events, options);
+    },
+  };
+}
+
+/** A send after `close()` resolves `ok`, though it went nowhere. */
+export function okAfterClose(inner: Transport): Transport {
+  return wrapLinks(inner, (link) => {
+    let closed = false;
+    return {
+      ...link,
+      resume: (positions) => link.resume(positions),
+      send: (message) =>
+        closed ? Promise.resolve<SendOutcome>({ status: 'ok' }) : link.send(message),
+      close: () => {
+        closed = true;
+        link.close();
+      },
+    };
+  });
+}
+
+/** `close()` resolves every send still in flight `ok`, whatever became of it. */
+export function okOnClose(inner: Transport): Transport {
+  return wrapLinks(inner, (link) => {
+    const pending = new Set<(outcome: SendOutcome) => void>();
+    return {
+      ...link,
+      resume: (positions) => link.resume(positions),
+      send: (message) =>
+        new Promise<SendOutcome>((resolve) => {
+          pending.add(resolve);
+          link.send(message).then((outcome) => {
+            pending.delete(resolve);
+            resolve(outcome);
+          });
+        }),
+      close: () => {
+        for (const resolve of pending) resolve({ status: 'ok' });
+        pending.clear();
+        link.close();
+      },
     };
   });
 }

@@ -3,6 +3,7 @@
  * `behave()`) and the reference server on 127.0.0.1, port 0 (through its `faults`). What
  * a third party writes for their own server; docs/testing-kit.md shows the second.
  */
+import type { Socket } from 'node:net';
 import { createMemoryServer, type MemoryServer } from '../../adapters/memory.js';
 import { createServer, type Listening, type ReferenceServer } from '../../src/server/index.js';
 import type { ReceivedMessage, ServerHooks } from '../../src/testing/index.js';
@@ -55,6 +56,8 @@ export function memoryBed(): MemoryBed {
     staleLinks: () => {
       staleUpTo = server.links[server.links.length - 1]?.id ?? 0;
     },
+    // Links neither end has closed: a link the client let go of is closed here at once.
+    liveLinks: () => server.live.length,
   };
   return { server, hooks };
 }
@@ -66,12 +69,29 @@ export interface ReferenceBed {
   close(): Promise<void>;
 }
 
-/** The reference server on loopback, every hook through its `faults`. */
+/**
+ * The reference server on loopback, every hook through its `faults`. `liveLinks()` counts
+ * the sockets that carry a link (a WebSocket, an SSE event stream) until they close:
+ * `server.connections` would not do, as `forgetConnections()` takes an SSE connection out
+ * of it while its event stream stays open until the client lets go of it.
+ */
 export async function referenceBed(): Promise<ReferenceBed> {
   const received: ReceivedMessage[] = [];
   let loseNext = false;
+  const linkSockets = new Set<Socket>();
   const server = createServer({
     heartbeatMs: 50,
+    // Asked for every upgrade and request: the ones that open a link are counted.
+    authorize: (request) => {
+      const path = (request.url ?? '').split('?')[0];
+      const opensLink = path === '/ws' || (request.method === 'GET' && path === '/sse/events');
+      if (opensLink && !request.socket.destroyed) {
+        const socket = request.socket;
+        linkSockets.add(socket);
+        socket.once('close', () => linkSockets.delete(socket));
+      }
+      return true;
+    },
     // Restarts and drops make sockets fail on purpose: nothing here is news.
     onError: () => {},
     onMessage: (message, connection) => {
@@ -94,6 +114,7 @@ export async function referenceBed(): Promise<ReferenceBed> {
     failNextSends: (count) => server.faults.failNextSends(count),
     holdResumes: (on) => server.faults.hangResumes(on),
     staleLinks: () => server.faults.forgetConnections(),
+    liveLinks: () => linkSockets.size,
   };
   return { server, listening, hooks, close: () => listening.close() };
 }

@@ -26,7 +26,10 @@ describe('conformance kit: memory transport + memory server, one test per case',
     expect(new Set(cases.map((c) => c.kind))).toEqual(new Set(['duty', 'scenario', 'path']));
   });
 
-  for (const c of cases) it(c.name, c.run, 30_000);
+  for (const c of cases)
+    it(c.name, async () => {
+      expect((await c.run()).unchecked).toEqual([]);
+    }, 30_000);
 });
 
 describe('conformance kit: our wire adapters + the reference server', () => {
@@ -44,6 +47,7 @@ describe('conformance kit: our wire adapters + the reference server', () => {
     });
     assertConformance(report);
     expect(report.results.filter((r) => r.status === 'skipped')).toEqual([]);
+    expect(report.unchecked).toEqual([]);
     expect(report.coverage.missed).toEqual([]);
   }, 60_000);
 
@@ -60,5 +64,6 @@ describe('conformance kit: our wire adapters + the reference server', () => {
     });
     assertConformance(report);
     expect(report.results.filter((r) => r.status === 'skipped')).toEqual([]);
+    expect(report.unchecked).toEqual([]);
   }, 60_000);
 });
