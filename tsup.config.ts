@@ -9,6 +9,7 @@ export default defineConfig({
     server: 'src/server/index.ts',
     browser: 'src/browser.ts',
     testing: 'src/testing/index.ts',
+    node: 'src/node.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

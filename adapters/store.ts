@@ -30,7 +30,11 @@ export interface StoredMessage {
 
 /** Everything a store holds for one connection identity, as `open()` reads it. */
 export interface StoredOutbox {
-  /** The session id (protocol v2); undefined for a store never written. */
+  /**
+   * The session id (protocol v2); undefined for a store never written — or one whose
+   * session or reservation could not be read, which may still hold messages: they are
+   * then sent under a new session, with new serials.
+   */
   readonly session: string | undefined;
   /**
    * The serial reservation: every serial used so far is at most this. The connection
@@ -73,8 +77,9 @@ export type StoreOpening =
   /** This connection owns the store now; here is what it holds. */
   | { readonly status: 'open'; readonly outbox: StoredOutbox }
   /**
-   * Another live connection owns it (D5). `released` resolves once that owner let go;
-   * the connection then calls `open()` again.
+   * Another live connection owns it (D5). `released` resolves once that owner let go
+   * (it never rejects, and may stay pending after `close()`); the connection then calls
+   * `open()` again.
    */
   | { readonly status: 'busy'; readonly released: Promise<void> };
 
@@ -94,6 +99,10 @@ export interface OutboxStore {
    * rejects the batch's new messages with reason `store` — never sending one unsaved.
    */
   write(batch: StoreBatch): Promise<void>;
-  /** Let go of ownership; what is stored stays for the next owner. Idempotent. */
+  /**
+   * Let go of ownership, and withdraw a wait begun by a `busy` answer; what is stored
+   * stays for the next owner. A connection calls it when it closes, whatever `open()`
+   * answered. Idempotent.
+   */
   close(): Promise<void>;
 }

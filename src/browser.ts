@@ -7,6 +7,14 @@
 import { invalidArgument } from '../machines/errors.js';
 import type { Connection } from './connection.js';
 
+export {
+  type IDBFactoryLike,
+  type IndexedDbStore,
+  type IndexedDbStoreOptions,
+  indexedDbStore,
+  type LockManagerLike,
+} from '../adapters/indexeddb-store.js';
+
 /** What the listeners read of an event; a DOM `Event` (or `PageTransitionEvent`) fits. */
 interface PageEvent {
   readonly type: string;

@@ -20,6 +20,7 @@ describe('package', () => {
       './server',
       './browser',
       './testing',
+      './node',
     ]);
     for (const subpath of subpaths) {
       const entry = pkg.exports[subpath];
@@ -40,6 +41,7 @@ describe('package', () => {
     expect(typeof require('../dist/sse.cjs').sseTransport).toBe('function');
     expect(typeof require('../dist/server.cjs').createServer).toBe('function');
     expect(typeof require('../dist/browser.cjs').bindPageLifecycle).toBe('function');
+    expect(typeof require('../dist/node.cjs').fileStore).toBe('function');
     const browser = await import(
       /* @vite-ignore */ new URL('../dist/browser.js', import.meta.url).href
     );

@@ -27,6 +27,10 @@ const names = subpaths.map((p) => (p === '.' ? 'holdfast' : `holdfast/${p.slice(
  * - Issue 13 (`holdfast/testing`, the conformance kit): testing is new, index + 8,400. It
  *   carries the whole connection (the kit runs a real one) and the kit's own 7.5 kB, most
  *   of it the wording of its violations; xstate/graph is part of xstate, excluded too.
+ * - Issue 14 (durable outbox): browser 1,200 → 3,500 for `indexedDbStore` (IndexedDB and Web
+ *   Locks, every record read back checked, each problem worded; the store alone is 2.7 kB).
+ * - Issue 14: node is new, 5,600 for `fileStore` (a checksummed log, its compaction, the
+ *   pid lock and every record read back checked, each problem worded: 5.3 kB).
  */
 const BUDGETS: Record<string, number> = {
   index: 11_600,
@@ -34,7 +38,8 @@ const BUDGETS: Record<string, number> = {
   websocket: 3800,
   sse: 4400,
   server: 8800,
-  browser: 1200,
+  browser: 3500,
+  node: 5600,
 };
 // The kit runs a real connection, so it carries index whole: index's budget plus its own.
 BUDGETS.testing = (BUDGETS.index as number) + 8400;
@@ -158,7 +163,7 @@ void [state, webSocketTransport, sseTransport, createServer, bindPageLifecycle, 
       write: false,
       metafile: true,
       format: 'esm',
-      platform: entry === 'server' ? 'node' : 'neutral',
+      platform: entry === 'server' || entry === 'node' ? 'node' : 'neutral',
       external: ['xstate', 'xstate/*', 'ws', 'node:*'],
       logLevel: 'silent',
     });
