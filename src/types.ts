@@ -1,5 +1,6 @@
 import type { InboundFrame } from '../adapters/transport.js';
 import type { ConnectionError, DeliveryError } from '../machines/errors.js';
+import type { TopLevelState } from '../machines/parent.js';
 
 export type {
   InboundFrame,
@@ -16,13 +17,7 @@ export type {
 } from '../adapters/transport.js';
 
 /** The six states of spec §4; substates are internal. */
-export type ConnectionState =
-  | 'connecting'
-  | 'open'
-  | 'reconnecting'
-  | 'flushing'
-  | 'suspended'
-  | 'closed';
+export type ConnectionState = TopLevelState;
 
 /** The minimal `AbortSignal` a send accepts. */
 export interface AbortSignalLike {

@@ -2,58 +2,13 @@
  * `fileStore`'s compaction (docs/durability.md): the log stays within its bound and keeps
  * the state; a crash before or after the rename that commits it reads correctly.
  */
-import {
-  appendFile,
-  mkdir,
-  mkdtemp,
-  readdir,
-  readFile,
-  rm,
-  stat,
-  writeFile,
-} from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createFileStore, defaultTuning, fileStore } from '../adapters/file-store.js';
 import { batchFor, expectedAfter } from './support/file-store-child.js';
+import { folder, HEADER, record, reopen, written } from './support/file-store-files.js';
 import { message, opened } from './support/store-cases.js';
-
-const folders: string[] = [];
-afterEach(async () => {
-  for (const folder of folders.splice(0)) await rm(folder, { recursive: true, force: true });
-});
-async function folder(): Promise<{ path: string; log: string }> {
-  const root = await mkdtemp(join(tmpdir(), 'holdfast-file-store-'));
-  folders.push(root);
-  const path = join(root, 'deep', 'outbox');
-  await mkdir(path, { recursive: true });
-  return { path, log: join(path, 'outbox.log') };
-}
-
-const HEADER = '{"holdfast":"outbox","v":1}\n';
-/** A record line as the format says, checksummed here independently of the store. */
-function record(batch: unknown, v = 1): string {
-  const body = JSON.stringify(batch);
-  const crc = crc32(Buffer.from(body)).toString(16).padStart(8, '0');
-  return `{"v":${v},"crc":"${crc}","batch":${body}}\n`;
-}
-
-/** Write batches 1 … n with a fresh store, and close it. */
-async function written(path: string, n: number): Promise<void> {
-  const store = fileStore({ path });
-  await opened(store);
-  for (let k = 1; k <= n; k++) await store.write(batchFor(k));
-  await store.close();
-}
-
-async function reopen(path: string, tuning = defaultTuning) {
-  const store = createFileStore(path, tuning);
-  const outbox = await opened(store);
-  await store.close();
-  return outbox;
-}
 
 describe('fileStore: compaction', () => {
   it('keeps the state and the log small: past 1 MiB and 4× the state, the log is rewritten', async () => {

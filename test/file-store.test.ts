@@ -3,56 +3,20 @@
  * last record, a corrupt line, a future version, a wrong shape, an over-long line — with
  * every good record kept and every bad one named. Compaction: file-store-compaction.test.ts.
  */
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createFileStore, defaultTuning, fileStore } from '../adapters/file-store.js';
 import type { StoreBatch } from '../adapters/store.js';
 import { batchFor, expectedAfter, messageFor } from './support/file-store-child.js';
+import { folder, HEADER, record, reopen, written } from './support/file-store-files.js';
 import { message, opened } from './support/store-cases.js';
-
-const folders: string[] = [];
-afterEach(async () => {
-  for (const folder of folders.splice(0)) await rm(folder, { recursive: true, force: true });
-});
-async function folder(): Promise<{ path: string; log: string }> {
-  const root = await mkdtemp(join(tmpdir(), 'holdfast-file-store-'));
-  folders.push(root);
-  const path = join(root, 'deep', 'outbox');
-  await mkdir(path, { recursive: true });
-  return { path, log: join(path, 'outbox.log') };
-}
-
-const HEADER = '{"holdfast":"outbox","v":1}\n';
-/** A record line as the format says, checksummed here independently of the store. */
-function record(batch: unknown, v = 1): string {
-  const body = JSON.stringify(batch);
-  const crc = crc32(Buffer.from(body)).toString(16).padStart(8, '0');
-  return `{"v":${v},"crc":"${crc}","batch":${body}}\n`;
-}
 
 /** What a store says when it skipped a line that may have held a reservation. */
 const dropped = (log: string) =>
   `${log}: a skipped line may have raised the serial reservation, so the session is dropped: its messages go out under a new one, and no serial is used twice.`;
 /** What batches 1 … n leave, read back after a skipped line: the same, without the session. */
 const unsessioned = (n: number) => ({ ...expectedAfter(n), session: undefined });
-
-/** Write batches 1 … n with a fresh store, and close it. */
-async function written(path: string, n: number): Promise<void> {
-  const store = fileStore({ path });
-  await opened(store);
-  for (let k = 1; k <= n; k++) await store.write(batchFor(k));
-  await store.close();
-}
-
-async function reopen(path: string, tuning = defaultTuning) {
-  const store = createFileStore(path, tuning);
-  const outbox = await opened(store);
-  await store.close();
-  return outbox;
-}
 
 describe('fileStore: the log', () => {
   it('refuses a path that is not a string; creates its folder, parents too', async () => {
