@@ -2,7 +2,7 @@
  * The worked example of docs/transports.md: holdfast over the seed app's own SSE + POST
  * wire (examples/seed-sse), a real server on 127.0.0.1 and the `eventsource` package's
  * client. Each test is a rule of the transport contract, or a race the seed app shipped
- * (/work/shared/seeds: PR 390, PR 406), played over real sockets.
+ * (the seed app's PR 390 and PR 406), played over real sockets.
  */
 import { EventSource } from 'eventsource';
 import { afterEach, describe, expect, it } from 'vitest';
