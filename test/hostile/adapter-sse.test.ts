@@ -14,16 +14,8 @@ import type { AddressInfo } from 'node:net';
 import { EventSource } from 'eventsource';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type SseTransportOptions, sseTransport } from '../../adapters/sse.js';
-import type {
-  InboundFrame,
-  Link,
-  LinkClose,
-  LinkEvents,
-  LinkOptions,
-  LinkWelcome,
-  OutboundMessage,
-  StreamHead,
-} from '../../adapters/transport.js';
+import type { Link, LinkEvents, LinkOptions, OutboundMessage } from '../../adapters/transport.js';
+import { awaitableEvents } from '../support/link-recorder.js';
 
 const closers: Array<() => unknown> = [];
 afterEach(async () => {
@@ -106,35 +98,7 @@ function link(
   options: Partial<SseTransportOptions> = {},
   linkOptions?: LinkOptions,
 ) {
-  const frames: InboundFrame[] = [];
-  const heads: StreamHead[] = [];
-  const welcomes: Array<[LinkWelcome?]> = [];
-  let onClose: (info: LinkClose) => void = () => {};
-  let onFrame: () => void = () => {};
-  let onOpen: () => void = () => {};
-  const closed = new Promise<LinkClose>((resolve) => {
-    onClose = resolve;
-  });
-  const framed = new Promise<void>((resolve) => {
-    onFrame = resolve;
-  });
-  const opened = new Promise<void>((resolve) => {
-    onOpen = resolve;
-  });
-  const events: LinkEvents = {
-    open: (...args: [LinkWelcome?]) => {
-      welcomes.push(args);
-      onOpen();
-    },
-    message: (frame) => {
-      frames.push(frame);
-      onFrame();
-    },
-    alive: () => {},
-    stream: (head) => heads.push(head),
-    close: (info) => onClose(info),
-    ...overrides,
-  };
+  const { events, frames, heads, welcomes, closed, framed, opened } = awaitableEvents(overrides);
   const made: Link = sseTransport({ url, EventSource, ...options }).connect(events, linkOptions);
   closers.push(() => made.close());
   return { link: made, frames, heads, welcomes, closed, framed, opened };

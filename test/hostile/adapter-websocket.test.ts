@@ -7,17 +7,9 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import type {
-  InboundFrame,
-  Link,
-  LinkClose,
-  LinkEvents,
-  LinkOptions,
-  LinkWelcome,
-  OutboundMessage,
-  StreamHead,
-} from '../../adapters/transport.js';
+import type { Link, LinkEvents, LinkOptions, OutboundMessage } from '../../adapters/transport.js';
 import { type WebSocketTransportOptions, webSocketTransport } from '../../adapters/websocket.js';
+import { awaitableEvents } from '../support/link-recorder.js';
 
 const closers: Array<() => unknown> = [];
 afterEach(async () => {
@@ -76,35 +68,7 @@ function link(
   overrides: Partial<LinkEvents> = {},
   linkOptions?: LinkOptions,
 ) {
-  const frames: InboundFrame[] = [];
-  const heads: StreamHead[] = [];
-  const welcomes: Array<[LinkWelcome?]> = [];
-  let onClose: (info: LinkClose) => void = () => {};
-  let onFrame: () => void = () => {};
-  let onOpen: () => void = () => {};
-  const closed = new Promise<LinkClose>((resolve) => {
-    onClose = resolve;
-  });
-  const framed = new Promise<void>((resolve) => {
-    onFrame = resolve;
-  });
-  const opened = new Promise<void>((resolve) => {
-    onOpen = resolve;
-  });
-  const events: LinkEvents = {
-    open: (...args: [LinkWelcome?]) => {
-      welcomes.push(args);
-      onOpen();
-    },
-    message: (frame) => {
-      frames.push(frame);
-      onFrame();
-    },
-    alive: () => {},
-    stream: (head) => heads.push(head),
-    close: (info) => onClose(info),
-    ...overrides,
-  };
+  const { events, frames, heads, welcomes, closed, framed, opened } = awaitableEvents(overrides);
   const made: Link = webSocketTransport({ url, WebSocket, ...options }).connect(
     events,
     linkOptions,

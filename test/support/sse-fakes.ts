@@ -2,16 +2,10 @@
  * What the SSE adapter tests share: a fake EventSource, fetches that answer, message builders,
  * the open() harness and the session constants.
  */
+
 import { type FetchLike, sseTransport } from '../../adapters/sse.js';
-import type {
-  InboundFrame,
-  LinkClose,
-  LinkEvents,
-  LinkOptions,
-  LinkWelcome,
-  OutboundMessage,
-  StreamHead,
-} from '../../adapters/transport.js';
+import type { LinkEvents, LinkOptions, OutboundMessage } from '../../adapters/transport.js';
+import { recordingEvents } from './link-recorder.js';
 
 /**
  * A message as the machine hands it over: `json` is the data serialised once, at send();
@@ -66,29 +60,7 @@ export function open(
   welcome: object | null = { connectionId: 'c1', heartbeatMs: 1000 },
   linkOptions?: LinkOptions,
 ) {
-  const seen: string[] = [];
-  const frames: InboundFrame[] = [];
-  const heads: StreamHead[] = [];
-  const closes: LinkClose[] = [];
-  /** The arguments of each `open` call: what the welcome said. */
-  const welcomes: Array<[LinkWelcome?]> = [];
-  const events: LinkEvents = {
-    open: (...args: [LinkWelcome?]) => {
-      welcomes.push(args);
-      seen.push('open');
-    },
-    message: (frame) => {
-      frames.push(frame);
-      seen.push('message');
-    },
-    alive: () => seen.push('alive'),
-    stream: (head) => {
-      heads.push(head);
-      seen.push('stream');
-    },
-    close: (info) => closes.push(info),
-    ...overrides,
-  };
+  const { events, seen, frames, heads, closes, welcomes } = recordingEvents(overrides);
   const transport = sseTransport({
     url: 'http://server/sse/',
     EventSource: FakeEventSource,

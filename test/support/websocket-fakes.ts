@@ -2,16 +2,10 @@
  * What the WebSocket adapter tests share: a fake socket, message builders, the open() harness,
  * the welcome and the session constants.
  */
-import type {
-  InboundFrame,
-  LinkClose,
-  LinkEvents,
-  LinkOptions,
-  LinkWelcome,
-  OutboundMessage,
-  StreamHead,
-} from '../../adapters/transport.js';
+
+import type { LinkEvents, LinkOptions, OutboundMessage } from '../../adapters/transport.js';
 import { type WebSocketConstructorLike, webSocketTransport } from '../../adapters/websocket.js';
+import { recordingEvents } from './link-recorder.js';
 
 export type Listener = (event: never) => void;
 
@@ -69,29 +63,10 @@ export function open(
   WebSocket: WebSocketConstructorLike = FakeSocket,
   linkOptions?: LinkOptions,
 ) {
-  const seen: string[] = [];
-  const frames: InboundFrame[] = [];
-  const heads: StreamHead[] = [];
-  const closes: LinkClose[] = [];
-  /** The arguments of each `open` call: what the welcome said. */
-  const welcomes: Array<[LinkWelcome?]> = [];
-  const events: LinkEvents = {
-    open: (...args: [LinkWelcome?]) => {
-      welcomes.push(args);
-      seen.push('open');
-    },
-    message: (f) => {
-      frames.push(f);
-      seen.push(`message ${JSON.stringify(f)}`);
-    },
-    alive: () => seen.push('alive'),
-    stream: (head) => {
-      heads.push(head);
-      seen.push(`stream ${JSON.stringify(head)}`);
-    },
-    close: (info) => closes.push(info),
-    ...overrides,
-  };
+  const { events, seen, frames, heads, closes, welcomes } = recordingEvents(overrides, {
+    message: (f) => `message ${JSON.stringify(f)}`,
+    stream: (head) => `stream ${JSON.stringify(head)}`,
+  });
   const link = webSocketTransport({ url, WebSocket }).connect(events, linkOptions);
   return {
     link,
