@@ -13,6 +13,7 @@
 import * as zlib from 'node:zlib';
 import { isSessionId, WireLimit } from './protocol.js';
 import type { StoreBatch, StoredMessage } from './store.js';
+import { checkMessage, checkPosition, isCount, isObject, isText } from './store-records.js';
 import type { StreamPosition } from './transport.js';
 
 /** The version of the log this holdfast writes and reads. */
@@ -112,8 +113,6 @@ export function readHeader(line: Buffer): true | number | undefined {
 }
 
 const BATCH_KEYS = new Set(['session', 'reserved', 'put', 'remove', 'positions']);
-const MESSAGE_KEYS = new Set(['id', 'serial', 'json', 'retry', 'sent']);
-const POSITION_KEYS = new Set(['stream', 'seq', 'epoch']);
 
 /**
  * A fresh copy of `value` with only the fields of a `StoreBatch`, each checked, or what is
@@ -165,44 +164,4 @@ export function checkBatch(value: unknown, strict: boolean): StoreBatch | string
     }
   }
   return batch;
-}
-
-function checkMessage(value: unknown, strict: boolean): StoredMessage | string {
-  if (!isObject(value)) return ' is not an object';
-  const unknown = strict && Object.keys(value).find((key) => !MESSAGE_KEYS.has(key));
-  if (unknown) return ` has an unknown field "${unknown}"`;
-  const { id, serial, json, retry, sent } = value;
-  if (!isText(id, WireLimit.nameChars))
-    return `.id is not an id of 1–${WireLimit.nameChars} characters`;
-  if (!isCount(serial, 1)) return '.serial is not an integer ≥ 1';
-  if (typeof json !== 'string') return '.json is not a string';
-  if (typeof retry !== 'boolean') return '.retry is not true or false';
-  if (typeof sent !== 'boolean') return '.sent is not true or false';
-  return { id, serial, json, retry, sent };
-}
-
-function checkPosition(value: unknown, strict: boolean): StreamPosition | string {
-  if (!isObject(value)) return ' is not an object';
-  const unknown = strict && Object.keys(value).find((key) => !POSITION_KEYS.has(key));
-  if (unknown) return ` has an unknown field "${unknown}"`;
-  const { stream, seq, epoch } = value;
-  if (!isText(stream, WireLimit.nameChars))
-    return `.stream is not a name of 1–${WireLimit.nameChars} characters`;
-  if (!isCount(seq, 0)) return '.seq is not an integer ≥ 0';
-  if (epoch === undefined) return { stream, seq };
-  if (!isText(epoch, WireLimit.epochChars))
-    return `.epoch is not a string of 1–${WireLimit.epochChars} characters`;
-  return { stream, seq, epoch };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isText(value: unknown, max: number): value is string {
-  return typeof value === 'string' && value.length >= 1 && value.length <= max;
-}
-
-function isCount(value: unknown, min: number): value is number {
-  return Number.isSafeInteger(value) && (value as number) >= min;
 }

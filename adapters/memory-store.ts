@@ -3,8 +3,8 @@
  * outbox from one connection to the next in one process (the second waits, `busy`,
  * until the first closes the store, then takes over what it left: rule D5).
  *
- * A batch is applied all or nothing: it is checked and built on a copy, which replaces
- * the held outbox only once whole. `failWrites` makes writes reject, as a full disk
+ * A batch is applied all or nothing: nothing in applying it can fail halfway (no I/O, no
+ * check that could refuse a part), so it is applied in place, O(size of the batch). `failWrites` makes writes reject, as a full disk
  * would (D6).
  */
 import type {
@@ -33,7 +33,7 @@ interface Held {
 }
 
 export function memoryStore(): MemoryStore {
-  let held: Held = { session: undefined, reserved: 0, messages: new Map(), positions: [] };
+  const held: Held = { session: undefined, reserved: 0, messages: new Map(), positions: [] };
   let owned = false;
   let failing = false;
   // Connections waiting for the owner to let go.
@@ -66,15 +66,11 @@ export function memoryStore(): MemoryStore {
     async write(batch: StoreBatch): Promise<void> {
       if (!owned) throw new Error('holdfast memoryStore: write() without owning the store');
       if (failing) throw new Error('holdfast memoryStore: writes are failing (failWrites)');
-      const next: Held = {
-        session: batch.session ?? held.session,
-        reserved: Math.max(held.reserved, batch.reserved ?? 0),
-        messages: new Map(held.messages),
-        positions: batch.positions ?? held.positions,
-      };
-      for (const message of batch.put ?? []) next.messages.set(message.id, { ...message });
-      for (const id of batch.remove ?? []) next.messages.delete(id);
-      held = next;
+      held.session = batch.session ?? held.session;
+      held.reserved = Math.max(held.reserved, batch.reserved ?? 0);
+      for (const message of batch.put ?? []) held.messages.set(message.id, { ...message });
+      for (const id of batch.remove ?? []) held.messages.delete(id);
+      if (batch.positions !== undefined) held.positions = [...batch.positions];
     },
     async close(): Promise<void> {
       if (!owned) return;

@@ -9,6 +9,7 @@ import { setup } from 'xstate';
 import { MAX_TIMEOUT_MS } from './backoff.js';
 import { isLinkFailure, linkActor } from './link-actor.js';
 import { outboxSize } from './outbox.js';
+import { storeActor } from './store-actor.js';
 import type {
   ConnectionContext,
   ConnectionEmitted,
@@ -23,7 +24,7 @@ export const connectionBase = setup({
     input: ConnectionInput;
     emitted: ConnectionEmitted;
   },
-  actors: { link: linkActor },
+  actors: { link: linkActor, store: storeActor },
   delays: {
     connectTimeout: ({ context }) => context.options.connectTimeoutMs,
     resumeTimeout: ({ context }) => context.options.resumeTimeoutMs,
@@ -37,6 +38,9 @@ export const connectionBase = setup({
   },
   guards: {
     hasWatchedStreams: ({ context }) => context.positions.size > 0,
+    // The store opened, or there is none, or the connection went on without it (D3).
+    storeSettled: ({ context }) => context.storeStatus !== 'opening',
+    fallsBackToMemory: ({ context }) => context.options.storeFallback === 'memory',
     outboxEmpty: ({ context }) => outboxSize(context.outbox) === 0,
     heartbeatEnabled: ({ context }) => context.options.heartbeatTimeoutMs > 0,
     attemptsExhausted: ({ context }) => context.linkAttempts >= context.options.maxAttempts,

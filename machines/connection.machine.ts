@@ -13,9 +13,10 @@
  * requeue, plan the next backoff.
  */
 import { connectionSetup } from './connection.setup.js';
-import { resolveOptions } from './options.js';
-import { emptyOutbox } from './outbox.js';
+import { type ResolvedOptions, resolveOptions } from './options.js';
+import { emptyOutbox, UNSAVED } from './outbox.js';
 import { emptyPositions } from './positions.js';
+import type { ConnectionContext } from './types.js';
 
 const RECONNECT = { target: '#holdfast.reconnecting' } as const;
 
@@ -45,9 +46,9 @@ const greeted = {
   'link.watch-failed': { ...RECONNECT, actions: 'reportResumeFailed' },
   // The link can carry the notice and a late watch's resume (R13, R20).
   suspend: { target: '#holdfast.suspended', actions: 'sendSuspendNotice' },
-  watch: { actions: ['resumeWatchedStream', 'watchStream'] },
+  watch: { actions: ['resumeWatchedStream', 'watchStream', 'savePositions'] },
   // The server is told to stop; the app stops getting its frames at once either way.
-  unwatch: { actions: ['unwatchOverLink', 'unwatchStream'] },
+  unwatch: { actions: ['unwatchOverLink', 'unwatchStream', 'savePositions'] },
 } as const;
 
 /**
@@ -78,8 +79,8 @@ const linkAttempt = {
       ...greeted,
       // Replayed frames arrive while resuming, each stream's after a v2 server named its
       // epoch and head (spec §5).
-      'link.stream': { actions: 'receiveStreamHead' },
-      'link.frame': { actions: 'receiveFrame' },
+      'link.stream': { actions: ['receiveStreamHead', 'savePositions'] },
+      'link.frame': { actions: ['receiveFrame', 'savePositions'] },
       'link.resumed': { target: '#holdfast.flushing' },
       'link.resume-failed': { ...RECONNECT, actions: 'reportResumeFailed' },
     },
@@ -101,16 +102,27 @@ const usable = {
       // with it, and only that restarts its `after` timer. Only `heartbeat` is re-entered,
       // not flushing or open, whose entry actions must not run per frame.
       on: {
-        'link.frame': { target: 'heartbeat', reenter: true, actions: 'receiveFrame' },
+        'link.frame': {
+          target: 'heartbeat',
+          reenter: true,
+          actions: ['receiveFrame', 'savePositions'],
+        },
         'link.alive': { target: 'heartbeat', reenter: true },
         // A stream frame (a late watch's resume) is a sign of life too (transport.ts).
-        'link.stream': { target: 'heartbeat', reenter: true, actions: 'receiveStreamHead' },
+        'link.stream': {
+          target: 'heartbeat',
+          reenter: true,
+          actions: ['receiveStreamHead', 'savePositions'],
+        },
       },
     },
   },
   on: {
     ...greeted,
     send: { actions: 'enqueueAndSend' },
+    // Saved as sent: what waited for that write may go on the wire now (D1).
+    'store.saved': { actions: ['noteStoreSaved', 'pump'] },
+    'store.write-failed': { actions: ['rejectUnsaved', 'pump'] },
     // The oldest message in flight went unconfirmed on a live link: it is broken (R16).
     'ack.timeout': { ...RECONNECT, actions: 'reportAckTimeout' },
     'link.verdicts': [
@@ -120,10 +132,11 @@ const usable = {
   },
 } as const;
 
-export const connectionMachine = connectionSetup.createMachine({
-  id: 'holdfast',
-  context: ({ input }) => ({
-    options: resolveOptions(input),
+/** The context a connection starts with; a store's session replaces the option's (D3). */
+function initialContext(options: ResolvedOptions): ConnectionContext {
+  const durable = options.store !== undefined;
+  return {
+    options,
     outbox: emptyOutbox,
     positions: emptyPositions(),
     backoffAttempt: 0,
@@ -131,26 +144,49 @@ export const connectionMachine = connectionSetup.createMachine({
     linkAttempts: 0,
     written: 0,
     nextSerial: 1,
+    session: options.session,
+    storeStatus: durable ? 'opening' : 'memory',
+    storeRequested: 0,
+    storeSaved: durable ? 0 : UNSAVED,
     authRefused: false,
     serverHeartbeatMs: 0,
     closedBy: undefined,
-  }),
+  };
+}
+
+export const connectionMachine = connectionSetup.createMachine({
+  id: 'holdfast',
+  context: ({ input }) => initialContext(resolveOptions(input)),
+  entry: 'openStore',
   initial: 'connecting',
   on: {
     send: { actions: 'enqueue' },
     abort: { actions: 'withdraw' },
-    watch: { actions: 'watchStream' },
-    unwatch: { actions: 'unwatchStream' },
+    watch: { actions: ['watchStream', 'savePositions'] },
+    unwatch: { actions: ['unwatchStream', 'savePositions'] },
     suspend: { target: '.suspended' },
     resume: { target: '.connecting', actions: 'resetAttempts' },
     close: { target: '.closed' },
+    // The store, whatever the state (durable.md D3, D5, D6).
+    'store.opened': { actions: 'restoreOutbox' },
+    'store.busy': { actions: 'reportStoreBusy' },
+    'store.open-failed': [
+      { guard: 'fallsBackToMemory', actions: 'fallBackToMemory' },
+      { target: '.closed', actions: 'closeAsStoreFailed' },
+    ],
+    'store.saved': { actions: 'noteStoreSaved' },
+    'store.write-failed': { actions: 'rejectUnsaved' },
   },
   states: {
     connecting: {
       entry: ['reportUnconfirmedWrites', 'cancelAckTimer', 'requeueInFlight', 'announceConnecting'],
-      initial: 'opening',
+      // A store is opened first: no link before it is (D3).
+      initial: 'restoring',
       on: { resume: {} },
-      states: linkAttempt,
+      states: {
+        restoring: { always: { guard: 'storeSettled', target: 'opening' } },
+        ...linkAttempt,
+      },
     },
     reconnecting: {
       entry: [

@@ -8,6 +8,7 @@ import { linkActions } from './link.actions.js';
 import { outboxActions } from './outbox.actions.js';
 import { announceActions } from './parent.js';
 import { reportActions } from './report.actions.js';
+import { storeActions } from './store.actions.js';
 import { streamActions } from './streams.actions.js';
 
 export const connectionSetup = connectionBase.extend({
@@ -15,6 +16,7 @@ export const connectionSetup = connectionBase.extend({
     ...linkActions,
     ...outboxActions,
     ...streamActions,
+    ...storeActions,
     ...reportActions,
     ...announceActions,
   },

@@ -31,7 +31,9 @@ export type DeliveryFailure =
   /** Its data does not serialise to JSON (only for events sent to the machine directly). */
   | 'invalid'
   /** The server forgot the session while it was on the wire; `onSessionLost: 'reject'`. */
-  | 'unconfirmed';
+  | 'unconfirmed'
+  /** The durable store could not save it, so it was never put on the wire (D6). */
+  | 'store';
 
 /** What went wrong with the connection. */
 export type ConnectionFailure =
@@ -59,7 +61,15 @@ export type ConnectionFailure =
    * A link of a transport with `delivery: 'written'` (no acks) ended after messages were
    * written on it: any of them may never have arrived. `count` says how many.
    */
-  | 'unconfirmed';
+  | 'unconfirmed'
+  /**
+   * The durable store failed: it could not be opened, a write failed, or records in it
+   * could not be read (`count` of them). Messages it could not save are rejected with
+   * reason `store`; one it cannot open closes the connection unless `storeFallback`.
+   */
+  | 'store'
+  /** Another live connection owns the store: this one waits in `connecting` (D5). */
+  | 'store-busy';
 
 export interface DeliveryErrorOptions extends HoldfastErrorOptions {
   /** Whether the message was put on the wire at least once. @default false */
@@ -184,6 +194,16 @@ export class DeliveryError extends HoldfastError {
       'invalid',
       id,
       `holdfast: message ${id} was not queued: its data does not serialise to JSON (${describeError(cause)})`,
+      { cause },
+    );
+  }
+
+  /** The store could not save it (D6): it was never put on the wire. */
+  static unsaved(id: string, cause: unknown): DeliveryError {
+    return new DeliveryError(
+      'store',
+      id,
+      `holdfast: message ${id} was not sent: the store could not save it (${describeError(cause)})`,
       { cause },
     );
   }

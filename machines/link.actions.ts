@@ -42,7 +42,7 @@ export const linkActions = {
     enqueue.stopChild('link');
     enqueue.spawnChild('link', {
       id: 'link',
-      input: { transport: context.options.transport, session: context.options.session },
+      input: { transport: context.options.transport, session: context.session },
     });
     enqueue.assign({ linkAttempts: context.linkAttempts + 1 });
   }),

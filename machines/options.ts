@@ -1,3 +1,4 @@
+import type { OutboxStore } from '../adapters/store.js';
 import type { Transport } from '../adapters/transport.js';
 import { type Backoff, defaultBackoff, MAX_TIMEOUT_MS } from './backoff.js';
 import { describeValue, invalidArgument } from './errors.js';
@@ -97,6 +98,21 @@ export interface ConnectionInput {
    */
   notifyParent?: boolean;
   /**
+   * Where the outbox outlives the process (durable.md): `memoryStore()`,
+   * `indexedDbStore()` (`holdfast/browser`), `fileStore()` (`holdfast/node`) or your own
+   * `OutboxStore`. Each message is saved before it is sent and removed once settled; on
+   * start the connection waits in `connecting` for the store, then restores its session,
+   * serials, positions and unsettled messages (`restored`). See docs/durability.md.
+   * @default none: the outbox lives in memory only
+   */
+  store?: OutboxStore;
+  /**
+   * When the store cannot be opened: `'close'` the connection with an `error` of kind
+   * `store`, or go on in `'memory'` (said once, as an `error` of kind `store`).
+   * @default 'close'
+   */
+  storeFallback?: 'close' | 'memory';
+  /**
    * Makes message ids for sends that do not bring their own.
    * @default crypto.randomUUID
    */
@@ -124,6 +140,8 @@ export interface ResolvedOptions {
   readonly notifyParent: boolean;
   /** From `transport.delivery`: whether an `ok` is the server's or only the write's. */
   readonly delivery: 'confirmed' | 'written';
+  readonly store: OutboxStore | undefined;
+  readonly storeFallback: 'close' | 'memory';
 }
 
 export const defaults = {
@@ -234,6 +252,8 @@ export function resolveOptions(options: ConnectionInput): ResolvedOptions {
     maxInFlight: count('transport.maxInFlight', transport.maxInFlight, defaults.maxInFlight),
     notifyParent: flag('notifyParent', options.notifyParent),
     delivery: oneOf('transport.delivery', transport.delivery, ['confirmed', 'written'] as const),
+    store: storeOption(options.store),
+    storeFallback: oneOf('storeFallback', options.storeFallback, ['close', 'memory'] as const),
   };
 }
 
@@ -253,6 +273,20 @@ function sessionOption(value: unknown): string {
   if (value === undefined) return newSessionId();
   if (typeof value === 'string' && SESSION_ID.test(value)) return value;
   throw invalidArgument('session', '16–128 characters of [A-Za-z0-9_-]', value);
+}
+
+function storeOption(value: unknown): OutboxStore | undefined {
+  if (value === undefined) return undefined;
+  const store = value as Partial<OutboxStore> | null;
+  if (
+    typeof store === 'object' &&
+    store !== null &&
+    typeof store.open === 'function' &&
+    typeof store.write === 'function' &&
+    typeof store.close === 'function'
+  )
+    return value as OutboxStore;
+  throw invalidArgument('store', 'an OutboxStore (an object with open, write and close)', value);
 }
 
 function flag(name: string, value: unknown): boolean {

@@ -4,6 +4,7 @@
  * left unconfirmed (R6, R8, R9, R12), withdraw it (R19) and reject everything on close
  * (R14). The bookkeeping itself is pure, in `outbox.ts`.
  */
+import type { StoredMessage } from '../adapters/store.js';
 import type { OutboundMessage } from '../adapters/transport.js';
 import { DeliveryError } from './errors.js';
 import { guarded } from './guarded.js';
@@ -20,9 +21,11 @@ import {
   requeueInFlight,
   settle,
   takeForSending,
+  UNSAVED,
   withdraw,
 } from './outbox.js';
 import { enqueueActions } from './parent.js';
+import { peek, takeFront, unshiftAll } from './queue.js';
 import type { ConnectionContext, OutgoingMessage } from './types.js';
 
 /** What goes on the wire: id, data and its JSON, never the outbox's own bookkeeping. */
@@ -48,7 +51,8 @@ function toJson(data: unknown): string | { error: unknown } {
 function enqueueSent(
   context: ConnectionContext,
   event: OutgoingMessage | { messages: readonly OutgoingMessage[] },
-): OutboxChange & { nextSerial: number } {
+  savedAt: number,
+): OutboxChange & { nextSerial: number; entries: readonly OutboxEntry[] } {
   const messages = 'messages' in event ? event.messages : [event];
   const { createId, maxMessageBytes } = context.options;
   const entries: OutboxEntry[] = [];
@@ -73,6 +77,7 @@ function enqueueSent(
       retry: message.retry !== false,
       attempts: 0,
       tag: message.tag,
+      savedAt,
     };
     if (problem === undefined) entries.push(entry);
     else refused.push({ message: entry, error: problem });
@@ -82,7 +87,13 @@ function enqueueSent(
     outbox: change.outbox,
     dropped: refused.length === 0 ? change.dropped : [...refused, ...change.dropped],
     nextSerial,
+    entries,
   };
+}
+
+/** A message as the store keeps it; `sent`: it may go on the wire once this is saved. */
+function stored(entries: readonly OutboxEntry[], sent: boolean): StoredMessage[] {
+  return entries.map(({ id, serial, json, retry }) => ({ id, serial, json, retry, sent }));
 }
 
 /** The id of the one delayed `ack.timeout` event, so it can be cancelled and re-armed. */
@@ -100,26 +111,54 @@ function armAckTimer(enqueue: Enqueue, context: ConnectionContext): void {
 }
 
 export const outboxActions = {
+  // Queued while no link is usable. A store saves it at once, as not yet sent: it
+  // survives a crash, and is saved as sent before it goes on the wire (D1).
   enqueue: enqueueActions(({ context, event, enqueue }) => {
     if (event.type !== 'send') return;
-    const { outbox, dropped, nextSerial } = enqueueSent(context, event);
+    const savedAt = context.storeStatus === 'memory' ? 0 : UNSAVED;
+    const { outbox, dropped, nextSerial, entries } = enqueueSent(context, event, savedAt);
     if (outbox !== context.outbox) enqueue.assign({ outbox, nextSerial });
+    if (context.storeStatus === 'ready' && entries.length > 0)
+      enqueue.sendTo('store', { type: 'store.write', request: 0, put: stored(entries, false) });
     for (const drop of dropped) enqueue.emit({ type: 'dropped', ...drop });
   }),
   pump: enqueueActions(({ context, enqueue }) => {
-    const { outbox, sent } = takeForSending(context.outbox, context.options.maxInFlight);
+    const { maxInFlight } = context.options;
+    const { outbox, sent } = takeForSending(context.outbox, maxInFlight, context.storeSaved);
+    let next = outbox;
+    // Messages the store holds as unsent (queued offline, restored) that the window has
+    // room for: saved as sent first, then sent once that write is durable (D1).
+    const room = maxInFlight - outbox.inFlight.size;
+    if (context.storeStatus === 'ready' && room > 0 && peek(outbox.queue)?.savedAt === UNSAVED) {
+      const request = context.storeRequested + 1;
+      const { taken, rest } = takeFront(outbox.queue, room, (e) => e.savedAt !== UNSAVED);
+      const marked = taken.map((entry) => ({ ...entry, savedAt: request }));
+      next = { queue: unshiftAll(rest, marked), inFlight: outbox.inFlight };
+      enqueue.assign({ storeRequested: request });
+      enqueue.sendTo('store', { type: 'store.write', request, put: stored(marked, true) });
+    }
+    if (next === context.outbox) return;
+    enqueue.assign({ outbox: next });
     if (sent.length === 0) return;
-    enqueue.assign({ outbox });
     enqueue.sendTo('link', { type: 'link.send', messages: onTheWire(sent) });
     if (context.outbox.inFlight.size === 0) armAckTimer(enqueue, context);
   }),
   cancelAckTimer: enqueueActions(({ enqueue }) => enqueue.cancel(ACK_TIMER)),
   // The hot path of a usable link: queue and put on the wire in one context update.
+  // The hot path of a usable link: queue and put on the wire in one context update. With
+  // a store, the new messages are saved as sent first and go out once that is durable.
   enqueueAndSend: enqueueActions(({ context, event, enqueue }) => {
     if (event.type !== 'send') return;
-    const queued = enqueueSent(context, event);
-    const { outbox, sent } = takeForSending(queued.outbox, context.options.maxInFlight);
+    const saving = context.storeStatus === 'ready';
+    const request = saving ? context.storeRequested + 1 : 0;
+    const queued = enqueueSent(context, event, request);
+    const { maxInFlight } = context.options;
+    const { outbox, sent } = takeForSending(queued.outbox, maxInFlight, context.storeSaved);
     if (outbox !== context.outbox) enqueue.assign({ outbox, nextSerial: queued.nextSerial });
+    if (saving && queued.entries.length > 0) {
+      enqueue.assign({ storeRequested: request });
+      enqueue.sendTo('store', { type: 'store.write', request, put: stored(queued.entries, true) });
+    }
     for (const drop of queued.dropped) enqueue.emit({ type: 'dropped', ...drop });
     if (sent.length === 0) return;
     enqueue.sendTo('link', { type: 'link.send', messages: onTheWire(sent) });

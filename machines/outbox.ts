@@ -31,7 +31,16 @@ export interface OutboxEntry {
   readonly attempts: number;
   /** The sender's own handle, handed back with the verdict (`OutgoingMessage.tag`). */
   readonly tag?: unknown;
+  /**
+   * With a store: the number of the store write that saves it as sent; it goes on the wire
+   * only once that write is durable (D1). `UNSAVED` until such a write was asked for; 0
+   * without a store.
+   */
+  readonly savedAt: number;
 }
+
+/** `savedAt` of an entry not yet saved as sent: it may not go on the wire (D1). */
+export const UNSAVED = Number.POSITIVE_INFINITY;
 
 /** A message that will not be delivered, and why. */
 export interface Dropped {
@@ -112,12 +121,20 @@ export function enqueueAll(
   return { outbox: next, dropped };
 }
 
-/** Move messages from the head of the queue onto the wire while the window allows. */
+/**
+ * Move messages from the head of the queue onto the wire while the window allows, and
+ * only those a store holds as sent (`savedAt` at most `saved`, D1).
+ */
 export function takeForSending(
   outbox: Outbox,
   maxInFlight: number,
+  saved: number,
 ): { outbox: Outbox; sent: OutboxEntry[] } {
-  const { taken, rest } = takeFront(outbox.queue, maxInFlight - outbox.inFlight.size);
+  const room = maxInFlight - outbox.inFlight.size;
+  const { taken, rest } =
+    saved === UNSAVED
+      ? takeFront(outbox.queue, room)
+      : takeFront(outbox.queue, room, (entry) => entry.savedAt > saved);
   if (taken.length === 0) return { outbox, sent: taken };
   const sent = taken.map((entry) => ({ ...entry, attempts: entry.attempts + 1 }));
   return { outbox: { queue: rest, inFlight: pushAll(outbox.inFlight, sent) }, sent };

@@ -1,12 +1,15 @@
 /**
- * Embedding (`notifyParent`): a machine that invokes or spawns the connection hears what
- * the connection tells its observers, as events of its own. `emit()` reaches only
- * `actor.on()` listeners, and a parent has none on an invoked child; so, with the
- * option, every emitted event is also sent to the parent, its type prefixed `holdfast.`,
- * and every entry of a top-level state is announced as `holdfast.state`.
+ * What an emitted event also does, once, here, for every action of the machine: the
+ * action files build their actions with this `enqueueActions`, whose `enqueue.emit`
  *
- * It is done once, here, for every action of the machine: the action files build their
- * actions with this `enqueueActions`, whose `enqueue.emit` also tells the parent.
+ * - tells the parent (embedding, `notifyParent`): a machine that invokes or spawns the
+ *   connection hears what the connection tells its observers, as events of its own.
+ *   `emit()` reaches only `actor.on()` listeners, and a parent has none on an invoked
+ *   child; so every emitted event is also sent to the parent, its type prefixed
+ *   `holdfast.`, and every entry of a top-level state is announced as `holdfast.state`;
+ * - removes every settled message from the store (durable.md D2, D7): whatever path
+ *   delivers or drops a message — a verdict, an overflow, an abort, a lost session, a
+ *   close — says so by emitting, so none can leave a settled message behind.
  */
 
 import type { InboundFrame } from '../adapters/transport.js';
@@ -50,15 +53,27 @@ function toParent(event: ConnectionEmitted): ConnectionParentEvent {
   return { ...event, type: `holdfast.${event.type}` } as ConnectionParentEvent;
 }
 
-function telling(args: CollectArgs): CollectArgs {
+/** The ids of the messages an emitted event settles, if it settles any. */
+function settledIds(event: ConnectionEmitted): string[] | undefined {
+  if (event.type === 'delivered') return event.messages.map((message) => message.id);
+  if (event.type === 'dropped') return [event.message.id];
+  return undefined;
+}
+
+function telling(args: CollectArgs, parent: boolean, store: boolean): CollectArgs {
   const { enqueue } = args;
   const tellingEnqueue = Object.assign(
     (action: Parameters<typeof enqueue>[0]) => enqueue(action),
     enqueue,
     {
       emit: (event: ConnectionEmitted) => {
+        if (store) {
+          const remove = settledIds(event);
+          if (remove !== undefined)
+            enqueue.sendTo('store', { type: 'store.write', request: 0, remove });
+        }
         enqueue.emit(event);
-        enqueue.sendParent(toParent(event));
+        if (parent) enqueue.sendParent(toParent(event));
       },
     },
   );
@@ -66,17 +81,16 @@ function telling(args: CollectArgs): CollectArgs {
 }
 
 /**
- * `enqueueActions` of the connection machine: as XState's, and with `notifyParent` on a
- * child actor, `enqueue.emit` tells the parent too. Without it the action runs as is:
- * nothing is allocated on the send path.
+ * `enqueueActions` of the connection machine: as XState's, and `enqueue.emit` also tells
+ * a parent that asked (`notifyParent`) and removes settled messages from a store. With
+ * neither, the action runs as is: nothing is allocated on the send path.
  */
 export function enqueueActions(collect: Collect): ReturnType<Enqueue> {
-  return connectionBase.enqueueActions((args, params) =>
-    collect(
-      args.context.options.notifyParent && hasParent(args.self) ? telling(args) : args,
-      params,
-    ),
-  );
+  return connectionBase.enqueueActions((args, params) => {
+    const parent = args.context.options.notifyParent && hasParent(args.self);
+    const store = args.context.storeStatus === 'ready';
+    return collect(parent || store ? telling(args, parent, store) : args, params);
+  });
 }
 
 /** Entry of a top-level state: announced to the parent with `notifyParent`. */

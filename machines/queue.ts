@@ -91,15 +91,32 @@ export function shift<T>(queue: Queue<T>): Queue<T> {
   return queue.front === null ? queue : advance(queue, 1);
 }
 
-/** Up to `count` values from the head, and the queue without them. */
-export function takeFront<T>(queue: Queue<T>, count: number): { taken: T[]; rest: Queue<T> } {
+/**
+ * Up to `count` values from the head, stopping before the first one `stop` accepts, and
+ * the queue without them.
+ */
+export function takeFront<T>(
+  queue: Queue<T>,
+  count: number,
+  stop?: (value: T) => boolean,
+): { taken: T[]; rest: Queue<T> } {
   const taken: T[] = [];
   let rest = queue;
   while (taken.length < count && rest.front !== null) {
     const { values, start } = rest.front;
-    const end = Math.min(values.length, start + count - taken.length);
+    const limit = Math.min(values.length, start + count - taken.length);
+    let end = limit;
+    if (stop !== undefined) {
+      for (let i = start; i < limit; i++) {
+        if (stop(values[i] as T)) {
+          end = i;
+          break;
+        }
+      }
+    }
     for (let i = start; i < end; i++) taken.push(values[i] as T);
-    rest = advance(rest, end - start);
+    if (end > start) rest = advance(rest, end - start);
+    if (end < limit) break;
   }
   return { taken, rest };
 }

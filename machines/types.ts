@@ -4,6 +4,7 @@ import type { LinkEvent } from './link-actor.js';
 import type { ResolvedOptions } from './options.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
 import type { Positions } from './positions.js';
+import type { StoreEvent } from './store-actor.js';
 
 export interface ConnectionContext {
   readonly options: ResolvedOptions;
@@ -26,6 +27,20 @@ export interface ConnectionContext {
   readonly written: number;
   /** The serial the next message entering the outbox gets (protocol v2). */
   readonly nextSerial: number;
+  /** The session id every link carries: the option's, or the one a store restored. */
+  readonly session: string;
+  /**
+   * Where the outbox is kept: `memory` (no store, or fell back to memory), `opening`
+   * (waiting for the store: the machine stays in connecting) or `ready`.
+   */
+  readonly storeStatus: 'memory' | 'opening' | 'ready';
+  /** The number of the last store write request that must become durable. */
+  readonly storeRequested: number;
+  /**
+   * Every store request up to this one is durable: an entry whose `savedAt` is at most
+   * this may go on the wire (D1). `Infinity` when the outbox lives in memory.
+   */
+  readonly storeSaved: number;
   /** The last link was refused for its credentials: one more refusal in a row closes (R17). */
   readonly authRefused: boolean;
   /** The heartbeat interval the current link's server announced, in ms; 0 if none. */
@@ -70,6 +85,7 @@ export type ConnectionEvent<TSend = unknown> =
 export type MachineEvent =
   | ConnectionEvent
   | LinkEvent
+  | StoreEvent
   /** The message at the head of the in-flight queue waited `ackTimeoutMs` (raised, delayed). */
   | { type: 'ack.timeout' };
 
@@ -83,6 +99,11 @@ export type ConnectionEmitted =
   | { type: 'delivered'; messages: readonly OutboxEntry[]; confirmed: boolean }
   | { type: 'dropped'; error: DeliveryError; message: OutboxEntry }
   | { type: 'message'; data: unknown; frame: InboundFrame }
+  /**
+   * Once, when the store opened (D3): the messages it held, in serial order, sent before
+   * anything new. Each settles later by `delivered` or `dropped` like any other.
+   */
+  | { type: 'restored'; messages: readonly OutboxEntry[] }
   | { type: 'error'; error: ConnectionError };
 
 export type { ConnectionInput } from './options.js';

@@ -11,12 +11,20 @@ import { type ConnectionInput, resolveOptions } from '../machines/options.js';
 import { isOverLimit, jsonBytes } from '../machines/outbox.js';
 import { type ConnectionEvent, positionList } from '../machines/types.js';
 import { type ClockLike, realClock } from './clock.js';
-import { CONFIRMED, type PendingSend, PendingSends, pendingOf, WRITTEN } from './pending.js';
+import {
+  CONFIRMED,
+  type PendingSend,
+  PendingSends,
+  pendingOf,
+  Settling,
+  WRITTEN,
+} from './pending.js';
 import { reportListenerError } from './report.js';
 import type {
   ConnectionEventMap,
   ConnectionEventName,
   ConnectionState,
+  RestoredMessage,
   SendOptions,
   SendReceipt,
 } from './types.js';
@@ -81,7 +89,14 @@ function topLevel(value: unknown): ConnectionState {
   return (typeof value === 'string' ? value : Object.keys(value as object)[0]) as ConnectionState;
 }
 
-const EVENT_NAMES: ReadonlySet<string> = new Set(['state', 'open', 'message', 'dropped', 'error']);
+const EVENT_NAMES: ReadonlySet<string> = new Set([
+  'state',
+  'open',
+  'message',
+  'dropped',
+  'error',
+  'restored',
+]);
 
 /**
  * Open a connection and keep it: a thin layer over `connectionMachine` that adds a
@@ -147,11 +162,35 @@ export function createConnection<TSend = unknown, TReceive = unknown>(
     deferred.push(error);
   }
 
+  // Restored messages (D3) have no `send()` of this process: they settle through these.
+  const restored = new Map<string, Settling>();
+  actor.on('restored', ({ messages }) => {
+    const handed: RestoredMessage[] = [];
+    for (const { id, data } of messages) {
+      const settling = new Settling();
+      restored.set(id, settling);
+      handed.push({ id, data, settled: settling.promise });
+    }
+    fire('restored', handed);
+  });
   actor.on('delivered', ({ messages, confirmed }) => {
     const receipt = confirmed ? CONFIRMED : WRITTEN;
-    for (const message of messages) pendingOf(message.tag)?.resolve(receipt);
+    for (const message of messages) {
+      const pending = pendingOf(message.tag);
+      if (pending !== undefined) pending.resolve(receipt);
+      else if (restored.size > 0) settleRestored(message.id);
+    }
   });
-  actor.on('dropped', ({ error, message }) => drop(error, message.tag));
+  actor.on('dropped', ({ error, message }) => {
+    if (message.tag === undefined && restored.size > 0) settleRestored(message.id, error);
+    drop(error, message.tag);
+  });
+  function settleRestored(id: string, error?: DeliveryError): void {
+    const settling = restored.get(id);
+    if (settling === undefined) return;
+    restored.delete(id);
+    settling.settle(error);
+  }
   actor.on('message', ({ data, frame }) => fire('message', data, frame));
   actor.on('error', ({ error }) => fire('error', error));
 
@@ -284,7 +323,7 @@ export function createConnection<TSend = unknown, TReceive = unknown>(
       }
     },
     get session() {
-      return actor.getSnapshot().context.options.session;
+      return actor.getSnapshot().context.session;
     },
 
     watch(stream, fromSeq = 0, epoch) {

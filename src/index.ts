@@ -3,6 +3,15 @@
  * types for apps that embed the machine; the errors, options and backoff they all use.
  * The machine's own link events stay internal.
  */
+
+export { type MemoryStore, memoryStore } from '../adapters/memory-store.js';
+export type {
+  OutboxStore,
+  StoreBatch,
+  StoredMessage,
+  StoredOutbox,
+  StoreOpening,
+} from '../adapters/store.js';
 export {
   type Backoff,
   defaultBackoff,

@@ -50,6 +50,19 @@ export interface SendReceipt {
   readonly confirmed: boolean;
 }
 
+/**
+ * A message a store restored (durable.md D3): sent before the process or page that sent
+ * it died, and not yet settled. Its `send()` promise died with that process; `settled`
+ * takes its place.
+ */
+export interface RestoredMessage<TSend = unknown> {
+  readonly id: string;
+  /** The data as it was sent (parsed back from its JSON). */
+  readonly data: TSend;
+  /** Resolves once the server confirmed it; rejects with a `DeliveryError` if it is dropped. */
+  readonly settled: Promise<void>;
+}
+
 /** The listeners `on()` accepts, by event name; `TReceive` types incoming frames' data. */
 export interface ConnectionEventMap<TReceive = unknown> {
   /** The top-level state changed. */
@@ -60,8 +73,13 @@ export interface ConnectionEventMap<TReceive = unknown> {
   message: (data: TReceive, frame: InboundFrame) => void;
   /** A send will not be delivered; fires for every send whose promise rejects. */
   dropped: (error: DeliveryError) => void;
-  /** Link failures, timeouts, protocol errors, gaps, resets, lost sessions. */
+  /** Link failures, timeouts, protocol errors, gaps, resets, lost sessions, store failures. */
   error: (error: ConnectionError) => void;
+  /**
+   * Once, when the store opened (only with `store`), before any of them settles: the
+   * messages it held, in the order they are sent. Possibly none.
+   */
+  restored: (messages: readonly RestoredMessage[]) => void;
 }
 
 export type ConnectionEventName = keyof ConnectionEventMap;

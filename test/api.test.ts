@@ -83,7 +83,7 @@ describe('createConnection listeners', () => {
   it('on() names a wrong event or listener', () => {
     const h = harness();
     expect(() => h.conn.on('opened' as 'open', () => {})).toThrow(
-      /event must be one of state, open, message, dropped, error, got "opened"/,
+      /event must be one of state, open, message, dropped, error, restored, got "opened"/,
     );
     expect(() => h.conn.on('open', 'x' as never)).toThrow(/listener must be a function/);
   });

@@ -25,9 +25,22 @@ export const TRANSITION_PROSE: Readonly<Record<string, string>> = {
   '(root)|unwatch|': 'stops tracking the stream on every later link (R20)',
   '(root)|suspend|': 'no greeted link to tell: no notice (R13)',
   '(root)|resume|': 'resets both attempt counters; a fresh link at once, no backoff (R13)',
-  '(root)|close|': "closed's entry rejects everything (R14)",
+  '(root)|close|': "closed's entry rejects everything and removes it from the store (R14, D7)",
+  '(root)|store.opened|':
+    'restores the session, the serial reservation, the positions and the unsettled messages, ahead of what was sent meanwhile; fires `restored` (D3)',
+  '(root)|store.busy|':
+    'another connection owns the store: reports `store-busy` once and waits (D5)',
+  '(root)|store.open-failed|fallsBackToMemory':
+    'the store cannot be opened: says so once (`store`) and goes on in memory (D6)',
+  '(root)|store.open-failed|': 'the store cannot be opened: reports `store` and closes (D6)',
+  '(root)|store.saved|': 'notes which writes are durable (D1)',
+  '(root)|store.write-failed|':
+    'rejects the messages the failed write was to save, with reason `store`: never sent unsaved (D6)',
 
   'connecting|resume|': 'ignored: a link is already being opened (R13)',
+
+  'connecting.restoring|always|storeSettled':
+    'the store opened (or there is none, or it fell back to memory): open a link (D3)',
 
   'connecting.opening|link.closed|isFatal':
     'the server refused this client for good: reports `fatal` and closes (R17)',
@@ -94,7 +107,12 @@ export const TRANSITION_PROSE: Readonly<Record<string, string>> = {
   'flushing|watch|': `${AS_RESUMING}, without holding back sends (R20)`,
   'flushing|ack.timeout|':
     'the oldest message in flight went unconfirmed for `ackTimeoutMs` on a link that is alive: reports a `timeout`; the link is replaced and the message resent with its id (R8, R16)',
-  'flushing|send|': 'joins the back of the queue and goes out as the window allows (R1, R4)',
+  'flushing|send|':
+    'joins the back of the queue and goes out as the window allows, once a store saved it (R1, R4, D1)',
+  'flushing|store.saved|':
+    'what waited for that write goes on the wire; saves the next unsaved ones the window has room for (D1)',
+  'flushing|store.write-failed|':
+    'rejects what the failed write was to save (D6); the rest goes on as the window allows',
   'flushing|link.verdicts|sendFailed':
     'settles the verdicts before the first `stale` (R6) or `retry` (R12) and reports that one (`stale` or `link`); it ends the link, and what follows it stays in flight to be requeued',
   'flushing|link.verdicts|':
@@ -114,6 +132,8 @@ export const TRANSITION_PROSE: Readonly<Record<string, string>> = {
   'open|unwatch|': AS_RESUMING,
   'open|watch|': AS_FLUSHING,
   'open|send|': AS_FLUSHING,
+  'open|store.saved|': AS_FLUSHING,
+  'open|store.write-failed|': AS_FLUSHING,
   'open|ack.timeout|': AS_FLUSHING,
   'open|link.verdicts|sendFailed': AS_FLUSHING,
   'open|link.verdicts|': AS_FLUSHING,

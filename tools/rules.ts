@@ -26,9 +26,12 @@ export const CODE_DIRS = [
 export const DOC_DIRS = ['docs'] as const;
 export const DOC_FILES = ['README.md'] as const;
 
-/** A rule id as code, tests and docs cite it: `R` and a number, as a word. */
-const CITATION = /\bR\d+\b/g;
-const HEADING = /^## (R\d+) (\S.*)$/;
+/**
+ * A rule id as code, tests and docs cite it, as a word: `R` and a number (holdfast.md,
+ * sessions.md) or `D` and a number (durable.md).
+ */
+const CITATION = /\b[RD]\d+\b/g;
+const HEADING = /^## ([RD]\d+) (\S.*)$/;
 const ENFORCED = '**Enforced by**';
 const TESTED = '**Tested by**';
 /** ``- `file`: `name`, `name` — note`` (the note is optional). */
@@ -99,7 +102,8 @@ export function parseCatalogue(markdown: string, path = CATALOGUE): Catalogue {
       return;
     }
     if (line.startsWith('#')) {
-      if (/^## R\d/.test(line)) problems.push(`${at}: a rule heading must be "## R<n> <title>"`);
+      if (/^## [RD]\d/.test(line))
+        problems.push(`${at}: a rule heading must be "## R<n> <title>" or "## D<n> <title>"`);
       rule = undefined;
       return;
     }
@@ -137,12 +141,17 @@ export function parseCatalogue(markdown: string, path = CATALOGUE): Catalogue {
   });
 
   const seen = new Set<string>();
-  rules.forEach((r, index) => {
+  // The R rules in turn, then the D rules in turn, each family from 1.
+  const counts = new Map<string, number>();
+  rules.forEach((r) => {
     const at = `${path}:${r.line}`;
     if (seen.has(r.id)) problems.push(`${at}: ${r.id} has a second section`);
     seen.add(r.id);
-    if (r.id !== `R${index + 1}`)
-      problems.push(`${at}: ${r.id} is out of order (R1, R2, … in turn)`);
+    const family = r.id[0] as string;
+    const expected = `${family}${(counts.get(family) ?? 0) + 1}`;
+    counts.set(family, (counts.get(family) ?? 0) + 1);
+    if (r.id !== expected || (family === 'R' && counts.has('D')))
+      problems.push(`${at}: ${r.id} is out of order (R1, R2, … in turn, then D1, D2, …)`);
     if (r.text.length === 0) problems.push(`${at}: ${r.id} does not say what the rule is`);
     if (r.enforcedBy.length === 0) problems.push(`${at}: ${r.id} has no ${ENFORCED} list`);
     if (r.testedBy.length === 0) problems.push(`${at}: ${r.id} has no ${TESTED} list`);

@@ -1,0 +1,147 @@
+/**
+ * Actions on the durable store (durable.md): open it with the machine, restore what it
+ * held (D3), say it is owned elsewhere (D5), note which writes are durable (D1), reject
+ * what could not be saved and close or go on in memory when it cannot be opened (D6),
+ * and keep the watched streams' positions in it. What is put and removed per message is
+ * asked where the outbox changes: `outbox.actions.ts` saves (D1), and every settled
+ * message is removed where it is emitted, in `parent.ts` (D2, D7).
+ */
+import { ConnectionError, DeliveryError } from './errors.js';
+import { enqueueAll, type OutboxEntry, UNSAVED } from './outbox.js';
+import { enqueueActions } from './parent.js';
+import { emptyQueue, pushAll, toArray } from './queue.js';
+
+export const storeActions = {
+  openStore: enqueueActions(({ context, enqueue }) => {
+    const { store, maxQueue } = context.options;
+    if (store !== undefined)
+      enqueue.spawnChild('store', { id: 'store', input: { store, maxQueue } });
+  }),
+  // The store opened: what it held goes first, in serial order, under its session; what
+  // the app sent meanwhile follows with serials above the reservation (D3).
+  restoreOutbox: enqueueActions(({ context, event, enqueue }) => {
+    if (event.type !== 'store.opened' || context.storeStatus !== 'opening') return;
+    const { outbox: held } = event;
+    const session = held.session ?? context.session;
+    let nextSerial = held.reserved + 1;
+    const restored: OutboxEntry[] = held.messages.map((message) => ({
+      id: message.id,
+      serial: message.serial,
+      data: message.data,
+      json: message.json,
+      retry: message.retry,
+      // Saved as sent: it may have reached the server; it may go out again at once.
+      attempts: message.sent ? 1 : 0,
+      savedAt: message.sent ? 0 : UNSAVED,
+    }));
+    // Sent while the store was opening: never saved, never on the wire; numbered anew.
+    const waiting = toArray(context.outbox.queue).map((entry) => ({
+      ...entry,
+      serial: nextSerial++,
+    }));
+    const change = enqueueAll(
+      { queue: pushAll(emptyQueue(), restored), inFlight: context.outbox.inFlight },
+      waiting,
+      context.options,
+    );
+    let { positions } = context;
+    for (const { stream, seq, epoch } of held.positions) {
+      // A stream the app watched or unwatched since the start keeps the app's word.
+      if (!positions.has(stream) && !positions.isUnwatched(stream))
+        positions = positions.watch(stream, seq, epoch);
+    }
+    enqueue.assign({
+      session,
+      nextSerial,
+      outbox: change.outbox,
+      positions,
+      storeStatus: 'ready',
+      storeSaved: 0,
+    });
+    const overflow = held.overflow.map(overflowed);
+    enqueue.emit({ type: 'restored', messages: [...restored, ...overflow] });
+    if (held.problems.length > 0)
+      enqueue.emit({ type: 'error', error: ConnectionError.storeProblems(held.problems) });
+    const remove = [...held.unreadable];
+    enqueue.sendTo('store', {
+      type: 'store.write',
+      request: 0,
+      ...(held.session === undefined ? { session } : {}),
+      put: waiting.map(({ id, serial, json, retry }) => ({ id, serial, json, retry, sent: false })),
+      remove,
+      positions,
+    });
+    // Past maxQueue: told, and removed (the emit removes them from the store).
+    for (const message of overflow)
+      enqueue.emit({
+        type: 'dropped',
+        message,
+        error: DeliveryError.overflow(message.id, context.options.maxQueue, 'full'),
+      });
+    for (const drop of change.dropped) enqueue.emit({ type: 'dropped', ...drop });
+  }),
+  reportStoreBusy: enqueueActions(({ enqueue }) =>
+    enqueue.emit({ type: 'error', error: ConnectionError.storeBusy() }),
+  ),
+  fallBackToMemory: enqueueActions(({ event, enqueue }) => {
+    if (event.type !== 'store.open-failed') return;
+    // Sendable at once: nothing waits for a store any more.
+    enqueue.assign({ storeStatus: 'memory', storeSaved: UNSAVED });
+    enqueue.stopChild('store');
+    enqueue.emit({ type: 'error', error: ConnectionError.storeFailed('open', event.error, true) });
+  }),
+  closeAsStoreFailed: enqueueActions(({ event, enqueue }) => {
+    if (event.type !== 'store.open-failed') return;
+    const error = ConnectionError.storeFailed('open', event.error);
+    enqueue.assign({ closedBy: error });
+    enqueue.emit({ type: 'error', error });
+  }),
+  noteStoreSaved: enqueueActions(({ context, event, enqueue }) => {
+    if (event.type === 'store.saved' && event.upTo > context.storeSaved)
+      enqueue.assign({ storeSaved: event.upTo });
+  }),
+  // A write failed: the messages it was to save as sent are rejected, never sent
+  // unsaved (D6). The rest go on: the next write may succeed.
+  rejectUnsaved: enqueueActions(({ context, event, enqueue }) => {
+    if (event.type !== 'store.write-failed') return;
+    const saved = context.storeSaved;
+    const kept: OutboxEntry[] = [];
+    const lost: OutboxEntry[] = [];
+    for (const entry of toArray(context.outbox.queue)) {
+      if (entry.savedAt > saved && entry.savedAt <= event.upTo) lost.push(entry);
+      else kept.push(entry);
+    }
+    enqueue.assign({
+      outbox: { queue: pushAll(emptyQueue(), kept), inFlight: context.outbox.inFlight },
+      storeSaved: Math.max(saved, event.upTo),
+    });
+    enqueue.emit({
+      type: 'error',
+      error: ConnectionError.storeFailed('write', event.error, false, lost.length),
+    });
+    for (const message of lost)
+      enqueue.emit({
+        type: 'dropped',
+        message,
+        error: DeliveryError.unsaved(message.id, event.error),
+      });
+  }),
+  // The watched streams' positions, written with the next batch (not per frame).
+  savePositions: enqueueActions(({ context, enqueue }) => {
+    if (context.storeStatus === 'ready')
+      enqueue.sendTo('store', { type: 'store.write', request: 0, positions: context.positions });
+  }),
+};
+
+/** A restored message past `maxQueue`. */
+function overflowed(message: {
+  id: string;
+  serial: number;
+  data: unknown;
+  json: string;
+  retry: boolean;
+  sent: boolean;
+}): OutboxEntry {
+  const { id, serial, data, json, retry, sent } = message;
+  return { id, serial, data, json, retry, attempts: sent ? 1 : 0, savedAt: UNSAVED };
+}
