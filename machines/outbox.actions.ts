@@ -52,6 +52,8 @@ function enqueueSent(
   context: ConnectionContext,
   event: OutgoingMessage | { messages: readonly OutgoingMessage[] },
   savedAt: number,
+  /** How many of the new entries get `savedAt`; the rest are `UNSAVED`. */
+  marked = Number.POSITIVE_INFINITY,
 ): OutboxChange & { nextSerial: number; entries: readonly OutboxEntry[] } {
   const messages = 'messages' in event ? event.messages : [event];
   const { createId, maxMessageBytes } = context.options;
@@ -77,7 +79,7 @@ function enqueueSent(
       retry: message.retry !== false,
       attempts: 0,
       tag: message.tag,
-      savedAt,
+      savedAt: entries.length < marked ? savedAt : UNSAVED,
     };
     if (problem === undefined) entries.push(entry);
     else refused.push({ message: entry, error: problem });
@@ -149,20 +151,40 @@ export const outboxActions = {
   // a store, the new messages are saved as sent first and go out once that is durable.
   enqueueAndSend: enqueueActions(({ context, event, enqueue }) => {
     if (event.type !== 'send') return;
-    const saving = context.storeStatus === 'ready';
-    const request = saving ? context.storeRequested + 1 : 0;
-    const queued = enqueueSent(context, event, request);
     const { maxInFlight } = context.options;
-    const { outbox, sent } = takeForSending(queued.outbox, maxInFlight, context.storeSaved);
-    if (outbox !== context.outbox) enqueue.assign({ outbox, nextSerial: queued.nextSerial });
-    if (saving && queued.entries.length > 0) {
-      enqueue.assign({ storeRequested: request });
-      enqueue.sendTo('store', { type: 'store.write', request, put: stored(queued.entries, true) });
+    if (context.storeStatus !== 'ready') {
+      const queued = enqueueSent(context, event, 0);
+      const { outbox, sent } = takeForSending(queued.outbox, maxInFlight, context.storeSaved);
+      if (outbox !== context.outbox) enqueue.assign({ outbox, nextSerial: queued.nextSerial });
+      for (const drop of queued.dropped) enqueue.emit({ type: 'dropped', ...drop });
+      if (sent.length === 0) return;
+      enqueue.sendTo('link', { type: 'link.send', messages: onTheWire(sent) });
+      if (context.outbox.inFlight.size === 0) armAckTimer(enqueue, context);
+      return;
+    }
+    // With a store: those the window will take are saved as sent, to go out once that is
+    // durable (D1); the rest as unsent, saved as sent later by `pump`. So a message saved
+    // as sent is one that may have reached the server, and no other.
+    const request = context.storeRequested + 1;
+    const { queue, inFlight } = context.outbox;
+    const room = Math.max(0, maxInFlight - inFlight.size - queue.size);
+    const queued = enqueueSent(context, event, request, room);
+    if (queued.outbox !== context.outbox)
+      enqueue.assign({ outbox: queued.outbox, nextSerial: queued.nextSerial });
+    const { entries } = queued;
+    if (entries.length > 0) {
+      const asSent = Math.min(room, entries.length);
+      if (asSent > 0) enqueue.assign({ storeRequested: request });
+      enqueue.sendTo('store', {
+        type: 'store.write',
+        request: asSent > 0 ? request : 0,
+        put:
+          asSent === entries.length
+            ? stored(entries, true)
+            : [...stored(entries.slice(0, asSent), true), ...stored(entries.slice(asSent), false)],
+      });
     }
     for (const drop of queued.dropped) enqueue.emit({ type: 'dropped', ...drop });
-    if (sent.length === 0) return;
-    enqueue.sendTo('link', { type: 'link.send', messages: onTheWire(sent) });
-    if (context.outbox.inFlight.size === 0) armAckTimer(enqueue, context);
   }),
   // Every verdict up to the first that ends the link, in order: confirmations resolve
   // their sends, refusals drop theirs (R11). What follows a link failure stays in flight

@@ -24,7 +24,7 @@ export const storeActions = {
     const { outbox: held } = event;
     const session = held.session ?? context.session;
     let nextSerial = held.reserved + 1;
-    const restored: OutboxEntry[] = held.messages.map((message) => ({
+    const all: OutboxEntry[] = held.messages.map((message) => ({
       id: message.id,
       serial: message.serial,
       data: message.data,
@@ -34,6 +34,9 @@ export const storeActions = {
       attempts: message.sent ? 1 : 0,
       savedAt: message.sent ? 0 : UNSAVED,
     }));
+    // A notice that may have been sent already is never sent again (R9).
+    const once = all.filter((entry) => !entry.retry && entry.attempts > 0);
+    const restored = once.length === 0 ? all : all.filter((entry) => !once.includes(entry));
     // Sent while the store was opening: never saved, never on the wire; numbered anew.
     const waiting = toArray(context.outbox.queue).map((entry) => ({
       ...entry,
@@ -59,7 +62,7 @@ export const storeActions = {
       storeSaved: 0,
     });
     const overflow = held.overflow.map(overflowed);
-    enqueue.emit({ type: 'restored', messages: [...restored, ...overflow] });
+    enqueue.emit({ type: 'restored', messages: [...all, ...overflow] });
     if (held.problems.length > 0)
       enqueue.emit({ type: 'error', error: ConnectionError.storeProblems(held.problems) });
     const remove = [...held.unreadable];
@@ -78,6 +81,8 @@ export const storeActions = {
         message,
         error: DeliveryError.overflow(message.id, context.options.maxQueue, 'full'),
       });
+    for (const message of once)
+      enqueue.emit({ type: 'dropped', message, error: DeliveryError.notRetried(message.id) });
     for (const drop of change.dropped) enqueue.emit({ type: 'dropped', ...drop });
   }),
   reportStoreBusy: enqueueActions(({ enqueue }) =>

@@ -19,6 +19,7 @@ const ENTRY_FILES: Record<string, string> = {
   'holdfast/sse': 'adapters/sse.ts',
   'holdfast/server': 'src/server/index.ts',
   'holdfast/browser': 'src/browser.ts',
+  'holdfast/node': 'src/node.ts',
 };
 
 /**
@@ -32,6 +33,10 @@ const FRAGMENT_PRELUDES: Record<string, string[]> = {
     'declare const conn: Connection;',
   ],
   'Reference server': ['declare function save(message: unknown): void;'],
+  'Durable outbox': [
+    'declare function showSent(data: unknown): void;',
+    'declare function showFailed(error: unknown): void;',
+  ],
   API: [
     "import { type ConnectionOptions, createConnection, type Transport } from 'holdfast';",
     'declare const transport: Transport;',

@@ -234,6 +234,42 @@ describe('D3 restored in order', () => {
     expect(h.received()).toEqual(['good']);
     expect(h.conn.state).toBe('open');
   });
+  it('D3 a restored notice (retry false) that may have been sent is rejected as not-retried, never sent again', async () => {
+    const store = memoryStore();
+    const server = createMemoryServer({ record: true, heartbeatMs: 0 });
+    const first = harness({
+      connection: { store, transport: server.transport({ maxInFlight: 1 }) },
+    });
+    await first.advance(0);
+    server.behave({ send: 'hold' });
+    first.conn.send('typing', { id: 'typing', retry: false });
+    first.conn.send('queued-notice', { id: 'queued-notice', retry: false });
+    await first.advance(0);
+    expect(store.snapshot().messages.map((m) => [m.id, m.sent])).toEqual([
+      ['typing', true],
+      ['queued-notice', false],
+    ]);
+    first.conn.actor.stop();
+    await store.close();
+    server.behave({ send: 'ok' });
+    const second = harness({ connection: { store, transport: server.transport() } });
+    const settled: Record<string, string> = {};
+    second.conn.on('restored', (messages) => {
+      for (const m of messages)
+        m.settled.then(
+          () => {
+            settled[m.id] = 'ok';
+          },
+          (error) => {
+            settled[m.id] = error.reason;
+          },
+        );
+    });
+    await second.advance(0);
+    // The first was on the wire; the second waited behind it (window 1), never sent.
+    expect(settled).toEqual({ typing: 'not-retried', 'queued-notice': 'ok' });
+    expect(server.received.map((m) => m.id)).toEqual(['queued-notice']);
+  });
 });
 
 describe('D5 one owner', () => {
