@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createActor, SimulatedClock, sendTo, setup } from 'xstate';
 import { createMemoryServer } from '../adapters/memory.js';
+import { memoryStore } from '../adapters/memory-store.js';
 import { chatMachine } from '../examples/embedded.js';
 import { type ConnectionParentEvent, connectionMachine } from '../src/index.js';
 import { settle } from './support/settle.js';
@@ -42,6 +43,38 @@ describe('embedding', () => {
     expect(chat.getSnapshot().status).toBe('done');
     expect(chat.getSnapshot().context.status).toBe('closed');
     expect(server.live).toEqual([]);
+  });
+
+  it('with a store, a parent hears holdfast.restored with what the store held, and every settle removes it from the store', async () => {
+    const store = memoryStore();
+    await store.open();
+    await store.write({
+      session: 'a-stored-session-id-22',
+      reserved: 1000,
+      put: [{ id: 'left', serial: 7, json: '"from last time"', retry: true, sent: false }],
+    });
+    await store.close();
+    const heard: ConnectionParentEvent[] = [];
+    const server = createMemoryServer({ heartbeatMs: 0, record: true });
+    const parent = setup({ actors: { connection: connectionMachine } }).createMachine({
+      invoke: {
+        src: 'connection',
+        input: () => ({ transport: server.transport(), store, notifyParent: true }),
+      },
+      on: { '*': { actions: ({ event }) => heard.push(event as ConnectionParentEvent) } },
+    });
+    const actor = createActor(parent).start();
+    await settle();
+    await settle();
+    const restored = heard.find((e) => e.type === 'holdfast.restored');
+    expect(restored?.type === 'holdfast.restored' && restored.messages.map((m) => m.data)).toEqual([
+      'from last time',
+    ]);
+    expect(server.receivedBy('a-stored-session-id-22').map((m) => [m.id, m.serial])).toEqual([
+      ['left', 7],
+    ]);
+    expect(store.snapshot().messages).toEqual([]);
+    actor.stop();
   });
 
   it('without notifyParent a parent hears nothing, and a root actor with it runs as usual', async () => {
