@@ -154,7 +154,11 @@ export function createFileStore(path: string, tuning: FileStoreTuning): OutboxSt
           const wait = whenReleased(dir, taking.number, tuning.pollMs);
           waits.add(wait);
           void wait.released.then(() => waits.delete(wait));
-          return { status: 'busy', released: wait.released };
+          const cancel = () => {
+            wait.stop();
+            waits.delete(wait);
+          };
+          return { status: 'busy', released: wait.released, cancel };
         }
         let loaded: Awaited<ReturnType<typeof load>>;
         try {

@@ -137,7 +137,14 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): IndexedDbSt
       const { factory, owners } = platform();
       const closesBefore = closes;
       const got = await owners.acquire();
-      if ('busy' in got) return { status: 'busy', released: got.busy };
+      if ('busy' in got)
+        return {
+          status: 'busy',
+          released: got.busy,
+          cancel: () => {
+            owners.releaseAll().catch(() => undefined);
+          },
+        };
       try {
         const outbox = readOutbox(await readAll(await connect(factory)));
         if (closes !== closesBefore) throw new Error('close() was called while opening');

@@ -57,8 +57,15 @@ export function memoryStore(): MemoryStore {
     },
     async open(): Promise<StoreOpening> {
       if (owned) {
-        const released = new Promise<void>((resolve) => waiting.push(resolve));
-        return { status: 'busy', released };
+        let wake: () => void = () => {};
+        const released = new Promise<void>((resolve) => {
+          wake = resolve;
+          waiting.push(resolve);
+        });
+        const cancel = () => {
+          waiting = waiting.filter((resolve) => resolve !== wake);
+        };
+        return { status: 'busy', released, cancel };
       }
       owned = true;
       return { status: 'open', outbox: snapshot() };

@@ -81,7 +81,16 @@ export type StoreOpening =
    * (it never rejects, and may stay pending after `close()`); the connection then calls
    * `open()` again.
    */
-  | { readonly status: 'busy'; readonly released: Promise<void> };
+  | {
+      readonly status: 'busy';
+      readonly released: Promise<void>;
+      /**
+       * Withdraw this wait (stop polling, drop a lock request); `released` may then never
+       * resolve. Called when the connection closes while it waits. Optional: a store whose
+       * waits cost nothing may leave it out.
+       */
+      readonly cancel?: () => void;
+    };
 
 /** A durable home for one connection's outbox. */
 export interface OutboxStore {
@@ -100,9 +109,10 @@ export interface OutboxStore {
    */
   write(batch: StoreBatch): Promise<void>;
   /**
-   * Let go of ownership, and withdraw a wait begun by a `busy` answer; what is stored
-   * stays for the next owner. A connection calls it when it closes, whatever `open()`
-   * answered. Idempotent.
+   * Let go of ownership; what is stored stays for the next owner. A connection calls it
+   * once, when it lets go, and only if `open()` answered `open` (a shared store cannot
+   * tell its callers apart: a waiter withdraws with the `busy` answer's `cancel`). The
+   * provided stores also withdraw a wait here. Idempotent.
    */
   close(): Promise<void>;
 }

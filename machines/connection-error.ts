@@ -181,7 +181,9 @@ export class ConnectionError extends HoldfastError {
     const what =
       during === 'open'
         ? `the store could not be opened${fallback ? '; going on in memory (storeFallback), so nothing outlives this process' : ''}`
-        : `a store write failed; ${count ?? 0} message(s) it held were rejected unsent`;
+        : count
+          ? `a store write failed; the ${count} message(s) it was to save were rejected unsent`
+          : 'a store write failed; the removals and positions it held go with the next write';
     return new ConnectionError('store', `holdfast: ${what} (${describeError(cause)})`, {
       cause,
       ...(count === undefined ? {} : { count }),

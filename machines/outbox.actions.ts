@@ -52,7 +52,7 @@ function enqueueSent(
   context: ConnectionContext,
   event: OutgoingMessage | { messages: readonly OutgoingMessage[] },
   savedAt: number,
-  /** How many of the new entries get `savedAt`; the rest are `UNSAVED`. */
+  /** New notices (`retry: false`) past this many entries are `UNSAVED`; the rest get `savedAt`. */
   marked = Number.POSITIVE_INFINITY,
 ): OutboxChange & { nextSerial: number; entries: readonly OutboxEntry[] } {
   const messages = 'messages' in event ? event.messages : [event];
@@ -79,7 +79,7 @@ function enqueueSent(
       retry: message.retry !== false,
       attempts: 0,
       tag: message.tag,
-      savedAt: entries.length < marked ? savedAt : UNSAVED,
+      savedAt: message.retry === false && entries.length >= marked ? UNSAVED : savedAt,
     };
     if (problem === undefined) entries.push(entry);
     else refused.push({ message: entry, error: problem });
@@ -90,6 +90,19 @@ function enqueueSent(
     dropped: refused.length === 0 ? change.dropped : [...refused, ...change.dropped],
     nextSerial,
     entries,
+  };
+}
+
+/**
+ * Where saving head messages as sent stops: at a notice (`retry: false`) past the room in
+ * the window — a notice is saved as sent only when it surely goes out next.
+ */
+function markingStops(room: number): (entry: OutboxEntry) => boolean {
+  let index = 0;
+  return (entry) => {
+    const stop = entry.savedAt !== UNSAVED || (!entry.retry && index >= room);
+    index++;
+    return stop;
   };
 }
 
@@ -128,12 +141,12 @@ export const outboxActions = {
     const { maxInFlight } = context.options;
     const { outbox, sent } = takeForSending(context.outbox, maxInFlight, context.storeSaved);
     let next = outbox;
-    // Messages the store holds as unsent (queued offline, restored) that the window has
-    // room for: saved as sent first, then sent once that write is durable (D1).
+    // Messages the store holds as unsent (queued offline, restored) at the head: saved as
+    // sent first, in one write, then sent once it is durable (D1).
     const room = maxInFlight - outbox.inFlight.size;
     if (context.storeStatus === 'ready' && room > 0 && peek(outbox.queue)?.savedAt === UNSAVED) {
       const request = context.storeRequested + 1;
-      const { taken, rest } = takeFront(outbox.queue, room, (e) => e.savedAt !== UNSAVED);
+      const { taken, rest } = takeFront(outbox.queue, Number.POSITIVE_INFINITY, markingStops(room));
       const marked = taken.map((entry) => ({ ...entry, savedAt: request }));
       next = { queue: unshiftAll(rest, marked), inFlight: outbox.inFlight };
       enqueue.assign({ storeRequested: request });
@@ -162,26 +175,29 @@ export const outboxActions = {
       if (context.outbox.inFlight.size === 0) armAckTimer(enqueue, context);
       return;
     }
-    // With a store: those the window will take are saved as sent, to go out once that is
-    // durable (D1); the rest as unsent, saved as sent later by `pump`. So a message saved
-    // as sent is one that may have reached the server, and no other.
+    // With a store, the new messages are saved as sent, to go out once that write is
+    // durable (D1): one write per tick. A notice (`retry: false`) is saved as sent only
+    // if the window will take it, so one that surely never left is not taken for one
+    // that may have (R9 after a restart); the rest wait for `pump` to save them as sent.
     const request = context.storeRequested + 1;
     const { queue, inFlight } = context.outbox;
-    const room = Math.max(0, maxInFlight - inFlight.size - queue.size);
+    const room = maxInFlight - inFlight.size - queue.size;
     const queued = enqueueSent(context, event, request, room);
     if (queued.outbox !== context.outbox)
       enqueue.assign({ outbox: queued.outbox, nextSerial: queued.nextSerial });
     const { entries } = queued;
     if (entries.length > 0) {
-      const asSent = Math.min(room, entries.length);
-      if (asSent > 0) enqueue.assign({ storeRequested: request });
+      enqueue.assign({ storeRequested: request });
       enqueue.sendTo('store', {
         type: 'store.write',
-        request: asSent > 0 ? request : 0,
-        put:
-          asSent === entries.length
-            ? stored(entries, true)
-            : [...stored(entries.slice(0, asSent), true), ...stored(entries.slice(asSent), false)],
+        request,
+        put: entries.map(({ id, serial, json, retry, savedAt }) => ({
+          id,
+          serial,
+          json,
+          retry,
+          sent: savedAt !== UNSAVED,
+        })),
       });
     }
     for (const drop of queued.dropped) enqueue.emit({ type: 'dropped', ...drop });

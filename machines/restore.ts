@@ -32,6 +32,17 @@ export interface RestoredOutbox {
 /** Most streams restored: every resource a peer's answer can grow is bounded. */
 export const MAX_RESTORED_STREAMS = 100_000;
 
+/** Messages read past `maxQueue` (rejected as overflow); the rest stay in the store. */
+const MESSAGES_OVER_LIMIT = 10_000;
+
+function lengthOf(value: unknown): number {
+  try {
+    return Array.isArray(value) ? value.length : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** Most problems listed one by one; the rest are counted. */
 const PROBLEMS_LISTED = 100;
 
@@ -46,10 +57,17 @@ function field(value: unknown, name: string): unknown {
   }
 }
 
-/** The elements of a peer's array, or undefined when it is none or reading it throws. */
-function elements(value: unknown): readonly unknown[] | undefined {
+/**
+ * The first `max` elements of a peer's array, or undefined when it is none or reading it
+ * throws. Never more: a hostile length (a proxy, a sparse array) costs nothing.
+ */
+function elements(value: unknown, max: number): readonly unknown[] | undefined {
   try {
-    return Array.isArray(value) ? Array.from(value) : undefined;
+    if (!Array.isArray(value)) return undefined;
+    const length = Math.min(value.length, max);
+    const out: unknown[] = [];
+    for (let i = 0; i < length; i++) out.push(value[i]);
+    return out;
   } catch {
     return undefined;
   }
@@ -63,7 +81,7 @@ export function checkStoredOutbox(outbox: unknown, maxQueue: number): RestoredOu
     if (problems.length < PROBLEMS_LISTED) problems.push(text);
     else unlisted++;
   };
-  for (const text of elements(field(outbox, 'problems')) ?? []) {
+  for (const text of elements(field(outbox, 'problems'), PROBLEMS_LISTED) ?? []) {
     problem(typeof text === 'string' ? text.slice(0, 500) : 'the store reported a problem');
   }
 
@@ -87,8 +105,13 @@ export function checkStoredOutbox(outbox: unknown, maxQueue: number): RestoredOu
   const unreadable: string[] = [];
   const ids = new Set<string>();
   const serials = new Set<number>();
-  const list = elements(field(outbox, 'messages'));
+  const storedMessages = field(outbox, 'messages');
+  const list = elements(storedMessages, maxQueue + MESSAGES_OVER_LIMIT);
   if (list === undefined) problem('its messages are not a list');
+  else if (list.length < lengthOf(storedMessages))
+    problem(
+      `it held more messages than can be read at once (${list.length}); the rest wait for a later start`,
+    );
   for (const [index, value] of (list ?? []).entries()) {
     let checked: StoredMessage | string;
     try {
@@ -126,7 +149,9 @@ export function checkStoredOutbox(outbox: unknown, maxQueue: number): RestoredOu
 
   const positions: StreamPosition[] = [];
   const streams = new Set<string>();
-  for (const [index, value] of (elements(field(outbox, 'positions')) ?? []).entries()) {
+  for (const [index, value] of (
+    elements(field(outbox, 'positions'), MAX_RESTORED_STREAMS) ?? []
+  ).entries()) {
     let checked: StreamPosition | string;
     try {
       checked = checkPosition(value, false);
@@ -134,7 +159,7 @@ export function checkStoredOutbox(outbox: unknown, maxQueue: number): RestoredOu
       checked = ' could not be read';
     }
     if (typeof checked === 'string') problem(`position ${index}${checked}; left out`);
-    else if (!streams.has(checked.stream) && positions.length < MAX_RESTORED_STREAMS) {
+    else if (!streams.has(checked.stream)) {
       streams.add(checked.stream);
       positions.push(checked);
     }

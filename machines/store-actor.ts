@@ -43,8 +43,11 @@ export type StoreEvent =
   | { type: 'store.open-failed'; error: unknown }
   /** Every request up to `upTo` is durable. */
   | { type: 'store.saved'; upTo: number }
-  /** The write holding the requests after the last saved one, up to `upTo`, failed. */
-  | { type: 'store.write-failed'; upTo: number; error: unknown };
+  /**
+   * The write holding the requests after the last saved one, up to `upTo`, failed;
+   * `ids`: the messages it was to save, none of them saved.
+   */
+  | { type: 'store.write-failed'; upTo: number; ids: readonly string[]; error: unknown };
 
 export interface StoreActorInput {
   store: OutboxStore;
@@ -72,6 +75,7 @@ export const storeActor = fromCallback<StoreCommand, StoreActorInput, StoreEvent
     let stopped = false;
     let opened = false;
     let busyAnswers = 0;
+    let cancelWait: (() => void) | undefined;
     let reserved = 0;
     let writing = false;
     let scheduled = false;
@@ -79,15 +83,27 @@ export const storeActor = fromCallback<StoreCommand, StoreActorInput, StoreEvent
     let afterStop: (() => void) | undefined;
     // The machine asked for more while the current write was on its way.
     let askedSince = false;
+    // After a stop, a failed write is tried once more (the close's removals, D7).
+    let retriedAfterStop = false;
 
     const tell = (event: StoreEvent) => {
       if (!stopped) sendBack(event);
     };
+    // Only an owner closes: a shared store cannot tell who calls (adapters/store.ts).
     const release = () => {
       try {
         Promise.resolve(store.close()).catch(() => {});
       } catch {
         // A store whose close() throws has let go or never will; either way we are done.
+      }
+    };
+    const withdraw = () => {
+      const cancel = cancelWait;
+      cancelWait = undefined;
+      try {
+        cancel?.();
+      } catch {
+        // Withdrawing is a courtesy to the store; a throw changes nothing here.
       }
     };
 
@@ -101,8 +117,8 @@ export const storeActor = fromCallback<StoreCommand, StoreActorInput, StoreEvent
       opening.then(
         (answer) => {
           const status = field(answer, 'status');
-          if (stopped) return release();
           if (status === 'open') {
+            if (stopped) return release();
             const outbox = checkStoredOutbox(field(answer, 'outbox'), maxQueue);
             opened = true;
             reserved = outbox.reserved;
@@ -110,11 +126,17 @@ export const storeActor = fromCallback<StoreCommand, StoreActorInput, StoreEvent
             return;
           }
           const released = field(answer, 'released');
+          const cancel = field(answer, 'cancel');
           if (status === 'busy' && isThenable(released) && busyAnswers < BUSY_ANSWERS) {
+            cancelWait = typeof cancel === 'function' ? () => cancel.call(answer) : undefined;
+            if (stopped) return withdraw();
             if (busyAnswers++ === 0) tell({ type: 'store.busy' });
-            Promise.resolve(released).then(() => {
+            // Released, or its promise failed: either way, ask again.
+            const again = () => {
+              cancelWait = undefined;
               if (!stopped) open();
-            });
+            };
+            Promise.resolve(released).then(again, again);
             return;
           }
           tell({
@@ -137,9 +159,14 @@ export const storeActor = fromCallback<StoreCommand, StoreActorInput, StoreEvent
       scheduled = false;
       if (writing || !opened) return;
       const next = pending;
-      if (next.upTo === 0 && next.put.size === 0 && next.remove.size === 0) {
-        if (next.session === undefined && next.positions === undefined) return afterStop?.();
-      }
+      if (
+        next.upTo === 0 &&
+        next.put.size === 0 &&
+        next.remove.size === 0 &&
+        next.session === undefined &&
+        next.positions === undefined
+      )
+        return afterStop?.();
       pending = emptyBatch();
       const batch: {
         -readonly [K in keyof StoreBatch]: StoreBatch[K];
@@ -171,17 +198,25 @@ export const storeActor = fromCallback<StoreCommand, StoreActorInput, StoreEvent
         },
         (error: unknown) => {
           writing = false;
-          if (stopped) return afterStop?.();
-          // Removals are idempotent: they ride along with the next write the machine
-          // asks for (not one of their own: a store that keeps failing must not spin).
-          // Positions too, unless newer ones are waiting already.
-          for (const id of next.remove)
-            if (pending.remove.size < REMOVALS_KEPT) pending.remove.add(id);
+          // Removals are idempotent: they ride along with the next write (not one of
+          // their own: a store that keeps failing must not spin). Positions and the
+          // session too, unless newer ones are waiting already.
+          for (const id of next.remove) keepRemoval(id);
           if (pending.positions === undefined && next.positions !== undefined)
             pending.positions = next.positions;
           if (pending.session === undefined && next.session !== undefined)
             pending.session = next.session;
-          if (next.upTo > 0) tell({ type: 'store.write-failed', upTo: next.upTo, error });
+          tell({
+            type: 'store.write-failed',
+            upTo: next.upTo,
+            ids: [...next.put.keys()],
+            error,
+          });
+          if (stopped) {
+            if (retriedAfterStop) return afterStop?.();
+            retriedAfterStop = true;
+            return schedule();
+          }
           if (askedSince) schedule();
         },
       );
@@ -191,15 +226,28 @@ export const storeActor = fromCallback<StoreCommand, StoreActorInput, StoreEvent
       scheduled = true;
       queueMicrotask(flush);
     };
+    // Bounded while a write hangs: past the bound the oldest are given up (docs/decisions.md).
+    const keepRemoval = (id: string) => {
+      const { remove } = pending;
+      if (remove.size >= REMOVALS_KEPT) {
+        const oldest = remove.values().next();
+        if (!oldest.done) remove.delete(oldest.value);
+      }
+      remove.add(id);
+    };
 
     receive((command) => {
       const batch = pending;
       if (command.request > batch.upTo) batch.upTo = command.request;
       if (command.session !== undefined) batch.session = command.session;
-      for (const message of command.put ?? []) batch.put.set(message.id, message);
+      for (const message of command.put ?? []) {
+        // An id settled and then sent again (ids are free once settled): put it back.
+        batch.remove.delete(message.id);
+        batch.put.set(message.id, message);
+      }
       for (const id of command.remove ?? []) {
         batch.put.delete(id);
-        batch.remove.add(id);
+        keepRemoval(id);
       }
       if (command.positions !== undefined) batch.positions = command.positions;
       askedSince = true;
@@ -209,10 +257,11 @@ export const storeActor = fromCallback<StoreCommand, StoreActorInput, StoreEvent
     open();
 
     // Stopped (closed, or the actor let go): what was asked is still written, then the
-    // store is released for the next owner (D5, D7).
+    // store is let go for the next owner (D5, D7). A connection that never owned it only
+    // withdraws its wait; one whose open() is still on its way lets go when it answers.
     return () => {
       stopped = true;
-      if (!opened) return release();
+      if (!opened) return withdraw();
       afterStop = () => {
         afterStop = undefined;
         release();

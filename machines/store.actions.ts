@@ -35,8 +35,8 @@ export const storeActions = {
       savedAt: message.sent ? 0 : UNSAVED,
     }));
     // A notice that may have been sent already is never sent again (R9).
-    const once = all.filter((entry) => !entry.retry && entry.attempts > 0);
-    const restored = once.length === 0 ? all : all.filter((entry) => !once.includes(entry));
+    const once = new Set(all.filter((entry) => !entry.retry && entry.attempts > 0));
+    const restored = once.size === 0 ? all : all.filter((entry) => !once.has(entry));
     // Sent while the store was opening: never saved, never on the wire; numbered anew.
     const waiting = toArray(context.outbox.queue).map((entry) => ({
       ...entry,
@@ -65,16 +65,26 @@ export const storeActions = {
     enqueue.emit({ type: 'restored', messages: [...all, ...overflow] });
     if (held.problems.length > 0)
       enqueue.emit({ type: 'error', error: ConnectionError.storeProblems(held.problems) });
-    const remove = [...held.unreadable];
+    // What settles here is removed here: the emits below happen while the store is
+    // still opening for them (parent.ts removes only from a ready store).
+    const dropped = new Set(change.dropped.map((drop) => drop.message));
+    const fresh = new Set(waiting);
+    const remove = [
+      ...held.unreadable,
+      ...overflow.map((m) => m.id),
+      ...[...once].map((m) => m.id),
+      // Restored ones that fell out (drop-oldest); new ones were never saved.
+      ...[...dropped].filter((m) => !fresh.has(m)).map((m) => m.id),
+    ];
+    const saved = waiting.filter((entry) => !dropped.has(entry));
     enqueue.sendTo('store', {
       type: 'store.write',
       request: 0,
       ...(held.session === undefined ? { session } : {}),
-      put: waiting.map(({ id, serial, json, retry }) => ({ id, serial, json, retry, sent: false })),
+      put: saved.map(({ id, serial, json, retry }) => ({ id, serial, json, retry, sent: false })),
       remove,
       positions,
     });
-    // Past maxQueue: told, and removed (the emit removes them from the store).
     for (const message of overflow)
       enqueue.emit({
         type: 'dropped',
@@ -109,16 +119,19 @@ export const storeActions = {
   // unsaved (D6). The rest go on: the next write may succeed.
   rejectUnsaved: enqueueActions(({ context, event, enqueue }) => {
     if (event.type !== 'store.write-failed') return;
-    const saved = context.storeSaved;
+    const failed = new Set(event.ids);
     const kept: OutboxEntry[] = [];
     const lost: OutboxEntry[] = [];
+    // Only queued messages can wait for a write: none on the wire went unsaved.
     for (const entry of toArray(context.outbox.queue)) {
-      if (entry.savedAt > saved && entry.savedAt <= event.upTo) lost.push(entry);
+      if (failed.has(entry.id)) lost.push(entry);
       else kept.push(entry);
     }
     enqueue.assign({
-      outbox: { queue: pushAll(emptyQueue(), kept), inFlight: context.outbox.inFlight },
-      storeSaved: Math.max(saved, event.upTo),
+      ...(lost.length === 0
+        ? {}
+        : { outbox: { queue: pushAll(emptyQueue(), kept), inFlight: context.outbox.inFlight } }),
+      storeSaved: Math.max(context.storeSaved, event.upTo),
     });
     enqueue.emit({
       type: 'error',

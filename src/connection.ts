@@ -267,7 +267,8 @@ export function createConnection<TSend = unknown, TReceive = unknown>(
       return Promise.reject(invalidArgument('send() signal', 'an AbortSignal', signal));
     }
     const claim = given !== undefined || idsMayCollide;
-    if (claim && pending.has(id)) {
+    // A restored message still pending holds its id too (D3).
+    if (claim && (pending.has(id) || restored.has(id))) {
       return Promise.reject(
         new TypeError(`holdfast: send() id ${describeValue(id)} is already pending`),
       );
