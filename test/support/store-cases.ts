@@ -180,6 +180,23 @@ export const storeCases: readonly StoreCase[] = [
     },
   },
   {
+    name: 'a waiter that cancels its wait never takes the store: the owner keeps it',
+    async run(subject) {
+      const first = subject.store();
+      await opened(first);
+      const second = subject.store();
+      const busy = await second.open();
+      if (busy.status !== 'busy') assert.fail('the second opener is busy');
+      busy.cancel?.();
+      await first.write({ put: [message('a', 1)] });
+      await first.close();
+      assert.deepEqual(
+        (await reread(subject)).messages.map((m) => m.id),
+        ['a'],
+      );
+    },
+  },
+  {
     name: 'a write without owning the store is refused; close is idempotent',
     async run(subject) {
       const store = subject.store();
