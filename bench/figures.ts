@@ -28,7 +28,7 @@ export function untilOpen(conn: Connection): Promise<void> {
   });
 }
 
-async function sendAll(conn: Connection, count: number, payload: unknown): Promise<void> {
+export async function sendAll(conn: Connection, count: number, payload: unknown): Promise<void> {
   const sends: Promise<unknown>[] = [];
   for (let i = 0; i < count; i++) sends.push(conn.send(payload));
   await Promise.all(sends);

@@ -13,6 +13,7 @@ import {
 } from './figures.js';
 import { frameCost } from './frames.js';
 import { confirmedVsSocketIo } from './socketio.js';
+import { storeThroughput } from './store.js';
 
 export async function runBenchmarks(tiny: boolean) {
   const n = (full: number, small: number) => (tiny ? small : full);
@@ -25,6 +26,7 @@ export async function runBenchmarks(tiny: boolean) {
   const size = await sizes();
   const frames = await frameCost(n(20_000, 50), n(10_000, 100));
   const socketIo = await confirmedVsSocketIo(n(50_000, 50));
+  const stores = await storeThroughput(n(100_000, 50), n(5, 1));
   const overheadUs =
     (overhead['holdfast, 64 in flight'] ?? 0) - (overhead['direct link, 64 in flight'] ?? 0);
   const summary = {
@@ -40,10 +42,14 @@ export async function runBenchmarks(tiny: boolean) {
     frameCostRatio: frames.ratio,
     socketIoAppPacedRatio: socketIo.paced.ratio,
     socketIoBurstRatio: socketIo.burst.ratio,
+    memoryStoreRatio: stores.memoryRatio,
+    fileStoreRatio: stores.fileRatio,
+    memoryStoreWritesPerMsg: stores.memoryPerMessage.writes,
+    fileStoreWritesPerMsg: stores.filePerMessage.writes,
   };
   return {
     summary,
-    details: { overhead, ws, context, flushed, recovered, heap, size, frames, socketIo },
+    details: { overhead, ws, context, flushed, recovered, heap, size, frames, socketIo, stores },
   };
 }
 
@@ -107,6 +113,16 @@ if (isMain) {
       `${details.socketIo.burst.holdfastPerSec} vs ${details.socketIo.burst.socketIoPerSec} msg/s (all sent at once; ${details.socketIo.window} unconfirmed, the rest queued)`,
       '≥ 1.0',
     ],
+    ...(['memory', 'file'] as const).map((kind) => {
+      const perSec = kind === 'memory' ? details.stores.memoryPerSec : details.stores.filePerSec;
+      const per = details.stores[`${kind}PerMessage`];
+      return [
+        `confirmed WebSocket throughput, ${kind}Store / no store`,
+        f(kind === 'memory' ? summary.memoryStoreRatio : summary.fileStoreRatio),
+        `${perSec} vs ${details.stores.noStorePerSec} msg/s; ${f(per.writes, 4)} store writes per message (${f(per.puts)} puts, ${f(per.removes)} removals)`,
+        '—',
+      ];
+    }),
   ];
   console.table(
     rows.map(([figure, value, baseline, target]) => ({ figure, value, baseline, target })),

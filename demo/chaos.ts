@@ -24,10 +24,22 @@ export interface ChaosOptions {
   random: () => number;
   timeline: Timeline;
   everyMs: number;
+  /**
+   * --durable: every second fault kills a client that is still sending (no `close()`) and
+   * starts it again on its store; the clients take turns.
+   */
+  kills?: boolean;
 }
 
 /** Injects one random fault every `everyMs` until `stop()`, which also undoes lasting ones. */
-export function startChaos({ server, clients, random, timeline, everyMs }: ChaosOptions) {
+export function startChaos({
+  server,
+  clients,
+  random,
+  timeline,
+  everyMs,
+  kills = false,
+}: ChaosOptions) {
   const later = new Set<ReturnType<typeof setTimeout>>();
   const after = (ms: number, fn: () => void) => {
     const timer = setTimeout(() => {
@@ -76,7 +88,22 @@ export function startChaos({ server, clients, random, timeline, everyMs }: Chaos
   // Only the transports in this run are explained, in the order the clients were started.
   const kinds = [...new Set(clients.map((c) => c.transport))];
 
+  let ticks = 0;
+  let nextVictim = 0;
+  // The next client in turn that can be killed, preferring one with sends unconfirmed.
+  const kill = () => {
+    const turn = clients.map((_, i) => clients[(nextVictim + i) % clients.length] as ClientRun);
+    const candidates = turn.filter((c) => c.killable && c.kill !== undefined);
+    const client = candidates.find((c) => c.unsettled > 0) ?? candidates[0];
+    if (client?.kill === undefined) return false;
+    nextVictim = (clients.indexOf(client) + 1) % clients.length;
+    timeline.log(`chaos  kill ${client.name} (no close()) and start it again on its store`);
+    void client.kill();
+    return true;
+  };
+
   const timer = setInterval(() => {
+    if (kills && ++ticks % 2 === 0 && kill()) return;
     const fault = faults[Math.floor(random() * faults.length)] as Fault;
     timeline.log(`chaos  ${fault.name}`);
     for (const kind of kinds) {

@@ -6,7 +6,10 @@
  * stream both clients watch. Prints a timeline, then a table per client; exits 1 if
  * anything was lost, duplicated or reordered.
  *
- * Flags: --transport ws|sse|both  --messages N  --seed S  --chaos off|normal|heavy
+ * Flags (`--help` lists them): --transport ws|sse|both  --messages N  --seed S
+ *        --chaos off|normal|heavy
+ *        --durable (each client's outbox in a fileStore of its own; the chaos also kills
+ *        clients without close() and starts them again on their folder: demo/durable.ts)
  *        --json (stdout carries only the JSON report; the timeline and table go to stderr)
  *        --inspect (stream both machines to the Stately inspector on http://localhost:8080,
  *        then stay up until Ctrl-C)  --inspect-port N (8080)
@@ -17,6 +20,7 @@ import { sseTransport } from '../adapters/sse.js';
 import { webSocketTransport } from '../adapters/websocket.js';
 import { startChaos } from './chaos.js';
 import { type ClientRun, recordingServer, startClient } from './client.js';
+import { storeFolders } from './durable.js';
 import { startInspector, untilInterrupted } from './inspector.js';
 import { readOptions, seededRandom } from './options.js';
 import { anythingWrong, clientRows, printReport } from './report.js';
@@ -35,17 +39,24 @@ log(`server listening on ${listening.url} (seed ${options.seed}, chaos ${options
 const inspector = options.inspect ? startInspector(options.inspectPort) : undefined;
 if (inspector) log(`inspector: open ${inspector.url} in a browser to watch the machines live`);
 
-const inspect = inspector?.inspect;
+const folders = options.durable ? await storeFolders() : undefined;
+if (folders) log(`durable: each client's fileStore in ${folders.root}`);
+const common = {
+  messages: options.messages,
+  random,
+  log,
+  ...(inspector ? { inspect: inspector.inspect } : {}),
+};
 const clients: ClientRun[] = [];
 if (options.transport !== 'sse') {
   const transport = webSocketTransport({ url: listening.wsUrl, WebSocket });
-  clients.push(
-    startClient('ws-1', 'websocket', transport, options.messages, random, log, 5, inspect),
-  );
+  const storePath = folders?.pathOf('ws-1');
+  clients.push(startClient({ name: 'ws-1', kind: 'websocket', transport, ...common, storePath }));
 }
 if (options.transport !== 'ws') {
   const transport = sseTransport({ url: listening.sseUrl, EventSource });
-  clients.push(startClient('sse-1', 'sse', transport, options.messages, random, log, 5, inspect));
+  const storePath = folders?.pathOf('sse-1');
+  clients.push(startClient({ name: 'sse-1', kind: 'sse', transport, ...common, storePath }));
 }
 
 let published = 0;
@@ -59,6 +70,7 @@ const chaos =
         random,
         timeline,
         everyMs: options.chaos === 'heavy' ? 250 : 600,
+        kills: options.durable,
       });
 
 await Promise.all(clients.map((c) => c.finished));
@@ -89,6 +101,9 @@ if (inspector) {
   log('Ctrl-C: closing the clients, the server and the inspector');
 }
 for (const c of clients) c.conn.close();
+// Each store is let go after its connection closed; then its folder can go.
+await Promise.all(clients.map((c) => c.released));
+await folders?.remove();
 await listening.close();
 inspector?.stop();
 process.exit(anythingWrong(rows) ? 1 : 0);

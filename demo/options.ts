@@ -13,7 +13,32 @@ export interface DemoOptions {
   inspect: boolean;
   /** The inspector server's port (`--inspect-port`), so two runs or a test need not share 8080. */
   inspectPort: number;
+  /**
+   * Each client keeps its outbox in a `fileStore` (a temporary folder per client, removed
+   * at the end), and the chaos also kills clients without `close()` and starts them again.
+   */
+  durable: boolean;
 }
+
+export const USAGE = `npm run demo -- [flags]
+
+The reference server on 127.0.0.1, a WebSocket and an SSE client sending numbered
+messages under a seeded chaos schedule; exits 1 if anything was lost, duplicated or
+reordered.
+
+  --transport ws|sse|both   which clients run (both)
+  --messages N              messages per client (500)
+  --seed S                  seeds the chaos and the backoff jitter (1)
+  --chaos off|normal|heavy  a fault every 600 ms (normal) or 250 ms (heavy), or none
+  --durable                 each client keeps its outbox in a fileStore (a temporary folder
+                            per client, removed at the end); every second fault kills a
+                            client still sending (no close()) and starts it again on its
+                            folder, which restores what was saved
+  --json                    stdout is only the JSON report; the timeline goes to stderr
+  --inspect                 stream both machines to the Stately inspector, then stay up
+                            until Ctrl-C
+  --inspect-port N          the inspector's port (8080)
+  --help                    this text`;
 
 function fail(message: string): never {
   console.error(`demo: ${message}`);
@@ -21,6 +46,10 @@ function fail(message: string): never {
 }
 
 export function readOptions(argv: readonly string[]): DemoOptions {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE);
+    process.exit(0);
+  }
   const value = (name: string, fallback: string) => {
     const i = argv.indexOf(`--${name}`);
     if (i < 0) return fallback;
@@ -52,6 +81,7 @@ export function readOptions(argv: readonly string[]): DemoOptions {
     json: argv.includes('--json'),
     inspect: argv.includes('--inspect'),
     inspectPort,
+    durable: argv.includes('--durable'),
   };
 }
 

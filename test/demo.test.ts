@@ -1,6 +1,7 @@
 /** The main job, end to end: `npm run demo` on real sockets, small and seeded. */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { Console } from 'node:console';
+import { existsSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -103,6 +104,57 @@ describe('demo', () => {
     expect(stderr).toMatch(/chaos {2}/);
     expect(stderr).toMatch(/Nothing lost, duplicated or reordered/);
   }, 60_000);
+
+  it('with --durable, kills clients without close() and restarts them on their fileStore: nothing lost, duplicated or reordered, messages restored, folders removed', async () => {
+    const { code, stdout, stderr } = await runDemo([
+      '--durable',
+      '--messages',
+      '300',
+      '--chaos',
+      'heavy',
+      '--seed',
+      '5',
+      '--json',
+    ]);
+    const report = JSON.parse(stdout);
+    expect(code, stderr).toBe(0);
+    let restarts = 0;
+    let restored = 0;
+    for (const client of report.clients) {
+      expect(client).toMatchObject({
+        sent: 300,
+        duplicates: 0,
+        outOfOrder: 0,
+        lost: 0,
+        unsavedArrived: 0,
+      });
+      // Expected: sent, less what a kill caught before its save; each delivered or dropped.
+      expect(client.expected + client.unsaved).toBe(300);
+      expect(client.delivered + client.dropped).toBe(client.expected);
+      restarts += client.restarts;
+      restored += client.restored;
+    }
+    expect(restarts).toBeGreaterThanOrEqual(1);
+    expect(restored).toBeGreaterThanOrEqual(1);
+    expect(stderr).toMatch(/chaos {2}kill (ws|sse)-1 \(no close\(\)\)/);
+    // A restart goes on with the session it had, so the server knows its serials (D4).
+    expect(stderr).toMatch(
+      /restarted on the same folder: [1-9]\d* message\(s\) restored, session kept/,
+    );
+    expect(stderr).not.toMatch(/session NEW/);
+    expect(stderr).toMatch(/durable: [1-9]\d* restart\(s\).*[1-9]\d* message\(s\) restored/);
+    expect(stderr).toMatch(/Nothing lost, duplicated or reordered/);
+    const folder = /fileStore in (\S+)/.exec(stderr)?.[1];
+    expect(folder).toBeDefined();
+    expect(existsSync(folder as string)).toBe(false);
+  }, 60_000);
+
+  it('with --help, lists every flag and exits 0', async () => {
+    const { code, stdout } = await runDemo(['--help']);
+    expect(code).toBe(0);
+    for (const flag of ['--transport', '--messages', '--seed', '--chaos', '--durable', '--json'])
+      expect(stdout).toContain(flag);
+  });
 
   it('refuses a bad flag with a message that names it', async () => {
     const { code, stderr } = await runDemo(['--transport', 'carrier-pigeon']);
