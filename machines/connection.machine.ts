@@ -132,6 +132,8 @@ const usable = {
   },
 } as const;
 
+const NONE: ReadonlySet<string> = new Set();
+
 /** The context a connection starts with; a store's session replaces the option's (D3). */
 function initialContext(options: ResolvedOptions): ConnectionContext {
   const durable = options.store !== undefined;
@@ -146,6 +148,7 @@ function initialContext(options: ResolvedOptions): ConnectionContext {
     nextSerial: 1,
     session: options.session,
     storeStatus: durable ? 'opening' : 'memory',
+    watchedUnpositioned: NONE,
     storeRequested: 0,
     storeSaved: durable ? 0 : UNSAVED,
     authRefused: false,

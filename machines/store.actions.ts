@@ -49,8 +49,14 @@ export const storeActions = {
     );
     let { positions } = context;
     for (const { stream, seq, epoch } of held.positions) {
-      // A stream the app watched or unwatched since the start keeps the app's word.
-      if (!positions.has(stream) && !positions.isUnwatched(stream))
+      // A stream the app watched at a position, or unwatched, since the start keeps the
+      // app's word; one it watched without a position takes the store's.
+      if (context.watchedUnpositioned.has(stream) && positions.get(stream) === 0)
+        positions =
+          epoch === undefined
+            ? positions.advance(stream, seq)
+            : positions.inEpoch(stream, epoch, seq);
+      else if (!positions.has(stream) && !positions.isUnwatched(stream))
         positions = positions.watch(stream, seq, epoch);
     }
     enqueue.assign({
@@ -60,6 +66,7 @@ export const storeActions = {
       positions,
       storeStatus: 'ready',
       storeSaved: 0,
+      watchedUnpositioned: new Set<string>(),
     });
     const overflow = held.overflow.map(overflowed);
     enqueue.emit({ type: 'restored', messages: [...all, ...overflow] });

@@ -14,6 +14,11 @@ export const streamActions = {
     enqueue.assign({
       positions: context.positions.watch(event.stream, event.seq ?? 0, event.epoch),
     });
+    // No position given while a store opens: the store's, if it has one, wins (D3).
+    if (event.seq === undefined && context.storeStatus === 'opening')
+      enqueue.assign({
+        watchedUnpositioned: new Set(context.watchedUnpositioned).add(event.stream),
+      });
   }),
   resumeWatchedStream: enqueueActions(({ context, event, enqueue }) => {
     // Only a stream that was not watched yet; the link already resumed the others.

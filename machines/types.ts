@@ -34,6 +34,11 @@ export interface ConnectionContext {
    * (waiting for the store: the machine stays in connecting) or `ready`.
    */
   readonly storeStatus: 'memory' | 'opening' | 'ready';
+  /**
+   * Streams the app watched without a position while the store was opening: a position
+   * the store restores replaces theirs (D3). Empty once the store opened.
+   */
+  readonly watchedUnpositioned: ReadonlySet<string>;
   /** The number of the last store write request that must become durable. */
   readonly storeRequested: number;
   /**

@@ -62,6 +62,7 @@ export interface Connection<TSend = unknown, TReceive = unknown> {
   /**
    * Resume this stream from `fromSeq` on every new link (and at once on a usable one).
    * `epoch`: the epoch `fromSeq` counts in, from an earlier `positions()` (protocol v2).
+   * Without `fromSeq`: from 0, or, with a store, from where the store says it was (D3).
    */
   watch(stream: string, fromSeq?: number, epoch?: string): void;
   /** Stop tracking a stream. */
@@ -327,12 +328,12 @@ export function createConnection<TSend = unknown, TReceive = unknown>(
       return actor.getSnapshot().context.session;
     },
 
-    watch(stream, fromSeq = 0, epoch) {
+    watch(stream, fromSeq, epoch) {
       // The limit both ends agree on: a server refuses a longer name in every resume.
       if (typeof stream !== 'string' || stream === '' || stream.length > 256) {
         throw invalidArgument('watch() stream', 'a string of 1–256 characters', stream);
       }
-      if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) {
+      if (fromSeq !== undefined && (!Number.isSafeInteger(fromSeq) || fromSeq < 0)) {
         throw invalidArgument('watch() fromSeq', 'an integer ≥ 0', fromSeq);
       }
       if (
@@ -340,11 +341,13 @@ export function createConnection<TSend = unknown, TReceive = unknown>(
         (typeof epoch !== 'string' || epoch.length < 1 || epoch.length > 64)
       )
         throw invalidArgument('watch() epoch', 'a string of 1–64 characters', epoch);
-      command(
-        epoch === undefined
-          ? { type: 'watch', stream, seq: fromSeq }
-          : { type: 'watch', stream, seq: fromSeq, epoch },
-      );
+      // Without `fromSeq` the machine starts at 0, or where a store says this stream was.
+      command({
+        type: 'watch',
+        stream,
+        ...(fromSeq === undefined ? {} : { seq: fromSeq }),
+        ...(epoch === undefined ? {} : { epoch }),
+      });
     },
     unwatch(stream) {
       command({ type: 'unwatch', stream });

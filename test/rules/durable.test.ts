@@ -272,6 +272,35 @@ describe('D3 restored in order', () => {
   });
 });
 
+describe('D3 positions', () => {
+  it('D3 a stream watched without a position before the store opened goes on from the stored one; one watched at a position keeps it', async () => {
+    const store = memoryStore();
+    await store.open();
+    await store.write({
+      positions: [
+        { stream: 'feed', seq: 5, epoch: 'e1' },
+        { stream: 'mine', seq: 7 },
+        { stream: 'other', seq: 2 },
+      ],
+    });
+    await store.close();
+    // No link is greeted: the positions are the restored ones, no server's resume yet.
+    const h = harness({ connection: { store }, server: { behaviour: { connect: 'hold' } } });
+    h.conn.watch('feed');
+    h.conn.watch('mine', 3);
+    await h.advance(0);
+    expect(h.conn.positions()).toEqual([
+      { stream: 'feed', seq: 5, epoch: 'e1' },
+      { stream: 'mine', seq: 3 },
+      { stream: 'other', seq: 2 },
+    ]);
+    // Once the store opened, a watch without a position starts at 0 as always.
+    h.conn.unwatch('other');
+    h.conn.watch('late');
+    expect(h.conn.positions().find((p) => p.stream === 'late')?.seq).toBe(0);
+  });
+});
+
 describe('D5 one owner', () => {
   it('D5 a second connection on an owned store reports store-busy once, queues, and takes over what the owner left when it closes', async () => {
     const store = memoryStore();
