@@ -240,6 +240,7 @@ export const connectionMachine = connectionSetup.createMachine({
         'reportUnconfirmedWrites',
         'cancelAckTimer',
         'rejectEverything',
+        'stopStore',
         'announceClosed',
       ],
     },

@@ -102,6 +102,8 @@ export const storeActions = {
       enqueue.emit({ type: 'dropped', message, error: DeliveryError.notRetried(message.id) });
     for (const drop of change.dropped) enqueue.emit({ type: 'dropped', ...drop });
   }),
+  // Closed: the store child writes what it was asked (the removals of D7), then lets go.
+  stopStore: enqueueActions(({ enqueue }) => enqueue.stopChild('store')),
   reportStoreBusy: enqueueActions(({ enqueue }) =>
     enqueue.emit({ type: 'error', error: ConnectionError.storeBusy() }),
   ),
