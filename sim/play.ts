@@ -7,8 +7,15 @@ import type { InboundFrame, MemoryServer } from '../adapters/memory.js';
 import type { StreamPosition } from '../adapters/transport.js';
 import { callApp } from '../test/support/app-calls.js';
 import { heldConnection } from '../test/support/held.js';
-import { check, checkClosed, checkInvariants, InvariantError } from '../test/support/invariants.js';
+import {
+  check,
+  checkClosed,
+  checkInvariants,
+  InvariantError,
+  type Tracker,
+} from '../test/support/invariants.js';
 import { settle } from '../test/support/settle.js';
+import { DurableWorld } from '../test/support/sim-store.js';
 import type { SimConfig, Step } from './schedule.js';
 import { TIMING } from './schedule.js';
 
@@ -37,7 +44,7 @@ function pushAgain(server: MemoryServer, frame: InboundFrame): void {
 }
 
 export async function play(config: SimConfig, steps: readonly Step[]): Promise<void> {
-  const tracker = heldConnection({
+  const held = {
     maxInFlight: config.maxInFlight,
     dedupWindow: 1_000_000,
     connection: {
@@ -51,8 +58,13 @@ export async function play(config: SimConfig, steps: readonly Step[]): Promise<v
       heartbeatTimeoutMs: TIMING.heartbeat,
       backoff: () => TIMING.backoff,
     },
-  });
-  const { conn, server, clock } = tracker;
+  };
+  // With a store, the process can crash: each start is a new connection (and tracker)
+  // on the same store, server and clock.
+  const world =
+    config.store === 'none' ? undefined : new DurableWorld({ ...held, writes: config.store });
+  let tracker: Tracker = world?.tracker ?? heldConnection(held);
+  const { server, clock } = tracker;
   if (config.resumeAtOnce) server.behave({ resume: 'ok' });
   const controllers: AbortController[] = [];
   // The events of each stream's log in its current epoch, as the server published them.
@@ -68,6 +80,7 @@ export async function play(config: SimConfig, steps: readonly Step[]): Promise<v
   for (const [index, step] of steps.entries()) {
     const where = `step ${index + 1} (${step.do})`;
     const link = server.current;
+    const { conn } = tracker;
     switch (step.do) {
       case 'send': {
         const controller = new AbortController();
@@ -175,11 +188,25 @@ export async function play(config: SimConfig, steps: readonly Step[]): Promise<v
       case 'ping':
         link?.ping();
         break;
+      case 'store-write':
+        world?.answerWrite(step.ok);
+        break;
+      case 'crash':
+        if (world) tracker = world.crash(step.land);
+        break;
     }
     await settle();
+    world?.check(where);
     checkInvariants(tracker, where);
-    for (const position of conn.positions()) kept.set(position.stream, position);
+    for (const position of tracker.conn.positions()) kept.set(position.stream, position);
   }
+
+  // From here on the store writes at once, and the last process lives to the end.
+  if (world) {
+    world.heal();
+    await settle();
+  }
+  const { conn } = tracker;
 
   // Liveness: once the server behaves, everything not dropped is delivered and the
   // connection is open with an empty outbox — nothing is stuck.
@@ -213,6 +240,7 @@ export async function play(config: SimConfig, steps: readonly Step[]): Promise<v
         );
       }
     }
+    world?.check('after healing');
     checkInvariants(tracker, 'after healing');
     // And the streams: a new event on each, then the last one again, as a server repeating
     // itself: the first reaches the app once, the repeat not at all.
@@ -223,11 +251,13 @@ export async function play(config: SimConfig, steps: readonly Step[]): Promise<v
       if (last !== undefined) pushAgain(server, last);
     }
     await settle();
+    world?.check('after healing, with events');
     checkInvariants(tracker, 'after healing, with events');
   }
 
   // R14: close settles everything, once; nothing is left behind.
   conn.close();
   await settle();
+  await world?.finish('after close', settle);
   checkClosed(tracker, 'after close');
 }

@@ -1,7 +1,7 @@
 /** Run the simulation N times from a seed with fast-check; report a failure shrunk and replayable. */
 import fc from 'fast-check';
 import { play } from './play.js';
-import { describeSchedule, scheduleArbitrary } from './schedule.js';
+import { describeSchedule, type StoreChoice, scheduleArbitrary } from './schedule.js';
 
 export interface SimulationResult {
   ok: boolean;
@@ -11,13 +11,15 @@ export interface SimulationResult {
   report?: string;
 }
 
+/** `stores`: which schedules have a durable store that crashes (default: some of them). */
 export async function simulate(
   runs: number,
   seed: number,
   path?: string,
+  stores: StoreChoice = 'mixed',
 ): Promise<SimulationResult> {
   const details = await fc.check(
-    fc.asyncProperty(scheduleArbitrary, async ([config, steps]) => {
+    fc.asyncProperty(scheduleArbitrary(stores), async ([config, steps]) => {
       await play(config, steps);
     }),
     { numRuns: runs, seed, ...(path === undefined ? {} : { path }), endOnFailure: false },
@@ -31,7 +33,7 @@ export async function simulate(
   const report = [
     `broken: ${error}`,
     config ? describeSchedule(config, steps) : '(no counterexample)',
-    `replay: npm run sim -- --seed ${details.seed} --replay ${details.counterexamplePath}`,
+    `replay: npm run sim -- --seed ${details.seed} --replay ${details.counterexamplePath}${stores === 'mixed' ? '' : ` --store ${stores}`}`,
   ].join('\n');
   return { ok: false, runs: details.numRuns, seed, report };
 }

@@ -15,6 +15,11 @@ export interface SimConfig {
   onSessionLost: 'resend' | 'reject';
   /** The server answers every resume at once (else it holds them for `answer-resume`). */
   resumeAtOnce: boolean;
+  /**
+   * A durable store (durable.md) whose writes complete at once or wait for `store-write`,
+   * and whose process can crash between any two writes; `none`: the outbox in memory.
+   */
+  store: 'none' | 'at-once' | 'held';
 }
 
 type Outcome = 'ok' | 'stale' | 'retry' | 'rejected';
@@ -52,23 +57,50 @@ export type Step =
   | { do: 'forget-sessions'; how: 'expire' | 'crash' }
   /** A stream's log starts over: a new epoch, seqs from 1; links watching it are dropped. */
   | { do: 'start-over'; stream: 'a' | 'b' }
-  | { do: 'ping' };
+  | { do: 'ping' }
+  /** The store answers the write on its way: saved, or failed (a full disk). */
+  | { do: 'store-write'; ok: boolean }
+  /**
+   * The process dies without `close()`: a write in flight lands (`land`) or is lost, and a
+   * new connection starts on the store, against the same server.
+   */
+  | { do: 'crash'; land: boolean };
 
 export const TIMING = { connect: 100, resume: 150, heartbeat: 200, backoff: 20 } as const;
 
-export const configArbitrary: fc.Arbitrary<SimConfig> = fc.record({
-  maxQueue: fc.integer({ min: 1, max: 6 }),
-  overflow: fc.constantFrom('reject' as const, 'drop-oldest' as const),
-  maxInFlight: fc.integer({ min: 1, max: 3 }),
-  maxDeliveryAttempts: fc.integer({ min: 1, max: 4 }),
-  maxAttempts: fc.constantFrom(2, 4, Number.POSITIVE_INFINITY),
-  onSessionLost: fc.constantFrom('resend' as const, 'reject' as const),
-  resumeAtOnce: fc.boolean(),
-});
+/** Which schedules have a store: some (`mixed`), all or none. */
+export type StoreChoice = 'mixed' | 'always' | 'never';
+
+const storeKinds: Record<StoreChoice, SimConfig['store'][]> = {
+  mixed: ['none', 'none', 'at-once', 'held'],
+  always: ['at-once', 'held'],
+  never: ['none'],
+};
+
+export function configArbitrary(stores: StoreChoice = 'mixed'): fc.Arbitrary<SimConfig> {
+  return fc.record({
+    maxQueue: fc.integer({ min: 1, max: 6 }),
+    overflow: fc.constantFrom('reject' as const, 'drop-oldest' as const),
+    maxInFlight: fc.integer({ min: 1, max: 3 }),
+    maxDeliveryAttempts: fc.integer({ min: 1, max: 4 }),
+    maxAttempts: fc.constantFrom(2, 4, Number.POSITIVE_INFINITY),
+    onSessionLost: fc.constantFrom('resend' as const, 'reject' as const),
+    resumeAtOnce: fc.boolean(),
+    store: fc.constantFrom(...storeKinds[stores]),
+  });
+}
 
 const stream = fc.constantFrom('a' as const, 'b' as const);
 
-export const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
+const forgetSessions: fc.WeightedArbitrary<Step> = {
+  weight: 1,
+  arbitrary: fc.record({
+    do: fc.constant('forget-sessions' as const),
+    how: fc.constantFrom('expire' as const, 'crash' as const),
+  }),
+};
+
+const steps: fc.WeightedArbitrary<Step>[] = [
   {
     weight: 6,
     arbitrary: fc.record({
@@ -147,21 +179,44 @@ export const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
       frames: fc.integer({ min: 1, max: 3 }),
     }),
   },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      do: fc.constant('forget-sessions' as const),
-      how: fc.constantFrom('expire' as const, 'crash' as const),
-    }),
-  },
+  forgetSessions,
   { weight: 1, arbitrary: fc.record({ do: fc.constant('start-over' as const), stream }) },
   { weight: 1, arbitrary: fc.constant({ do: 'ping' as const }) },
+];
+
+/** The steps of a schedule without a store. */
+export const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(...steps);
+
+/**
+ * The steps of a schedule with a store: its writes answered and its process crashed as
+ * well, and no server that forgets sessions (a server that remembers them is what makes
+ * a restart exactly-once, D4).
+ */
+export const storeStepArbitrary: fc.Arbitrary<Step> = fc.oneof(
+  ...steps.filter((step) => step !== forgetSessions),
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      do: fc.constant('store-write' as const),
+      ok: fc.constantFrom(true, true, true, true, false),
+    }),
+  },
+  { weight: 3, arbitrary: fc.record({ do: fc.constant('crash' as const), land: fc.boolean() }) },
 );
 
-export const scheduleArbitrary = fc.tuple(
-  configArbitrary,
-  fc.array(stepArbitrary, { minLength: 1, maxLength: 40, size: 'medium' }),
-);
+/** A configuration and its steps. */
+export function scheduleArbitrary(stores: StoreChoice = 'mixed') {
+  return configArbitrary(stores).chain((config) =>
+    fc.tuple(
+      fc.constant(config),
+      fc.array(config.store === 'none' ? stepArbitrary : storeStepArbitrary, {
+        minLength: 1,
+        maxLength: 40,
+        size: 'medium',
+      }),
+    ),
+  );
+}
 
 /** One line per step, for a failure report a person can read and replay. */
 export function describeSchedule(config: SimConfig, steps: readonly Step[]): string {

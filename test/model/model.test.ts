@@ -8,9 +8,11 @@ import { describe, expect, it } from 'vitest';
 import type { AnyStateNode, AnyTransitionDefinition } from 'xstate';
 import { getStateNodes } from 'xstate/graph';
 import { createMemoryServer } from '../../adapters/memory.js';
+import type { OutboxStore } from '../../adapters/store.js';
 import { connectionMachine } from '../../machines/connection.machine.js';
 import { MODEL_OPTIONS, type ModelPath, modelPaths, stateKey } from './model.js';
-import { replay } from './runner.js';
+import { type ModelSetup, replay } from './runner.js';
+import { storeModelPaths } from './store-model.js';
 
 /** A path that is the start of a longer one adds nothing the longer one does not check. */
 function withoutPrefixes(all: ModelPath[]): ModelPath[] {
@@ -32,12 +34,53 @@ function withoutPrefixes(all: ModelPath[]): ModelPath[] {
 const taken = new Set<AnyTransitionDefinition>();
 const reached = new Set<string>();
 
-// One send on the wire at a time, and two pipelined: the window changes which paths exist.
-for (const maxInFlight of [1, 2]) {
-  const paths = modelPaths({
-    transport: createMemoryServer().transport({ maxInFlight }),
-    ...MODEL_OPTIONS,
-  });
+/** The store the graph is built with: the pure transition never opens it. */
+const graphStore: OutboxStore = {
+  open: () => new Promise(() => {}),
+  write: async () => {},
+  close: async () => {},
+};
+
+interface Configuration {
+  readonly title: string;
+  readonly setup: ModelSetup;
+  readonly paths: ModelPath[];
+  /** At least this many paths, ending in this many leaf states. */
+  readonly least: number;
+  readonly ends: number;
+}
+
+const configurations: Configuration[] = [
+  // One send on the wire at a time, and two pipelined: the window changes which paths exist.
+  ...[1, 2].map((maxInFlight) => ({
+    title: `maxInFlight ${maxInFlight}`,
+    setup: { maxInFlight },
+    paths: modelPaths({
+      transport: createMemoryServer().transport({ maxInFlight }),
+      ...MODEL_OPTIONS,
+    }),
+    least: 1000,
+    ends: 9,
+  })),
+  // With a durable store: opened, busy, failed (closing, or going on in memory), and
+  // each write saved or failed (durable.md D1–D3, D5–D7).
+  ...(['close', 'memory'] as const).map((fallback) => ({
+    title: `a store, storeFallback '${fallback}'`,
+    setup: { maxInFlight: 1, store: fallback },
+    paths: storeModelPaths(
+      {
+        transport: createMemoryServer().transport({ maxInFlight: 1 }),
+        ...MODEL_OPTIONS,
+        store: graphStore,
+      },
+      fallback,
+    ),
+    least: fallback === 'close' ? 300 : 20,
+    ends: fallback === 'close' ? 8 : 5,
+  })),
+];
+
+for (const { title, setup, paths, least, ends } of configurations) {
   const replayed = withoutPrefixes(paths);
   const byEnd = new Map<string, ModelPath[]>();
   for (const path of replayed) {
@@ -45,16 +88,16 @@ for (const maxInFlight of [1, 2]) {
     byEnd.set(end, [...(byEnd.get(end) ?? []), path]);
   }
 
-  describe(`model-based paths, maxInFlight ${maxInFlight} (xstate/graph, replayed on a real actor)`, () => {
+  describe(`model-based paths, ${title} (xstate/graph, replayed on a real actor)`, () => {
     it('generates a path for every abstract state and transition', () => {
-      expect(paths.length).toBeGreaterThan(1000);
-      expect(byEnd.size).toBe(9);
+      expect(paths.length).toBeGreaterThan(least);
+      expect(byEnd.size).toBe(ends);
     });
 
     for (const [end, group] of [...byEnd].sort(([a], [b]) => a.localeCompare(b))) {
       it(`every path that ends in ${end} (${group.length} paths)`, async () => {
         for (const path of group) {
-          await replay(path, maxInFlight, taken);
+          await replay(path, setup, taken);
           for (const step of path.steps) reached.add(stateKey(step.state.value));
         }
         // Thousands of replays on real actors: seconds, more on a loaded machine.

@@ -72,11 +72,11 @@ export function serialize(snapshot: Snapshot): string {
   ].join(' ');
 }
 
-function isUsable(key: string): boolean {
+export function isUsable(key: string): boolean {
   return key.startsWith('flushing') || key.startsWith('open');
 }
 
-function hasLink(key: string): boolean {
+export function hasLink(key: string): boolean {
   return key.endsWith('opening') || key.endsWith('resuming') || isUsable(key);
 }
 

@@ -20,6 +20,22 @@ import {
   STREAM,
   stateKey,
 } from './model.js';
+import type { StoreFallback } from './store-model.js';
+import {
+  checkStore,
+  finishStore,
+  isStoreEvent,
+  performStore,
+  type StoreRun,
+  storeConnection,
+} from './store-runner.js';
+
+/** A configuration of the model: the transport's window, and a store if any. */
+export interface ModelSetup {
+  readonly maxInFlight: number;
+  /** With a durable store, and what to do when it cannot be opened. */
+  readonly store?: StoreFallback;
+}
 
 function describeStep(path: ModelPath, index: number): string {
   return path.steps
@@ -39,6 +55,8 @@ interface Run {
   tracker: Tracker;
   /** Each message's abort controller, by id. */
   aborts: Map<string, AbortController>;
+  /** The store and what is checked of it, with a store. */
+  durable?: StoreRun;
 }
 
 function current(run: Run): ServerLink {
@@ -50,6 +68,7 @@ function current(run: Run): ServerLink {
 /** Make the model's event happen for real. */
 async function perform(run: Run, event: ModelEvent): Promise<void> {
   const { conn, clock } = run.tracker;
+  if (run.durable !== undefined && isStoreEvent(event)) return performStore(run.durable, event);
   if (event.type.startsWith('xstate.after.')) {
     const delay = event.type.split('.')[2] ?? '';
     const ms = DELAYS[delay];
@@ -157,23 +176,25 @@ async function perform(run: Run, event: ModelEvent): Promise<void> {
  */
 export async function replay(
   path: ModelPath,
-  maxInFlight: number,
+  setup: ModelSetup,
   taken: Set<AnyTransitionDefinition>,
 ): Promise<void> {
-  const tracker = heldConnection({
-    maxInFlight,
-    dedupWindow: 0,
-    // The model answers sends in send order: confirmations must come in send order too.
-    answersInSendOrder: true,
-    connection: {
-      ...MODEL_OPTIONS,
-      inspect: (event: InspectionEvent) => {
-        if (event.type === '@xstate.microstep') for (const t of event._transitions) taken.add(t);
-      },
-    },
-  });
+  const { maxInFlight, store } = setup;
+  const inspect = (event: InspectionEvent) => {
+    if (event.type === '@xstate.microstep') for (const t of event._transitions) taken.add(t);
+  };
+  const durable = store === undefined ? undefined : storeConnection(maxInFlight, store, inspect);
+  const tracker =
+    durable?.tracker ??
+    heldConnection({
+      maxInFlight,
+      dedupWindow: 0,
+      // The model answers sends in send order: confirmations must come in send order too.
+      answersInSendOrder: true,
+      connection: { ...MODEL_OPTIONS, inspect },
+    });
   const { conn } = tracker;
-  const run: Run = { tracker, aborts: new Map() };
+  const run: Run = { tracker, aborts: new Map(), ...(durable ? { durable } : {}) };
   try {
     await settle();
     for (const [index, step] of path.steps.entries()) {
@@ -188,11 +209,14 @@ export async function replay(
         `${where}: expected ${expected}, the real actor is in ${actual}`,
       );
       checkInvariants(tracker, where);
+      if (durable) checkStore(durable, step.state, where);
     }
     // Whatever was still pending is reported once the connection closes.
     conn.close();
     await settle();
-    checkClosed(tracker, `${describeStep(path, path.steps.length - 1)} → close()`);
+    const closing = `${describeStep(path, path.steps.length - 1)} → close()`;
+    if (durable) await finishStore(durable, closing);
+    checkClosed(tracker, closing);
   } finally {
     conn.close();
   }
