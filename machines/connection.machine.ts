@@ -150,6 +150,7 @@ function initialContext(options: ResolvedOptions): ConnectionContext {
     storeStatus: durable ? 'opening' : 'memory',
     watchedUnpositioned: NONE,
     storeRequested: 0,
+    storeBarrier: 0,
     storeSaved: durable ? 0 : UNSAVED,
     authRefused: false,
     serverHeartbeatMs: 0,

@@ -139,7 +139,9 @@ export const outboxActions = {
   }),
   pump: enqueueActions(({ context, enqueue }) => {
     const { maxInFlight } = context.options;
-    const { outbox, sent } = takeForSending(context.outbox, maxInFlight, context.storeSaved);
+    // Behind a removal that must land first (`storeBarrier`), nothing goes out.
+    const saved = context.storeSaved >= context.storeBarrier ? context.storeSaved : -1;
+    const { outbox, sent } = takeForSending(context.outbox, maxInFlight, saved);
     let next = outbox;
     // Messages the store holds as unsent (queued offline, restored) at the head: saved as
     // sent first, in one write, then sent once it is durable (D1).

@@ -69,7 +69,13 @@ function telling(args: CollectArgs, parent: boolean, store: boolean): CollectArg
       emit: (event: ConnectionEmitted) => {
         if (store) {
           const remove = settledIds(event);
-          if (remove !== undefined)
+          if (event.type === 'dropped' && event.message.attempts === 0) {
+            // Never sent, maybe stored: its removal lands before anything later goes
+            // out, or a crash could bring it back below serials the server took.
+            const request = args.context.storeRequested + 1;
+            enqueue.assign({ storeRequested: request, storeBarrier: request });
+            enqueue.sendTo('store', { type: 'store.write', request, remove });
+          } else if (remove !== undefined)
             enqueue.sendTo('store', { type: 'store.write', request: 0, remove });
         }
         enqueue.emit(event);

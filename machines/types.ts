@@ -39,6 +39,13 @@ export interface ConnectionContext {
    * the store restores replaces theirs (D3). Empty once the store opened.
    */
   readonly watchedUnpositioned: ReadonlySet<string>;
+  /**
+   * Nothing more goes on the wire until the store request of this number is durable: the
+   * removal of a message the store may hold that was dropped before it was ever sent. Were
+   * it restored after a crash, its serial would sit below later ones the server took, and
+   * the server would answer it as a duplicate it never had.
+   */
+  readonly storeBarrier: number;
   /** The number of the last store write request that must become durable. */
   readonly storeRequested: number;
   /**

@@ -188,6 +188,8 @@ export const storeCases: readonly StoreCase[] = [
       const busy = await second.open();
       if (busy.status !== 'busy') assert.fail('the second opener is busy');
       busy.cancel?.();
+      // A withdrawn Web Locks request is let go asynchronously.
+      await new Promise((resolve) => setTimeout(resolve, 50));
       await first.write({ put: [message('a', 1)] });
       await first.close();
       assert.deepEqual(
