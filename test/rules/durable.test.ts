@@ -72,6 +72,30 @@ describe('D1 saved before sent', () => {
     expect(sent.value).toBe('ok');
   });
 
+  it('D1 a message dropped before it was ever sent holds back later ones until its removal is saved', async () => {
+    const store = heldStore();
+    const h = harness({ connection: { store }, server: { behaviour: { send: 'hold' } } });
+    await h.advance(0);
+    h.conn.send('x', { id: 'x' });
+    await h.advance(0);
+    const abort = new AbortController();
+    const a = outcome(h.conn.send('a', { id: 'a', signal: abort.signal }));
+    h.conn.send('b', { id: 'b' });
+    await h.advance(0);
+    expect(h.sentOn(0)).toEqual(['x']);
+    store.hold();
+    abort.abort();
+    h.server.links[0]?.pendingSends[0]?.answer('ok');
+    await h.advance(0);
+    expect(a.value).toBe('aborted');
+    // Were b sent now and the process killed, a would come back below b's serial and be
+    // answered as a duplicate the server never had.
+    expect(h.sentOn(0)).toEqual(['x']);
+    await store.release();
+    await h.advance(0);
+    expect(h.sentOn(0)).toEqual(['x', 'b']);
+  });
+
   it('D1 serials are reserved in blocks, saved with the first message above the last block', async () => {
     const store = heldStore();
     const h = harness({ connection: { store }, maxInFlight: 8 });
