@@ -105,7 +105,10 @@ function pageSubject(page: Page, name: string): StoreSubject {
               );
             poll();
           });
-          return { status: 'busy', released };
+          const cancel = () => {
+            call(page, 'cancel', k).catch(() => {});
+          };
+          return { status: 'busy', released, cancel };
         },
         async write(batch) {
           const result = await call(page, 'write', await key(), batch);

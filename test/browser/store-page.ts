@@ -16,6 +16,8 @@ export interface StorePage {
   open(name: string): Promise<StoreOpening | { status: 'busy' }>;
   /** Whether the `released` of the last busy answer for `name` resolved. */
   released(name: string): boolean;
+  /** `cancel()` of the last busy answer for `name`. */
+  cancel(name: string): void;
   /** `write()`: `'ok'`, or the error's name and message. */
   write(name: string, batch: StoreBatch): Promise<string>;
   close(name: string): Promise<void>;
@@ -46,12 +48,13 @@ window.t = {
   async open(name) {
     const opening = await store(name).open();
     if (opening.status === 'open') return opening;
-    const flag = { released: false };
+    const flag = { released: false, cancel: opening.cancel };
     flags.set(name, flag);
     opening.released.then(() => { flag.released = true; });
     return { status: 'busy' };
   },
   released: (name) => flags.get(name)?.released ?? false,
+  cancel: (name) => flags.get(name)?.cancel?.(),
   write: (name, batch) => store(name).write(batch).then(() => 'ok', text),
   close: (name) => store(name).close(),
   raw: (name, storeName, key, value) => new Promise((resolve, reject) => {

@@ -188,14 +188,22 @@ export const storeCases: readonly StoreCase[] = [
       const busy = await second.open();
       if (busy.status !== 'busy') assert.fail('the second opener is busy');
       busy.cancel?.();
-      // A withdrawn Web Locks request is let go asynchronously.
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // The owner still owns it: its writes go on, and the waiter's wait never ends.
+      await new Promise((resolve) => setTimeout(resolve, 20));
       await first.write({ put: [message('a', 1)] });
+      let released = false;
+      void busy.released.then(() => {
+        released = true;
+      });
       await first.close();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(released, false, 'a withdrawn wait does not end');
+      const outbox = await opened(second);
       assert.deepEqual(
-        (await reread(subject)).messages.map((m) => m.id),
+        outbox.messages.map((m) => m.id),
         ['a'],
       );
+      await second.close();
     },
   },
   {
