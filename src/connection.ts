@@ -164,32 +164,36 @@ export function createConnection<TSend = unknown, TReceive = unknown>(
   }
 
   // Restored messages (D3) have no `send()` of this process: they settle through these.
-  const restored = new Map<string, Settling>();
-  actor.on('restored', ({ messages }) => {
-    const handed: RestoredMessage[] = [];
-    for (const { id, data } of messages) {
-      const settling = new Settling();
-      restored.set(id, settling);
-      handed.push({ id, data, settled: settling.promise });
-    }
-    fire('restored', handed);
-  });
+  // Made only with a store: an idle connection without one carries none of this.
+  let restored: Map<string, Settling> | undefined;
+  if (resolved.store !== undefined)
+    actor.on('restored', ({ messages }) => {
+      restored ??= new Map();
+      const handed: RestoredMessage[] = [];
+      for (const { id, data } of messages) {
+        const settling = new Settling();
+        restored.set(id, settling);
+        handed.push({ id, data, settled: settling.promise });
+      }
+      fire('restored', handed);
+    });
   actor.on('delivered', ({ messages, confirmed }) => {
     const receipt = confirmed ? CONFIRMED : WRITTEN;
     for (const message of messages) {
       const pending = pendingOf(message.tag);
       if (pending !== undefined) pending.resolve(receipt);
-      else if (restored.size > 0) settleRestored(message.id);
+      else if (restored !== undefined && restored.size > 0) settleRestored(message.id);
     }
   });
   actor.on('dropped', ({ error, message }) => {
-    if (message.tag === undefined && restored.size > 0) settleRestored(message.id, error);
+    if (message.tag === undefined && restored !== undefined && restored.size > 0)
+      settleRestored(message.id, error);
     drop(error, message.tag);
   });
   function settleRestored(id: string, error?: DeliveryError): void {
-    const settling = restored.get(id);
+    const settling = restored?.get(id);
     if (settling === undefined) return;
-    restored.delete(id);
+    restored?.delete(id);
     settling.settle(error);
   }
   actor.on('message', ({ data, frame }) => fire('message', data, frame));
@@ -269,7 +273,7 @@ export function createConnection<TSend = unknown, TReceive = unknown>(
     }
     const claim = given !== undefined || idsMayCollide;
     // A restored message still pending holds its id too (D3).
-    if (claim && (pending.has(id) || restored.has(id))) {
+    if (claim && (pending.has(id) || restored?.has(id) === true)) {
       return Promise.reject(
         new TypeError(`holdfast: send() id ${describeValue(id)} is already pending`),
       );
