@@ -10,6 +10,7 @@ import type {
   Transport,
 } from '../adapters/transport.js';
 import { invalidArgument } from './errors.js';
+import { field } from './peer-field.js';
 
 /** What the machine asks of its link. */
 export type LinkCommand =
@@ -93,17 +94,6 @@ export interface LinkActorInput {
   transport: Transport;
   /** The connection's session id, handed to the transport with every link (v2). */
   session: string;
-}
-
-/** A field of a transport's object, or undefined when reading it throws. */
-function field(value: unknown, name: string): unknown {
-  try {
-    return typeof value === 'object' && value !== null
-      ? (value as Record<string, unknown>)[name]
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 const number = (value: unknown): number | undefined =>

@@ -8,6 +8,7 @@ import { isSessionId } from '../adapters/protocol.js';
 import type { StoredMessage } from '../adapters/store.js';
 import { checkMessage, checkPosition, isCount } from '../adapters/store-records.js';
 import type { StreamPosition } from '../adapters/transport.js';
+import { field } from './peer-field.js';
 
 /** A stored message that passed, with its data parsed once. */
 export interface CheckedMessage extends StoredMessage {
@@ -45,17 +46,6 @@ function lengthOf(value: unknown): number {
 
 /** Most problems listed one by one; the rest are counted. */
 const PROBLEMS_LISTED = 100;
-
-/** A field of a peer's object, or undefined when reading it throws. */
-function field(value: unknown, name: string): unknown {
-  try {
-    return typeof value === 'object' && value !== null
-      ? (value as Record<string, unknown>)[name]
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * The first `max` elements of a peer's array, or undefined when it is none or reading it

@@ -12,6 +12,7 @@
 import { fromCallback } from 'xstate';
 import type { OutboxStore, StoreBatch, StoredMessage } from '../adapters/store.js';
 import { invalidArgument } from './errors.js';
+import { field } from './peer-field.js';
 import type { Positions } from './positions.js';
 import { checkStoredOutbox, type RestoredOutbox } from './restore.js';
 
@@ -270,16 +271,6 @@ export const storeActor = fromCallback<StoreCommand, StoreActorInput, StoreEvent
     };
   },
 );
-
-function field(value: unknown, name: string): unknown {
-  try {
-    return typeof value === 'object' && value !== null
-      ? (value as Record<string, unknown>)[name]
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof field(value, 'then') === 'function';

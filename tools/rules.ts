@@ -148,9 +148,8 @@ export function parseCatalogue(markdown: string, path = CATALOGUE): Catalogue {
     if (seen.has(r.id)) problems.push(`${at}: ${r.id} has a second section`);
     seen.add(r.id);
     const family = r.id[0] as string;
-    const expected = `${family}${(counts.get(family) ?? 0) + 1}`;
     counts.set(family, (counts.get(family) ?? 0) + 1);
-    if (r.id !== expected || (family === 'R' && counts.has('D')))
+    if (r.id !== `${family}${counts.get(family)}` || (family === 'R' && counts.has('D')))
       problems.push(`${at}: ${r.id} is out of order (R1, R2, … in turn, then D1, D2, …)`);
     if (r.text.length === 0) problems.push(`${at}: ${r.id} does not say what the rule is`);
     if (r.enforcedBy.length === 0) problems.push(`${at}: ${r.id} has no ${ENFORCED} list`);

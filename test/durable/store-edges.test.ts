@@ -206,6 +206,41 @@ describe('ids', () => {
 });
 
 describe('growth and cost', () => {
+  it('a store that answers a list of 2³² − 1 messages is read to a bound and reported, never hangs', async () => {
+    const huge = new Proxy([], {
+      get: (target, key) =>
+        key === 'length'
+          ? 2 ** 32 - 1
+          : typeof key === 'string' && /^\d+$/.test(key)
+            ? { id: `h${key}`, serial: Number(key) + 1, json: '1', retry: true, sent: false }
+            : Reflect.get(target, key),
+    });
+    const hostile = {
+      open: async () => ({
+        status: 'open',
+        outbox: {
+          session: undefined,
+          reserved: 0,
+          messages: huge,
+          positions: huge,
+          problems: [],
+        },
+      }),
+      write: async () => {},
+      close: async () => {},
+    } as unknown as OutboxStore;
+    const h = harness({ connection: { store: hostile, maxQueue: 10 } });
+    const restored: number[] = [];
+    h.conn.on('restored', (messages) => restored.push(messages.length));
+    await h.advance(0);
+    // maxQueue restored, the next 10,000 refused as overflow, the rest left in the store.
+    expect(restored).toEqual([10_010]);
+    expect(
+      h.errors.some((e) => e.kind === 'store' && /more messages than can be read/.test(e.message)),
+    ).toBe(true);
+    expect(h.conn.state).toBe('open');
+  });
+
   it('while a store write hangs, the removals kept for the next write stay bounded', async () => {
     const store = heldStore();
     const h = harness({ connection: { store, maxQueue: 1 } });
