@@ -9,10 +9,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fileStore } from '../adapters/file-store.js';
+import { bundleChild } from './support/child-bundle.js';
 import { expectedAfter } from './support/file-store-child.js';
 import { opened } from './support/store-cases.js';
 
@@ -23,15 +22,7 @@ const children = new Set<ChildProcess>();
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'holdfast-file-store-'));
   childScript = join(work, 'child.mjs');
-  await build({
-    entryPoints: [fileURLToPath(new URL('./support/file-store-child.ts', import.meta.url))],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outfile: childScript,
-    logLevel: 'silent',
-  });
+  await bundleChild(new URL('./support/file-store-child.ts', import.meta.url), childScript);
 });
 afterEach(() => {
   for (const child of children) child.kill('SIGKILL');

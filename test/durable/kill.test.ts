@@ -18,11 +18,10 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fileStore } from '../../src/node.js';
 import { createServer, type Listening } from '../../src/server/index.js';
+import { bundleChild } from '../support/child-bundle.js';
 import { type ChildLine, seeded, storeFolder } from '../support/durable-child.js';
 
 const KILLS = 24;
@@ -37,19 +36,7 @@ let listening: Listening | undefined;
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'holdfast-durable-'));
   childScript = join(work, 'child.mjs');
-  await build({
-    entryPoints: [fileURLToPath(new URL('../support/durable-child.ts', import.meta.url))],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outfile: childScript,
-    logLevel: 'silent',
-    // `ws` is CommonJS and requires Node's modules: give the ESM bundle a `require`.
-    banner: {
-      js: "import { createRequire as __holdfastRequire } from 'node:module'; const require = __holdfastRequire(import.meta.url);",
-    },
-  });
+  await bundleChild(new URL('../support/durable-child.ts', import.meta.url), childScript);
 });
 afterEach(async () => {
   for (const child of children) child.kill('SIGKILL');
