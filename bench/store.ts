@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { createConnection, memoryStore, type OutboxStore } from '../dist/index.js';
+import { createConnection, memoryStore, type OutboxStore, outboxStore } from '../dist/index.js';
 import { fileStore } from '../dist/node.js';
 import { createServer } from '../dist/server.js';
 import { webSocketTransport } from '../dist/websocket.js';
@@ -34,7 +34,7 @@ export function countingStore(store: OutboxStore) {
   const released = new Promise<void>((resolve) => {
     done = resolve;
   });
-  const proxy: OutboxStore = {
+  const proxy = outboxStore({
     open: () => store.open(),
     write(batch) {
       counts.writes++;
@@ -46,7 +46,7 @@ export function countingStore(store: OutboxStore) {
       closing ??= Promise.resolve(store.close()).finally(done);
       return closing;
     },
-  };
+  });
   return { store: proxy, counts, released };
 }
 

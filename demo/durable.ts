@@ -14,12 +14,12 @@ import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { OutboxStore } from '../src/index.js';
+import { type DurableStore, outboxStore } from '../src/index.js';
 import { fileStore } from '../src/node.js';
 
 export interface KillableStore {
   /** Hand this to `createConnection`. */
-  readonly store: OutboxStore;
+  readonly store: DurableStore;
   /** The process "dies": no write not begun yet happens; the lock is let go. */
   kill(): Promise<void>;
   /** Resolves once the store was let go (closed by its connection, or killed). */
@@ -39,11 +39,12 @@ export function killableStore(path: string): KillableStore {
     return closing;
   };
   const never = new Promise<never>(() => {});
-  const store: OutboxStore = {
+  // An app's own OutboxStore around holdfast's: outboxStore() makes it a connection's store.
+  const store = outboxStore({
     open: () => (dead ? never : inner.open()),
     write: (batch) => (dead ? never : inner.write(batch)),
     close: () => (dead ? released : close()),
-  };
+  });
   return {
     store,
     kill() {

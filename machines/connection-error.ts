@@ -1,4 +1,4 @@
-import { describeError, describeValue } from '../adapters/describe.js';
+import { describeValue } from '../adapters/describe.js';
 import type { LinkClose } from '../adapters/transport.js';
 import { HoldfastError, type HoldfastErrorOptions, httpStatusOf } from './error-base.js';
 import type { ConnectionFailure } from './errors.js';
@@ -157,46 +157,6 @@ export class ConnectionError extends HoldfastError {
       'reset',
       `holdfast: stream ${describeValue(stream)} started over (epoch ${describeValue(epoch)}); it was at seq ${seq} of the old log, and events after it there may never be seen`,
       { stream },
-    );
-  }
-
-  /** Another live connection owns the store: this one waits until it lets go (D5). */
-  static storeBusy(): ConnectionError {
-    return new ConnectionError(
-      'store-busy',
-      'holdfast: another connection owns the store; this one waits in connecting until it is closed',
-    );
-  }
-
-  /**
-   * The store failed (D6). `during`: what failed; `fallback`: the connection goes on in
-   * memory (`storeFallback: 'memory'`) rather than closing.
-   */
-  static storeFailed(
-    during: 'open' | 'write',
-    cause: unknown,
-    fallback = false,
-    count?: number,
-  ): ConnectionError {
-    const what =
-      during === 'open'
-        ? `the store could not be opened${fallback ? '; going on in memory (storeFallback), so nothing outlives this process' : ''}`
-        : count
-          ? `a store write failed; the ${count} message(s) it was to save were rejected unsent`
-          : 'a store write failed; the removals and positions it held go with the next write';
-    return new ConnectionError('store', `holdfast: ${what} (${describeError(cause)})`, {
-      cause,
-      ...(count === undefined ? {} : { count }),
-    });
-  }
-
-  /** Records of the store that could not be read: reported and left out, the rest kept. */
-  static storeProblems(problems: readonly string[]): ConnectionError {
-    const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
-    return new ConnectionError(
-      'store',
-      `holdfast: the store held ${problems.length} record(s) that could not be read and were left out: ${problems[0]}${more}`,
-      { count: problems.length },
     );
   }
 

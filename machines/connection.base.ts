@@ -1,5 +1,6 @@
 /**
- * The ground the connection machine stands on: its types, its one actor (the link), its
+ * The ground the connection machine stands on: its types, its one actor (the link; a
+ * store brings its own, `durable.ts`), its
  * delays and its guards. The actions, grouped by concern, are built on this base
  * (`link.actions.ts`, `outbox.actions.ts`, `streams.actions.ts`, `report.actions.ts`) and
  * joined in `connection.setup.ts`; the statechart that names them all is
@@ -9,7 +10,6 @@ import { setup } from 'xstate';
 import { MAX_TIMEOUT_MS } from './backoff.js';
 import { isLinkFailure, linkActor } from './link-actor.js';
 import { outboxSize } from './outbox.js';
-import { storeActor } from './store-actor.js';
 import type {
   ConnectionContext,
   ConnectionEmitted,
@@ -24,7 +24,7 @@ export const connectionBase = setup({
     input: ConnectionInput;
     emitted: ConnectionEmitted;
   },
-  actors: { link: linkActor, store: storeActor },
+  actors: { link: linkActor },
   delays: {
     connectTimeout: ({ context }) => context.options.connectTimeoutMs,
     resumeTimeout: ({ context }) => context.options.resumeTimeoutMs,

@@ -197,16 +197,6 @@ export class DeliveryError extends HoldfastError {
       { cause },
     );
   }
-
-  /** The store could not save it (D6): it was never put on the wire. */
-  static unsaved(id: string, cause: unknown): DeliveryError {
-    return new DeliveryError(
-      'store',
-      id,
-      `holdfast: message ${id} was not sent: the store could not save it (${describeError(cause)})`,
-      { cause },
-    );
-  }
 }
 
 /** Said of a message that was on the wire: the server may have it after all. */

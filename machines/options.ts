@@ -1,6 +1,6 @@
-import type { OutboxStore } from '../adapters/store.js';
 import type { Transport } from '../adapters/transport.js';
 import { type Backoff, defaultBackoff, MAX_TIMEOUT_MS } from './backoff.js';
+import { DURABLE, type DurableStore } from './durable.js';
 import { describeValue, invalidArgument } from './errors.js';
 
 /** What to do with a send when the outbox is full. */
@@ -100,12 +100,13 @@ export interface ConnectionInput {
   /**
    * Where the outbox outlives the process (durable.md): `memoryStore()`,
    * `indexedDbStore()` (`holdfast/browser`), `fileStore()` (`holdfast/node`) or your own
-   * `OutboxStore`. Each message is saved before it is sent and removed once settled; on
+   * `OutboxStore` given to `outboxStore()` (each brings the code that keeps the outbox, so
+   * an app without a store bundles none of it). Each message is saved before it is sent and removed once settled; on
    * start the connection waits in `connecting` for the store, then restores its session,
    * serials, positions and unsettled messages (`restored`). See docs/durability.md.
    * @default none: the outbox lives in memory only
    */
-  store?: OutboxStore;
+  store?: DurableStore;
   /**
    * When the store cannot be opened: `'close'` the connection with an `error` of kind
    * `store`, or go on in `'memory'` (said once, as an `error` of kind `store`).
@@ -140,7 +141,7 @@ export interface ResolvedOptions {
   readonly notifyParent: boolean;
   /** From `transport.delivery`: whether an `ok` is the server's or only the write's. */
   readonly delivery: 'confirmed' | 'written';
-  readonly store: OutboxStore | undefined;
+  readonly store: DurableStore | undefined;
   readonly storeFallback: 'close' | 'memory';
 }
 
@@ -275,18 +276,14 @@ function sessionOption(value: unknown): string {
   throw invalidArgument('session', '16–128 characters of [A-Za-z0-9_-]', value);
 }
 
-function storeOption(value: unknown): OutboxStore | undefined {
-  if (value === undefined) return undefined;
-  const store = value as Partial<OutboxStore> | null;
-  if (
-    typeof store === 'object' &&
-    store !== null &&
-    typeof store.open === 'function' &&
-    typeof store.write === 'function' &&
-    typeof store.close === 'function'
-  )
-    return value as OutboxStore;
-  throw invalidArgument('store', 'an OutboxStore (an object with open, write and close)', value);
+function storeOption(value: unknown): DurableStore | undefined {
+  if (value === undefined || typeof (value as Partial<DurableStore>)?.[DURABLE] === 'object')
+    return value as DurableStore | undefined;
+  throw invalidArgument(
+    'store',
+    'a store from memoryStore(), indexedDbStore() or fileStore(), or outboxStore(yourStore)',
+    value,
+  );
 }
 
 function flag(name: string, value: unknown): boolean {

@@ -4,8 +4,8 @@
  * left unconfirmed (R6, R8, R9, R12), withdraw it (R19) and reject everything on close
  * (R14). The bookkeeping itself is pure, in `outbox.ts`.
  */
-import type { StoredMessage } from '../adapters/store.js';
 import type { OutboundMessage } from '../adapters/transport.js';
+import { durableLogic } from './durable.js';
 import { DeliveryError } from './errors.js';
 import { guarded } from './guarded.js';
 import { isLinkFailure } from './link-actor.js';
@@ -25,11 +25,10 @@ import {
   withdraw,
 } from './outbox.js';
 import { enqueueActions } from './parent.js';
-import { peek, takeFront, unshiftAll } from './queue.js';
 import type { ConnectionContext, OutgoingMessage } from './types.js';
 
 /** What goes on the wire: id, data and its JSON, never the outbox's own bookkeeping. */
-function onTheWire(entries: readonly OutboxEntry[]): OutboundMessage[] {
+export function onTheWire(entries: readonly OutboxEntry[]): OutboundMessage[] {
   return entries.map(({ id, serial, data, json, retry }) => ({ id, serial, data, json, retry }));
 }
 
@@ -48,7 +47,7 @@ function toJson(data: unknown): string | { error: unknown } {
  * `createConnection` serialised and sized each message already; a `send` event from an
  * embedding app may bring only `data`, which is serialised and sized here.
  */
-function enqueueSent(
+export function enqueueSent(
   context: ConnectionContext,
   event: OutgoingMessage | { messages: readonly OutgoingMessage[] },
   savedAt: number,
@@ -93,116 +92,64 @@ function enqueueSent(
   };
 }
 
-/**
- * Where saving head messages as sent stops: at a notice (`retry: false`) past the room in
- * the window — a notice is saved as sent only when it surely goes out next.
- */
-function markingStops(room: number): (entry: OutboxEntry) => boolean {
-  let index = 0;
-  return (entry) => {
-    const stop = entry.savedAt !== UNSAVED || (!entry.retry && index >= room);
-    index++;
-    return stop;
-  };
-}
-
-/** A message as the store keeps it; `sent`: it may go on the wire once this is saved. */
-function stored(entries: readonly OutboxEntry[], sent: boolean): StoredMessage[] {
-  return entries.map(({ id, serial, json, retry }) => ({ id, serial, json, retry, sent }));
-}
-
 /** The id of the one delayed `ack.timeout` event, so it can be cancelled and re-armed. */
 const ACK_TIMER = 'ackTimeout';
 
-type Enqueue = Parameters<Parameters<typeof enqueueActions>[0]>[0]['enqueue'];
+export type Enqueue = Parameters<Parameters<typeof enqueueActions>[0]>[0]['enqueue'];
 
 /**
  * Start the ack timer for a new head of the in-flight queue: the oldest unconfirmed
  * message gets `ackTimeoutMs` (0: never) to be confirmed on a link that is alive.
  */
-function armAckTimer(enqueue: Enqueue, context: ConnectionContext): void {
+export function armAckTimer(enqueue: Enqueue, context: ConnectionContext): void {
   const ms = context.options.ackTimeoutMs;
   if (ms > 0) enqueue.raise({ type: 'ack.timeout' }, { id: ACK_TIMER, delay: ms });
 }
 
 export const outboxActions = {
-  // Queued while no link is usable. A store saves it at once, as not yet sent: it
-  // survives a crash, and is saved as sent before it goes on the wire (D1).
-  enqueue: enqueueActions(({ context, event, enqueue }) => {
+  // Queued while no link is usable. A ready store saves it at once, as not yet sent (its
+  // logic); one still opening saves it once open, so it is not sendable before (D1).
+  enqueue: enqueueActions((args) => {
+    const durable = durableLogic(args.context);
+    if (durable !== undefined) return durable.enqueue(args);
+    const { context, event, enqueue } = args;
     if (event.type !== 'send') return;
     const savedAt = context.storeStatus === 'memory' ? 0 : UNSAVED;
-    const { outbox, dropped, nextSerial, entries } = enqueueSent(context, event, savedAt);
+    const { outbox, dropped, nextSerial } = enqueueSent(context, event, savedAt);
     if (outbox !== context.outbox) enqueue.assign({ outbox, nextSerial });
-    if (context.storeStatus === 'ready' && entries.length > 0)
-      enqueue.sendTo('store', { type: 'store.write', request: 0, put: stored(entries, false) });
     for (const drop of dropped) enqueue.emit({ type: 'dropped', ...drop });
   }),
-  pump: enqueueActions(({ context, enqueue }) => {
-    const { maxInFlight } = context.options;
-    // Behind a removal that must land first (`storeBarrier`), nothing goes out.
-    const saved = context.storeSaved >= context.storeBarrier ? context.storeSaved : -1;
-    const { outbox, sent } = takeForSending(context.outbox, maxInFlight, saved);
-    let next = outbox;
-    // Messages the store holds as unsent (queued offline, restored) at the head: saved as
-    // sent first, in one write, then sent once it is durable (D1).
-    const room = maxInFlight - outbox.inFlight.size;
-    if (context.storeStatus === 'ready' && room > 0 && peek(outbox.queue)?.savedAt === UNSAVED) {
-      const request = context.storeRequested + 1;
-      const { taken, rest } = takeFront(outbox.queue, Number.POSITIVE_INFINITY, markingStops(room));
-      const marked = taken.map((entry) => ({ ...entry, savedAt: request }));
-      next = { queue: unshiftAll(rest, marked), inFlight: outbox.inFlight };
-      enqueue.assign({ storeRequested: request });
-      enqueue.sendTo('store', { type: 'store.write', request, put: stored(marked, true) });
-    }
-    if (next === context.outbox) return;
-    enqueue.assign({ outbox: next });
+  pump: enqueueActions((args) => {
+    // A ready store saves as sent what goes out first (D1): its logic sends.
+    const durable = durableLogic(args.context);
+    if (durable !== undefined) return durable.pump(args);
+    const { context, enqueue } = args;
+    const { outbox, sent } = takeForSending(
+      context.outbox,
+      context.options.maxInFlight,
+      context.storeSaved,
+    );
+    if (outbox === context.outbox) return;
+    enqueue.assign({ outbox });
     if (sent.length === 0) return;
     enqueue.sendTo('link', { type: 'link.send', messages: onTheWire(sent) });
     if (context.outbox.inFlight.size === 0) armAckTimer(enqueue, context);
   }),
   cancelAckTimer: enqueueActions(({ enqueue }) => enqueue.cancel(ACK_TIMER)),
   // The hot path of a usable link: queue and put on the wire in one context update.
-  // The hot path of a usable link: queue and put on the wire in one context update. With
-  // a store, the new messages are saved as sent first and go out once that is durable.
-  enqueueAndSend: enqueueActions(({ context, event, enqueue }) => {
+  enqueueAndSend: enqueueActions((args) => {
+    const durable = durableLogic(args.context);
+    if (durable !== undefined) return durable.enqueueAndSend(args);
+    const { context, event, enqueue } = args;
     if (event.type !== 'send') return;
+    const queued = enqueueSent(context, event, 0);
     const { maxInFlight } = context.options;
-    if (context.storeStatus !== 'ready') {
-      const queued = enqueueSent(context, event, 0);
-      const { outbox, sent } = takeForSending(queued.outbox, maxInFlight, context.storeSaved);
-      if (outbox !== context.outbox) enqueue.assign({ outbox, nextSerial: queued.nextSerial });
-      for (const drop of queued.dropped) enqueue.emit({ type: 'dropped', ...drop });
-      if (sent.length === 0) return;
-      enqueue.sendTo('link', { type: 'link.send', messages: onTheWire(sent) });
-      if (context.outbox.inFlight.size === 0) armAckTimer(enqueue, context);
-      return;
-    }
-    // With a store, the new messages are saved as sent, to go out once that write is
-    // durable (D1): one write per tick. A notice (`retry: false`) is saved as sent only
-    // if the window will take it, so one that surely never left is not taken for one
-    // that may have (R9 after a restart); the rest wait for `pump` to save them as sent.
-    const request = context.storeRequested + 1;
-    const { queue, inFlight } = context.outbox;
-    const room = maxInFlight - inFlight.size - queue.size;
-    const queued = enqueueSent(context, event, request, room);
-    if (queued.outbox !== context.outbox)
-      enqueue.assign({ outbox: queued.outbox, nextSerial: queued.nextSerial });
-    const { entries } = queued;
-    if (entries.length > 0) {
-      enqueue.assign({ storeRequested: request });
-      enqueue.sendTo('store', {
-        type: 'store.write',
-        request,
-        put: entries.map(({ id, serial, json, retry, savedAt }) => ({
-          id,
-          serial,
-          json,
-          retry,
-          sent: savedAt !== UNSAVED,
-        })),
-      });
-    }
+    const { outbox, sent } = takeForSending(queued.outbox, maxInFlight, context.storeSaved);
+    if (outbox !== context.outbox) enqueue.assign({ outbox, nextSerial: queued.nextSerial });
     for (const drop of queued.dropped) enqueue.emit({ type: 'dropped', ...drop });
+    if (sent.length === 0) return;
+    enqueue.sendTo('link', { type: 'link.send', messages: onTheWire(sent) });
+    if (context.outbox.inFlight.size === 0) armAckTimer(enqueue, context);
   }),
   // Every verdict up to the first that ends the link, in order: confirmations resolve
   // their sends, refusals drop theirs (R11). What follows a link failure stays in flight

@@ -14,11 +14,13 @@
 
 import type { InboundFrame } from '../adapters/transport.js';
 import { connectionBase } from './connection.base.js';
+import { durableLogic } from './durable.js';
 import type { ConnectionEmitted } from './types.js';
 
 type Enqueue = typeof connectionBase.enqueueActions;
 type Collect = Parameters<Enqueue>[0];
-type CollectArgs = Parameters<Collect>[0];
+/** What an action of the machine is given: context, event, `enqueue`. */
+export type CollectArgs = Parameters<Collect>[0];
 
 /** The six top-level states, as `holdfast.state` names them. */
 export type TopLevelState =
@@ -53,33 +55,15 @@ function toParent(event: ConnectionEmitted): ConnectionParentEvent {
   return { ...event, type: `holdfast.${event.type}` } as ConnectionParentEvent;
 }
 
-/** The ids of the messages an emitted event settles, if it settles any. */
-function settledIds(event: ConnectionEmitted): string[] | undefined {
-  if (event.type === 'delivered') return event.messages.map((message) => message.id);
-  if (event.type === 'dropped') return [event.message.id];
-  return undefined;
-}
-
-function telling(args: CollectArgs, parent: boolean, store: boolean): CollectArgs {
+function telling(args: CollectArgs): CollectArgs {
   const { enqueue } = args;
   const tellingEnqueue = Object.assign(
     (action: Parameters<typeof enqueue>[0]) => enqueue(action),
     enqueue,
     {
       emit: (event: ConnectionEmitted) => {
-        if (store) {
-          const remove = settledIds(event);
-          if (event.type === 'dropped' && event.message.attempts === 0) {
-            // Never sent, maybe stored: its removal lands before anything later goes
-            // out, or a crash could bring it back below serials the server took.
-            const request = args.context.storeRequested + 1;
-            enqueue.assign({ storeRequested: request, storeBarrier: request });
-            enqueue.sendTo('store', { type: 'store.write', request, remove });
-          } else if (remove !== undefined)
-            enqueue.sendTo('store', { type: 'store.write', request: 0, remove });
-        }
         enqueue.emit(event);
-        if (parent) enqueue.sendParent(toParent(event));
+        enqueue.sendParent(toParent(event));
       },
     },
   );
@@ -94,8 +78,9 @@ function telling(args: CollectArgs, parent: boolean, store: boolean): CollectArg
 export function enqueueActions(collect: Collect): ReturnType<Enqueue> {
   return connectionBase.enqueueActions((args, params) => {
     const parent = args.context.options.notifyParent && hasParent(args.self);
-    const store = args.context.storeStatus === 'ready';
-    return collect(parent || store ? telling(args, parent, store) : args, params);
+    const durable = durableLogic(args.context);
+    const told = parent ? telling(args) : args;
+    return collect(durable === undefined ? told : durable.removing(told), params);
   });
 }
 

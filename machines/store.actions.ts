@@ -1,174 +1,54 @@
 /**
- * Actions on the durable store (durable.md): open it with the machine, restore what it
- * held (D3), say it is owned elsewhere (D5), note which writes are durable (D1), reject
- * what could not be saved and close or go on in memory when it cannot be opened (D6),
- * and keep the watched streams' positions in it. What is put and removed per message is
- * asked where the outbox changes: `outbox.actions.ts` saves (D1), and every settled
- * message is removed where it is emitted, in `parent.ts` (D2, D7).
+ * The machine's store actions (durable.md). Without a store each does nothing; with one,
+ * the work is the store's logic (`durable.ts`): it spawns the store child, restores what
+ * the store held (D3), reports it owned elsewhere (D5), rejects what could not be saved
+ * and falls back to memory or closes (D6). What is put and removed per message is asked
+ * where the outbox changes: the send path (`outbox.actions.ts`, D1) and every settled
+ * message where it is emitted (`parent.ts`, D2, D7).
  */
-import { ConnectionError, DeliveryError } from './errors.js';
-import { enqueueAll, type OutboxEntry, UNSAVED } from './outbox.js';
+import type { AnyActorLogic } from 'xstate';
+import { DURABLE, type DurableLogic } from './durable.js';
 import { enqueueActions } from './parent.js';
-import { emptyQueue, pushAll, toArray } from './queue.js';
+import type { StoreActorInput } from './store-actor.js';
+
+type Delegated =
+  | 'restoreOutbox'
+  | 'reportStoreBusy'
+  | 'fallBackToMemory'
+  | 'closeAsStoreFailed'
+  | 'rejectUnsaved';
+
+/** An action the store's logic does, whatever the store's status. */
+function delegated(name: Delegated) {
+  return enqueueActions((args) => args.context.options.store?.[DURABLE][name](args));
+}
 
 export const storeActions = {
   openStore: enqueueActions(({ context, enqueue }) => {
     const { store, maxQueue } = context.options;
-    if (store !== undefined)
-      enqueue.spawnChild('store', { id: 'store', input: { store, maxQueue } });
+    const logic: DurableLogic | undefined = store?.[DURABLE];
+    if (store === undefined || logic === undefined) return;
+    // Not one of the machine's named actors: the store brought it (`durable.ts`).
+    const spawn = enqueue.spawnChild as unknown as (
+      src: AnyActorLogic,
+      options: { id: string; input: StoreActorInput },
+    ) => void;
+    spawn(logic.actor, { id: 'store', input: { store, maxQueue } });
   }),
-  // The store opened: what it held goes first, in serial order, under its session; what
-  // the app sent meanwhile follows with serials above the reservation (D3).
-  restoreOutbox: enqueueActions(({ context, event, enqueue }) => {
-    if (event.type !== 'store.opened' || context.storeStatus !== 'opening') return;
-    const { outbox: held } = event;
-    const session = held.session ?? context.session;
-    let nextSerial = held.reserved + 1;
-    const all: OutboxEntry[] = held.messages.map((message) => ({
-      id: message.id,
-      serial: message.serial,
-      data: message.data,
-      json: message.json,
-      retry: message.retry,
-      // Saved as sent: it may have reached the server; it may go out again at once.
-      attempts: message.sent ? 1 : 0,
-      savedAt: message.sent ? 0 : UNSAVED,
-    }));
-    // A notice that may have been sent already is never sent again (R9).
-    const once = new Set(all.filter((entry) => !entry.retry && entry.attempts > 0));
-    const restored = once.size === 0 ? all : all.filter((entry) => !once.has(entry));
-    // Sent while the store was opening: never saved, never on the wire; numbered anew.
-    const waiting = toArray(context.outbox.queue).map((entry) => ({
-      ...entry,
-      serial: nextSerial++,
-    }));
-    const change = enqueueAll(
-      { queue: pushAll(emptyQueue(), restored), inFlight: context.outbox.inFlight },
-      waiting,
-      context.options,
-    );
-    let { positions } = context;
-    for (const { stream, seq, epoch } of held.positions) {
-      // A stream the app watched at a position, or unwatched, since the start keeps the
-      // app's word; one it watched without a position takes the store's.
-      if (context.watchedUnpositioned.has(stream) && positions.get(stream) === 0)
-        positions =
-          epoch === undefined
-            ? positions.advance(stream, seq)
-            : positions.inEpoch(stream, epoch, seq);
-      else if (!positions.has(stream) && !positions.isUnwatched(stream))
-        positions = positions.watch(stream, seq, epoch);
-    }
-    enqueue.assign({
-      session,
-      nextSerial,
-      outbox: change.outbox,
-      positions,
-      storeStatus: 'ready',
-      storeSaved: 0,
-      watchedUnpositioned: new Set<string>(),
-    });
-    const overflow = held.overflow.map(overflowed);
-    enqueue.emit({ type: 'restored', messages: [...all, ...overflow] });
-    if (held.problems.length > 0)
-      enqueue.emit({ type: 'error', error: ConnectionError.storeProblems(held.problems) });
-    // What settles here is removed here: the emits below happen while the store is
-    // still opening for them (parent.ts removes only from a ready store).
-    const dropped = new Set(change.dropped.map((drop) => drop.message));
-    const fresh = new Set(waiting);
-    const remove = [
-      ...held.unreadable,
-      ...overflow.map((m) => m.id),
-      ...[...once].map((m) => m.id),
-      // Restored ones that fell out (drop-oldest); new ones were never saved.
-      ...[...dropped].filter((m) => !fresh.has(m)).map((m) => m.id),
-    ];
-    const saved = waiting.filter((entry) => !dropped.has(entry));
-    enqueue.sendTo('store', {
-      type: 'store.write',
-      request: 0,
-      ...(held.session === undefined ? { session } : {}),
-      put: saved.map(({ id, serial, json, retry }) => ({ id, serial, json, retry, sent: false })),
-      remove,
-      positions,
-    });
-    for (const message of overflow)
-      enqueue.emit({
-        type: 'dropped',
-        message,
-        error: DeliveryError.overflow(message.id, context.options.maxQueue, 'full'),
-      });
-    for (const message of once)
-      enqueue.emit({ type: 'dropped', message, error: DeliveryError.notRetried(message.id) });
-    for (const drop of change.dropped) enqueue.emit({ type: 'dropped', ...drop });
-  }),
+  restoreOutbox: delegated('restoreOutbox'),
   // Closed: the store child writes what it was asked (the removals of D7), then lets go.
   stopStore: enqueueActions(({ enqueue }) => enqueue.stopChild('store')),
-  reportStoreBusy: enqueueActions(({ enqueue }) =>
-    enqueue.emit({ type: 'error', error: ConnectionError.storeBusy() }),
-  ),
-  fallBackToMemory: enqueueActions(({ event, enqueue }) => {
-    if (event.type !== 'store.open-failed') return;
-    // Sendable at once: nothing waits for a store any more.
-    enqueue.assign({ storeStatus: 'memory', storeSaved: UNSAVED });
-    enqueue.stopChild('store');
-    enqueue.emit({ type: 'error', error: ConnectionError.storeFailed('open', event.error, true) });
-  }),
-  closeAsStoreFailed: enqueueActions(({ event, enqueue }) => {
-    if (event.type !== 'store.open-failed') return;
-    const error = ConnectionError.storeFailed('open', event.error);
-    enqueue.assign({ closedBy: error });
-    enqueue.emit({ type: 'error', error });
-  }),
+  reportStoreBusy: delegated('reportStoreBusy'),
+  fallBackToMemory: delegated('fallBackToMemory'),
+  closeAsStoreFailed: delegated('closeAsStoreFailed'),
   noteStoreSaved: enqueueActions(({ context, event, enqueue }) => {
     if (event.type === 'store.saved' && event.upTo > context.storeSaved)
       enqueue.assign({ storeSaved: event.upTo });
   }),
-  // A write failed: the messages it was to save as sent are rejected, never sent
-  // unsaved (D6). The rest go on: the next write may succeed.
-  rejectUnsaved: enqueueActions(({ context, event, enqueue }) => {
-    if (event.type !== 'store.write-failed') return;
-    const failed = new Set(event.ids);
-    const kept: OutboxEntry[] = [];
-    const lost: OutboxEntry[] = [];
-    // Only queued messages can wait for a write: none on the wire went unsaved.
-    for (const entry of toArray(context.outbox.queue)) {
-      if (failed.has(entry.id)) lost.push(entry);
-      else kept.push(entry);
-    }
-    enqueue.assign({
-      ...(lost.length === 0
-        ? {}
-        : { outbox: { queue: pushAll(emptyQueue(), kept), inFlight: context.outbox.inFlight } }),
-      storeSaved: Math.max(context.storeSaved, event.upTo),
-    });
-    enqueue.emit({
-      type: 'error',
-      error: ConnectionError.storeFailed('write', event.error, false, lost.length),
-    });
-    for (const message of lost)
-      enqueue.emit({
-        type: 'dropped',
-        message,
-        error: DeliveryError.unsaved(message.id, event.error),
-      });
-  }),
+  rejectUnsaved: delegated('rejectUnsaved'),
   // The watched streams' positions, written with the next batch (not per frame).
   savePositions: enqueueActions(({ context, enqueue }) => {
     if (context.storeStatus === 'ready')
       enqueue.sendTo('store', { type: 'store.write', request: 0, positions: context.positions });
   }),
 };
-
-/** A restored message past `maxQueue`. */
-function overflowed(message: {
-  id: string;
-  serial: number;
-  data: unknown;
-  json: string;
-  retry: boolean;
-  sent: boolean;
-}): OutboxEntry {
-  const { id, serial, data, json, retry, sent } = message;
-  return { id, serial, data, json, retry, attempts: sent ? 1 : 0, savedAt: UNSAVED };
-}

@@ -4,16 +4,31 @@
  * does a page restored from the back/forward cache or a device back online — because a
  * link that looks open after a sleep may be dead (spec R13).
  */
+import {
+  type IndexedDbStore as BareIndexedDbStore,
+  indexedDbStore as bareIndexedDbStore,
+  type IndexedDbStoreOptions,
+} from '../adapters/indexeddb-store.js';
 import { invalidArgument } from '../machines/errors.js';
 import type { Connection } from './connection.js';
+import { type DurableStore, withStoreLogic } from './durable.js';
 
-export {
-  type IDBFactoryLike,
-  type IndexedDbStore,
-  type IndexedDbStoreOptions,
-  indexedDbStore,
-  type LockManagerLike,
+export type {
+  IDBFactoryLike,
+  IndexedDbStoreOptions,
+  LockManagerLike,
 } from '../adapters/indexeddb-store.js';
+
+/** `indexedDbStore()`: a durable outbox in IndexedDB, owned by one page at a time. */
+export type IndexedDbStore = BareIndexedDbStore & DurableStore;
+
+/**
+ * A durable outbox in the page's IndexedDB database `name` (default `'holdfast'`), owned
+ * by one page at a time through a Web Lock (durable.md D5; docs/durability.md).
+ */
+export function indexedDbStore(options: IndexedDbStoreOptions = {}): IndexedDbStore {
+  return withStoreLogic(bareIndexedDbStore(options));
+}
 
 /** What the listeners read of an event; a DOM `Event` (or `PageTransitionEvent`) fits. */
 interface PageEvent {

@@ -11,20 +11,13 @@ import { type ConnectionInput, resolveOptions } from '../machines/options.js';
 import { isOverLimit, jsonBytes } from '../machines/outbox.js';
 import { type ConnectionEvent, positionList } from '../machines/types.js';
 import { type ClockLike, realClock } from './clock.js';
-import {
-  CONFIRMED,
-  type PendingSend,
-  PendingSends,
-  pendingOf,
-  Settling,
-  WRITTEN,
-} from './pending.js';
+import { CONFIRMED, type PendingSend, PendingSends, pendingOf, WRITTEN } from './pending.js';
 import { reportListenerError } from './report.js';
+import { RESTORED, type TrackRestored } from './restored.js';
 import type {
   ConnectionEventMap,
   ConnectionEventName,
   ConnectionState,
-  RestoredMessage,
   SendOptions,
   SendReceipt,
 } from './types.js';
@@ -163,39 +156,24 @@ export function createConnection<TSend = unknown, TReceive = unknown>(
     deferred.push(error);
   }
 
-  // Restored messages (D3) have no `send()` of this process: they settle through these.
-  // Made only with a store: an idle connection without one carries none of this.
-  let restored: Map<string, Settling> | undefined;
-  if (resolved.store !== undefined)
-    actor.on('restored', ({ messages }) => {
-      restored ??= new Map();
-      const handed: RestoredMessage[] = [];
-      for (const { id, data } of messages) {
-        const settling = new Settling();
-        restored.set(id, settling);
-        handed.push({ id, data, settled: settling.promise });
-      }
-      fire('restored', handed);
-    });
+  // Restored messages (D3) settle through promises of their own; the store brings the
+  // code (`restored.ts`): a connection without one carries none of it.
+  const restored = (resolved.store as { [RESTORED]?: TrackRestored } | undefined)?.[RESTORED]?.(
+    actor,
+    (messages) => fire('restored', messages),
+  );
   actor.on('delivered', ({ messages, confirmed }) => {
     const receipt = confirmed ? CONFIRMED : WRITTEN;
     for (const message of messages) {
       const pending = pendingOf(message.tag);
       if (pending !== undefined) pending.resolve(receipt);
-      else if (restored !== undefined && restored.size > 0) settleRestored(message.id);
+      else restored?.settle(message.id);
     }
   });
   actor.on('dropped', ({ error, message }) => {
-    if (message.tag === undefined && restored !== undefined && restored.size > 0)
-      settleRestored(message.id, error);
+    if (message.tag === undefined) restored?.settle(message.id, error);
     drop(error, message.tag);
   });
-  function settleRestored(id: string, error?: DeliveryError): void {
-    const settling = restored?.get(id);
-    if (settling === undefined) return;
-    restored?.delete(id);
-    settling.settle(error);
-  }
   actor.on('message', ({ data, frame }) => fire('message', data, frame));
   actor.on('error', ({ error }) => fire('error', error));
 

@@ -4,7 +4,6 @@
  * The machine's own link events stay internal.
  */
 
-export { type MemoryStore, memoryStore } from '../adapters/memory-store.js';
 export type {
   OutboxStore,
   StoreBatch,
@@ -40,4 +39,5 @@ export type {
 } from '../machines/types.js';
 export type { ClockLike } from './clock.js';
 export { type Connection, type ConnectionOptions, createConnection } from './connection.js';
+export { type DurableStore, type MemoryStore, memoryStore, outboxStore } from './durable.js';
 export * from './types.js';

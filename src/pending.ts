@@ -90,24 +90,3 @@ export class PendingSends {
 export function pendingOf(tag: unknown): PendingSend | undefined {
   return tag instanceof PendingSend ? tag : undefined;
 }
-
-/** The promise of a restored message (D3): settled once, by its verdict. */
-export class Settling {
-  readonly promise: Promise<void>;
-  private resolvePromise!: () => void;
-  private rejectPromise!: (error: DeliveryError) => void;
-
-  constructor() {
-    this.promise = new Promise<void>((resolve, reject) => {
-      this.resolvePromise = resolve;
-      this.rejectPromise = reject;
-    });
-    // Also reported through `dropped`: an app that ignores it must not crash.
-    this.promise.catch(ignore);
-  }
-
-  settle(error: DeliveryError | undefined): void {
-    if (error === undefined) this.resolvePromise();
-    else this.rejectPromise(error);
-  }
-}

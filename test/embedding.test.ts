@@ -2,8 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createActor, SimulatedClock, sendTo, setup } from 'xstate';
 import { createMemoryServer } from '../adapters/memory.js';
-import { memoryStore } from '../adapters/memory-store.js';
 import { chatMachine } from '../examples/embedded.js';
+import { memoryStore } from '../src/durable.js';
 import { type ConnectionParentEvent, connectionMachine } from '../src/index.js';
 import { settle } from './support/settle.js';
 

@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createMemoryServer } from '../../adapters/memory.js';
-import { memoryStore } from '../../adapters/memory-store.js';
 import type { OutboxStore, StoredMessage } from '../../adapters/store.js';
+import { memoryStore, outboxStore } from '../../src/durable.js';
 import { harness, outcome } from '../support/harness.js';
 import { heldStore } from '../support/held-store.js';
 import { settle } from '../support/settle.js';
@@ -160,7 +160,7 @@ describe('store failures are loud', () => {
         write: async () => {},
         close: async () => {},
       } as unknown as OutboxStore;
-      const h = harness({ connection: { store: hostile } });
+      const h = harness({ connection: { store: outboxStore(hostile) } });
       await h.advance(0);
       await settle();
       await settle();
@@ -229,7 +229,7 @@ describe('growth and cost', () => {
       write: async () => {},
       close: async () => {},
     } as unknown as OutboxStore;
-    const h = harness({ connection: { store: hostile, maxQueue: 10 } });
+    const h = harness({ connection: { store: outboxStore(hostile), maxQueue: 10 } });
     const restored: number[] = [];
     h.conn.on('restored', (messages) => restored.push(messages.length));
     await h.advance(0);

@@ -10,6 +10,7 @@ import { getStateNodes } from 'xstate/graph';
 import { createMemoryServer } from '../../adapters/memory.js';
 import type { OutboxStore } from '../../adapters/store.js';
 import { connectionMachine } from '../../machines/connection.machine.js';
+import { outboxStore } from '../../src/durable.js';
 import { MODEL_OPTIONS, type ModelPath, modelPaths, stateKey } from './model.js';
 import { type ModelSetup, replay } from './runner.js';
 import { storeModelPaths } from './store-model.js';
@@ -71,7 +72,7 @@ const configurations: Configuration[] = [
       {
         transport: createMemoryServer().transport({ maxInFlight: 1 }),
         ...MODEL_OPTIONS,
-        store: graphStore,
+        store: outboxStore(graphStore),
       },
       fallback,
     ),

@@ -8,6 +8,7 @@ import { type InspectionEvent, SimulatedClock } from 'xstate';
 import { createMemoryServer } from '../../adapters/memory.js';
 import type { MachineEvent } from '../../machines/types.js';
 import { createConnection } from '../../src/connection.js';
+import { outboxStore } from '../../src/durable.js';
 import { check, type Tracker, track } from '../support/invariants.js';
 import { guardWire, type ManualStore, manualStore, savesAsSent } from '../support/manual-store.js';
 import { settle } from '../support/settle.js';
@@ -55,7 +56,7 @@ export function storeConnection(
   const wire = guardWire(server.transport({ maxInFlight }), store, durable);
   const conn = createConnection({
     ...MODEL_OPTIONS,
-    store: store.store,
+    store: outboxStore(store.store),
     storeFallback: fallback,
     transport: wire.transport,
     clock,

@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createMemoryServer } from '../../adapters/memory.js';
-import { memoryStore } from '../../adapters/memory-store.js';
 import type { OutboxStore } from '../../adapters/store.js';
+import { memoryStore, outboxStore } from '../../src/durable.js';
 import type { RestoredMessage } from '../../src/index.js';
 import { harness, outcome } from '../support/harness.js';
 import { settle } from '../support/settle.js';
@@ -77,7 +77,7 @@ describe('D6 store failures are loud', () => {
       write: () => Promise.resolve(),
       close: () => Promise.resolve(),
     };
-    const h = harness({ connection: { store: broken } });
+    const h = harness({ connection: { store: outboxStore(broken) } });
     const queued = outcome(h.conn.send('a', { id: 'a' }));
     await h.advance(0);
     expect(h.conn.state).toBe('closed');
@@ -93,7 +93,7 @@ describe('D6 store failures are loud', () => {
       write: () => Promise.reject(new Error('never called')),
       close: () => Promise.resolve(),
     };
-    const h = harness({ connection: { store: broken, storeFallback: 'memory' } });
+    const h = harness({ connection: { store: outboxStore(broken), storeFallback: 'memory' } });
     const queued = outcome(h.conn.send('a', { id: 'a' }));
     await h.advance(0);
     expect(queued.value).toBe('ok');
@@ -108,7 +108,7 @@ describe('D6 store failures are loud', () => {
       write: () => Promise.resolve(),
       close: () => Promise.resolve(),
     } as unknown as OutboxStore;
-    const h = harness({ connection: { store: odd } });
+    const h = harness({ connection: { store: outboxStore(odd) } });
     await h.advance(0);
     expect(h.conn.state).toBe('closed');
     expect(h.errors[0]?.message).toMatch(/open\(\) resolves with/);

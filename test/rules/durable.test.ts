@@ -7,8 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createMemoryServer } from '../../adapters/memory.js';
-import { memoryStore } from '../../adapters/memory-store.js';
 import type { OutboxStore } from '../../adapters/store.js';
+import { memoryStore, outboxStore } from '../../src/durable.js';
 import type { ConnectionError, RestoredMessage } from '../../src/index.js';
 import { harness, outcome } from '../support/harness.js';
 import { heldStore } from '../support/held-store.js';
@@ -246,7 +246,7 @@ describe('D3 restored in order', () => {
       close: async () => {},
     } as unknown as OutboxStore;
     await store.open();
-    const h = harness({ connection: { store: bad } });
+    const h = harness({ connection: { store: outboxStore(bad) } });
     const restored: string[] = [];
     h.conn.on('restored', (messages) => restored.push(...messages.map((m) => m.id)));
     await h.advance(0);

@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { createFileStore, defaultTuning } from '../../adapters/file-store.js';
 import type { OutboxStore, StoreBatch } from '../../adapters/store.js';
+import { outboxStore } from '../../src/durable.js';
 import { createConnection, isDeliveryError } from '../../src/index.js';
 import { webSocketTransport } from '../../src/websocket.js';
 
@@ -127,7 +128,7 @@ async function main(mode: string, url: string, folder: string, seed: number, cou
   });
   const conn = createConnection({
     transport: webSocketTransport({ url, WebSocket }),
-    store: watched(store, folder, removed, random),
+    store: outboxStore(watched(store, folder, removed, random)),
     backoff: () => 5,
   });
   let allRestoredSettled: Promise<unknown> = new Promise(() => {});

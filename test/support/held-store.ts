@@ -2,10 +2,17 @@
  * A `memoryStore()` whose writes a test can hold back (as a slow disk would) and count,
  * and whose `open()` can be made to fail: for the rules of the durable outbox.
  */
-import { type MemoryStore, memoryStore } from '../../adapters/memory-store.js';
+import type { MemoryStore as BareMemoryStore } from '../../adapters/memory-store.js';
 import type { StoreBatch } from '../../adapters/store.js';
+import type { DURABLE } from '../../machines/durable.js';
+import {
+  type DurableStore,
+  type MemoryStore,
+  memoryStore,
+  withStoreLogic,
+} from '../../src/durable.js';
 
-export interface HeldStore extends MemoryStore {
+export interface HeldStore extends BareMemoryStore, DurableStore {
   /** Every batch written, in order (held ones once they were applied). */
   readonly batches: StoreBatch[];
   /** Hold every write from now on until `release()`. */
@@ -20,7 +27,7 @@ export function heldStore(inner: MemoryStore = memoryStore()): HeldStore {
   const batches: StoreBatch[] = [];
   let holding = false;
   let waiting: Array<() => void> = [];
-  return {
+  const store: Omit<HeldStore, typeof DURABLE> = {
     get owned() {
       return inner.owned;
     },
@@ -48,4 +55,5 @@ export function heldStore(inner: MemoryStore = memoryStore()): HeldStore {
       await Promise.resolve();
     },
   };
+  return withStoreLogic(store);
 }

@@ -27,6 +27,7 @@ import { createMemoryServer, type MemoryServer } from '../../adapters/memory.js'
 import { DeliveryError } from '../../machines/errors.js';
 import { toArray } from '../../machines/queue.js';
 import { type ConnectionOptions, createConnection } from '../../src/connection.js';
+import { outboxStore } from '../../src/durable.js';
 import { check, type Tracker, track } from './invariants.js';
 import { guardWire, type ManualStore, manualStore, type UnsavedSend } from './manual-store.js';
 
@@ -97,7 +98,7 @@ export class DurableWorld {
     this.unsaved.push(wire.unsaved);
     const conn = createConnection({
       ...options.connection,
-      store: store.store,
+      store: outboxStore(store.store),
       transport: wire.transport,
       clock,
     });
