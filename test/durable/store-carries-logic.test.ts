@@ -62,9 +62,18 @@ describe('a store carries its logic', () => {
       closed = resolve;
     });
     const mine: OutboxStore = {
-      open: () => (calls.push('open'), inner.open()),
-      write: (batch) => (calls.push('write'), inner.write(batch)),
-      close: () => (calls.push('close'), Promise.resolve(inner.close()).then(closed)),
+      open() {
+        calls.push('open');
+        return inner.open();
+      },
+      write(batch) {
+        calls.push('write');
+        return inner.write(batch);
+      },
+      close() {
+        calls.push('close');
+        return Promise.resolve(inner.close()).then(closed);
+      },
     };
     const server = createMemoryServer();
     const conn = createConnection({ transport: server.transport(), store: outboxStore(mine) });
