@@ -15,6 +15,9 @@ export default defineConfig({
   dts: true,
   clean: true,
   sourcemap: true,
+  // CommonJS too: one copy of each shared module (the error classes above all), so an error
+  // a store entry throws is `instanceof` the class `require('holdfast')` exports.
+  splitting: true,
   target: 'es2022',
   external: ['xstate', 'ws'],
 });

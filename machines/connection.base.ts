@@ -6,10 +6,12 @@
  * joined in `connection.setup.ts`; the statechart that names them all is
  * `connection.machine.ts`.
  */
-import { setup } from 'xstate';
+import { fromCallback, setup } from 'xstate';
 import { MAX_TIMEOUT_MS } from './backoff.js';
+import { DURABLE } from './durable.js';
 import { isLinkFailure, linkActor } from './link-actor.js';
 import { outboxSize } from './outbox.js';
+import type { runStore, StoreActorInput, StoreCommand } from './store-actor.js';
 import type {
   ConnectionContext,
   ConnectionEmitted,
@@ -24,7 +26,13 @@ export const connectionBase = setup({
     input: ConnectionInput;
     emitted: ConnectionEmitted;
   },
-  actors: { link: linkActor },
+  actors: {
+    link: linkActor,
+    // Named, so a persisted snapshot can name it; its body comes with the store.
+    store: fromCallback<StoreCommand, StoreActorInput>((args) =>
+      args.input.store[DURABLE].run(args as Parameters<typeof runStore>[0]),
+    ),
+  },
   delays: {
     connectTimeout: ({ context }) => context.options.connectTimeoutMs,
     resumeTimeout: ({ context }) => context.options.resumeTimeoutMs,
@@ -39,7 +47,7 @@ export const connectionBase = setup({
   guards: {
     hasWatchedStreams: ({ context }) => context.positions.size > 0,
     // The store opened, or there is none, or the connection went on without it (D3).
-    storeSettled: ({ context }) => context.storeStatus !== 'opening',
+    storeSettled: ({ context }) => context.store?.status !== 'opening',
     fallsBackToMemory: ({ context }) => context.options.storeFallback === 'memory',
     outboxEmpty: ({ context }) => outboxSize(context.outbox) === 0,
     heartbeatEnabled: ({ context }) => context.options.heartbeatTimeoutMs > 0,

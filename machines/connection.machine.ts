@@ -14,7 +14,7 @@
  */
 import { connectionSetup } from './connection.setup.js';
 import { type ResolvedOptions, resolveOptions } from './options.js';
-import { emptyOutbox, UNSAVED } from './outbox.js';
+import { emptyOutbox } from './outbox.js';
 import { emptyPositions } from './positions.js';
 import type { ConnectionContext } from './types.js';
 
@@ -147,11 +147,9 @@ function initialContext(options: ResolvedOptions): ConnectionContext {
     written: 0,
     nextSerial: 1,
     session: options.session,
-    storeStatus: durable ? 'opening' : 'memory',
-    watchedUnpositioned: NONE,
-    storeRequested: 0,
-    storeBarrier: 0,
-    storeSaved: durable ? 0 : UNSAVED,
+    store: durable
+      ? { status: 'opening', watchedUnpositioned: NONE, requested: 0, barrier: 0, saved: 0 }
+      : undefined,
     authRefused: false,
     serverHeartbeatMs: 0,
     closedBy: undefined,

@@ -8,18 +8,26 @@
  */
 import type { OutboxStore } from '../adapters/store.js';
 import type { CollectArgs } from './parent.js';
-import type { storeActor } from './store-actor.js';
+import type { runStore } from './store-actor.js';
 
 /** The key a store keeps its connection logic under; one key across copies of holdfast. */
 export const DURABLE: unique symbol = Symbol.for('holdfast.durable');
+
+/**
+ * The shape of `DurableLogic` this machine runs. A store made by another copy of holdfast
+ * (two versions in one app) carries its own number and is refused, not run against a
+ * context it does not know.
+ */
+export const DURABLE_VERSION = 1;
 
 /** An action body the machine hands to the store's logic when it has a store. */
 export type DurableAction = (args: CollectArgs) => void;
 
 /** The connection machine's logic for a store. */
 export interface DurableLogic {
-  /** The store child: opens the store and writes what the machine asks (store-actor.ts). */
-  readonly actor: typeof storeActor;
+  readonly version: typeof DURABLE_VERSION;
+  /** The store child's body: opens the store and writes what the machine asks (store-actor.ts). */
+  readonly run: typeof runStore;
   readonly restoreOutbox: DurableAction;
   readonly reportStoreBusy: DurableAction;
   readonly fallBackToMemory: DurableAction;
@@ -44,8 +52,8 @@ export interface DurableStore extends OutboxStore {
 
 /** The logic of a ready store, or none: the one test the send path makes. */
 export function durableLogic(context: {
-  readonly storeStatus: string;
+  readonly store: { readonly status: string } | undefined;
   readonly options: { readonly store: DurableStore | undefined };
 }): DurableLogic | undefined {
-  return context.storeStatus === 'ready' ? context.options.store?.[DURABLE] : undefined;
+  return context.store?.status === 'ready' ? context.options.store?.[DURABLE] : undefined;
 }

@@ -1,6 +1,6 @@
 import type { Transport } from '../adapters/transport.js';
 import { type Backoff, defaultBackoff, MAX_TIMEOUT_MS } from './backoff.js';
-import { DURABLE, type DurableStore } from './durable.js';
+import { DURABLE, DURABLE_VERSION, type DurableStore } from './durable.js';
 import { describeValue, invalidArgument } from './errors.js';
 
 /** What to do with a send when the outbox is full. */
@@ -277,11 +277,14 @@ function sessionOption(value: unknown): string {
 }
 
 function storeOption(value: unknown): DurableStore | undefined {
-  if (value === undefined || typeof (value as Partial<DurableStore>)?.[DURABLE] === 'object')
-    return value as DurableStore | undefined;
+  if (value === undefined) return undefined;
+  const version = (value as Partial<DurableStore>)?.[DURABLE]?.version;
+  if (version === DURABLE_VERSION) return value as DurableStore;
   throw invalidArgument(
     'store',
-    'a store from memoryStore(), indexedDbStore() or fileStore(), or outboxStore(yourStore)',
+    version === undefined
+      ? 'a store from memoryStore(), indexedDbStore() or fileStore(), or outboxStore(yourStore)'
+      : `a store made by this copy of holdfast (it was made by one whose store logic is version ${describeValue(version)}, this one runs ${DURABLE_VERSION})`,
     value,
   );
 }

@@ -4,19 +4,13 @@
  * left unconfirmed (R6, R8, R9, R12), withdraw it (R19) and reject everything on close
  * (R14). The bookkeeping itself is pure, in `outbox.ts`.
  */
-import type { OutboundMessage } from '../adapters/transport.js';
 import { durableLogic } from './durable.js';
 import { DeliveryError } from './errors.js';
 import { guarded } from './guarded.js';
 import { isLinkFailure } from './link-actor.js';
 import {
   allEntries,
-  type Dropped,
   emptyOutbox,
-  enqueueAll,
-  isOverLimit,
-  jsonBytes,
-  type OutboxChange,
   type OutboxEntry,
   requeueInFlight,
   settle,
@@ -25,86 +19,7 @@ import {
   withdraw,
 } from './outbox.js';
 import { enqueueActions } from './parent.js';
-import type { ConnectionContext, OutgoingMessage } from './types.js';
-
-/** What goes on the wire: id, data and its JSON, never the outbox's own bookkeeping. */
-export function onTheWire(entries: readonly OutboxEntry[]): OutboundMessage[] {
-  return entries.map(({ id, serial, data, json, retry }) => ({ id, serial, data, json, retry }));
-}
-
-/** `data` as JSON, or the reason it is not: `JSON.stringify` throws or yields nothing. */
-function toJson(data: unknown): string | { error: unknown } {
-  try {
-    const json = JSON.stringify(data);
-    return typeof json === 'string' ? json : { error: new TypeError('it is not a JSON value') };
-  } catch (error) {
-    return { error };
-  }
-}
-
-/**
- * The outbox with the app's messages added at the back, in order, and what fell out.
- * `createConnection` serialised and sized each message already; a `send` event from an
- * embedding app may bring only `data`, which is serialised and sized here.
- */
-export function enqueueSent(
-  context: ConnectionContext,
-  event: OutgoingMessage | { messages: readonly OutgoingMessage[] },
-  savedAt: number,
-  /** New notices (`retry: false`) past this many entries are `UNSAVED`; the rest get `savedAt`. */
-  marked = Number.POSITIVE_INFINITY,
-): OutboxChange & { nextSerial: number; entries: readonly OutboxEntry[] } {
-  const messages = 'messages' in event ? event.messages : [event];
-  const { createId, maxMessageBytes } = context.options;
-  const entries: OutboxEntry[] = [];
-  const refused: Dropped[] = [];
-  let { nextSerial } = context;
-  for (const message of messages) {
-    const id = message.id ?? createId();
-    const given = message.json;
-    const json = given ?? toJson(message.data);
-    const problem =
-      typeof json !== 'string'
-        ? DeliveryError.invalid(id, json.error)
-        : given === undefined && isOverLimit(json, maxMessageBytes)
-          ? DeliveryError.tooLarge(id, jsonBytes(json), maxMessageBytes)
-          : undefined;
-    // A serial is given as the message enters the outbox, in send order (spec §2).
-    const entry: OutboxEntry = {
-      id,
-      serial: problem === undefined ? nextSerial++ : 0,
-      data: message.data,
-      json: typeof json === 'string' ? json : '',
-      retry: message.retry !== false,
-      attempts: 0,
-      tag: message.tag,
-      savedAt: message.retry === false && entries.length >= marked ? UNSAVED : savedAt,
-    };
-    if (problem === undefined) entries.push(entry);
-    else refused.push({ message: entry, error: problem });
-  }
-  const change = enqueueAll(context.outbox, entries, context.options);
-  return {
-    outbox: change.outbox,
-    dropped: refused.length === 0 ? change.dropped : [...refused, ...change.dropped],
-    nextSerial,
-    entries,
-  };
-}
-
-/** The id of the one delayed `ack.timeout` event, so it can be cancelled and re-armed. */
-const ACK_TIMER = 'ackTimeout';
-
-export type Enqueue = Parameters<Parameters<typeof enqueueActions>[0]>[0]['enqueue'];
-
-/**
- * Start the ack timer for a new head of the in-flight queue: the oldest unconfirmed
- * message gets `ackTimeoutMs` (0: never) to be confirmed on a link that is alive.
- */
-export function armAckTimer(enqueue: Enqueue, context: ConnectionContext): void {
-  const ms = context.options.ackTimeoutMs;
-  if (ms > 0) enqueue.raise({ type: 'ack.timeout' }, { id: ACK_TIMER, delay: ms });
-}
+import { ACK_TIMER, armAckTimer, enqueueSent, onTheWire } from './sending.js';
 
 export const outboxActions = {
   // Queued while no link is usable. A ready store saves it at once, as not yet sent (its
@@ -114,7 +29,7 @@ export const outboxActions = {
     if (durable !== undefined) return durable.enqueue(args);
     const { context, event, enqueue } = args;
     if (event.type !== 'send') return;
-    const savedAt = context.storeStatus === 'memory' ? 0 : UNSAVED;
+    const savedAt = context.store === undefined ? 0 : UNSAVED;
     const { outbox, dropped, nextSerial } = enqueueSent(context, event, savedAt);
     if (outbox !== context.outbox) enqueue.assign({ outbox, nextSerial });
     for (const drop of dropped) enqueue.emit({ type: 'dropped', ...drop });
@@ -124,11 +39,8 @@ export const outboxActions = {
     const durable = durableLogic(args.context);
     if (durable !== undefined) return durable.pump(args);
     const { context, enqueue } = args;
-    const { outbox, sent } = takeForSending(
-      context.outbox,
-      context.options.maxInFlight,
-      context.storeSaved,
-    );
+    const saved = context.store?.saved ?? UNSAVED;
+    const { outbox, sent } = takeForSending(context.outbox, context.options.maxInFlight, saved);
     if (outbox === context.outbox) return;
     enqueue.assign({ outbox });
     if (sent.length === 0) return;
@@ -144,7 +56,8 @@ export const outboxActions = {
     if (event.type !== 'send') return;
     const queued = enqueueSent(context, event, 0);
     const { maxInFlight } = context.options;
-    const { outbox, sent } = takeForSending(queued.outbox, maxInFlight, context.storeSaved);
+    const saved = context.store?.saved ?? UNSAVED;
+    const { outbox, sent } = takeForSending(queued.outbox, maxInFlight, saved);
     if (outbox !== context.outbox) enqueue.assign({ outbox, nextSerial: queued.nextSerial });
     for (const drop of queued.dropped) enqueue.emit({ type: 'dropped', ...drop });
     if (sent.length === 0) return;

@@ -9,8 +9,9 @@
  * also raises it, a block at a time, in the same all-or-nothing write — so after a crash
  * the next serial starts above every serial that may have been used.
  */
-import { fromCallback } from 'xstate';
-import type { OutboxStore, StoreBatch, StoredMessage } from '../adapters/store.js';
+import type { CallbackLogicFunction } from 'xstate';
+import type { StoreBatch, StoredMessage } from '../adapters/store.js';
+import type { DurableStore } from './durable.js';
 import { invalidArgument } from './errors.js';
 import { field } from './peer-field.js';
 import type { Positions } from './positions.js';
@@ -51,7 +52,7 @@ export type StoreEvent =
   | { type: 'store.write-failed'; upTo: number; ids: readonly string[]; error: unknown };
 
 export interface StoreActorInput {
-  store: OutboxStore;
+  store: DurableStore;
   maxQueue: number;
 }
 
@@ -70,207 +71,214 @@ interface PendingBatch {
 
 const emptyBatch = (): PendingBatch => ({ upTo: 0, put: new Map(), remove: new Set() });
 
-export const storeActor = fromCallback<StoreCommand, StoreActorInput, StoreEvent>(
-  ({ input, sendBack, receive }) => {
-    const { store, maxQueue } = input;
-    let stopped = false;
-    let opened = false;
-    let busyAnswers = 0;
-    let cancelWait: (() => void) | undefined;
-    let reserved = 0;
-    let writing = false;
-    let scheduled = false;
-    let pending = emptyBatch();
-    let afterStop: (() => void) | undefined;
-    // The machine asked for more while the current write was on its way.
-    let askedSince = false;
-    // After a stop, a failed write is tried once more (the close's removals, D7).
-    let retriedAfterStop = false;
+/**
+ * The store child's body. The machine's named `store` actor runs the body its store
+ * brought (`durable.ts`), so the code comes with the store and the child stays a named
+ * actor that a persisted snapshot can name.
+ */
+export const runStore: CallbackLogicFunction<StoreCommand, StoreEvent, StoreActorInput> = ({
+  input,
+  sendBack,
+  receive,
+}) => {
+  const { store, maxQueue } = input;
+  let stopped = false;
+  let opened = false;
+  let busyAnswers = 0;
+  let cancelWait: (() => void) | undefined;
+  let reserved = 0;
+  let writing = false;
+  let scheduled = false;
+  let pending = emptyBatch();
+  let afterStop: (() => void) | undefined;
+  // The machine asked for more while the current write was on its way.
+  let askedSince = false;
+  // After a stop, a failed write is tried once more (the close's removals, D7).
+  let retriedAfterStop = false;
 
-    const tell = (event: StoreEvent) => {
-      if (!stopped) sendBack(event);
-    };
-    // Only an owner closes: a shared store cannot tell who calls (adapters/store.ts).
-    const release = () => {
-      try {
-        Promise.resolve(store.close()).catch(() => {});
-      } catch {
-        // A store whose close() throws has let go or never will; either way we are done.
-      }
-    };
-    const withdraw = () => {
-      const cancel = cancelWait;
-      cancelWait = undefined;
-      try {
-        cancel?.();
-      } catch {
-        // Withdrawing is a courtesy to the store; a throw changes nothing here.
-      }
-    };
+  const tell = (event: StoreEvent) => {
+    if (!stopped) sendBack(event);
+  };
+  // Only an owner closes: a shared store cannot tell who calls (adapters/store.ts).
+  const release = () => {
+    try {
+      Promise.resolve(store.close()).catch(() => {});
+    } catch {
+      // A store whose close() throws has let go or never will; either way we are done.
+    }
+  };
+  const withdraw = () => {
+    const cancel = cancelWait;
+    cancelWait = undefined;
+    try {
+      cancel?.();
+    } catch {
+      // Withdrawing is a courtesy to the store; a throw changes nothing here.
+    }
+  };
 
-    const open = () => {
-      let opening: Promise<unknown>;
-      try {
-        opening = Promise.resolve(store.open());
-      } catch (error) {
-        opening = Promise.reject(error);
-      }
-      opening.then(
-        (answer) => {
-          const status = field(answer, 'status');
-          if (status === 'open') {
-            if (stopped) return release();
-            const outbox = checkStoredOutbox(field(answer, 'outbox'), maxQueue);
-            opened = true;
-            reserved = outbox.reserved;
-            tell({ type: 'store.opened', outbox });
-            return;
-          }
-          const released = field(answer, 'released');
-          const cancel = field(answer, 'cancel');
-          if (status === 'busy' && isThenable(released) && busyAnswers < BUSY_ANSWERS) {
-            cancelWait = typeof cancel === 'function' ? () => cancel.call(answer) : undefined;
-            if (stopped) return withdraw();
-            if (busyAnswers++ === 0) tell({ type: 'store.busy' });
-            // Released, or its promise failed: either way, ask again.
-            const again = () => {
-              cancelWait = undefined;
-              if (!stopped) open();
-            };
-            Promise.resolve(released).then(again, again);
-            return;
-          }
-          tell({
-            type: 'store.open-failed',
-            error:
-              status === 'busy'
-                ? new TypeError(`holdfast: the store answered busy ${busyAnswers} times in a row`)
-                : invalidArgument(
-                    "what the store's open() resolves with",
-                    "{ status: 'open', outbox } or { status: 'busy', released }",
-                    answer,
-                  ),
-          });
-        },
-        (error: unknown) => tell({ type: 'store.open-failed', error }),
-      );
-    };
+  const open = () => {
+    let opening: Promise<unknown>;
+    try {
+      opening = Promise.resolve(store.open());
+    } catch (error) {
+      opening = Promise.reject(error);
+    }
+    opening.then(
+      (answer) => {
+        const status = field(answer, 'status');
+        if (status === 'open') {
+          if (stopped) return release();
+          const outbox = checkStoredOutbox(field(answer, 'outbox'), maxQueue);
+          opened = true;
+          reserved = outbox.reserved;
+          tell({ type: 'store.opened', outbox });
+          return;
+        }
+        const released = field(answer, 'released');
+        const cancel = field(answer, 'cancel');
+        if (status === 'busy' && isThenable(released) && busyAnswers < BUSY_ANSWERS) {
+          cancelWait = typeof cancel === 'function' ? () => cancel.call(answer) : undefined;
+          if (stopped) return withdraw();
+          if (busyAnswers++ === 0) tell({ type: 'store.busy' });
+          // Released, or its promise failed: either way, ask again.
+          const again = () => {
+            cancelWait = undefined;
+            if (!stopped) open();
+          };
+          Promise.resolve(released).then(again, again);
+          return;
+        }
+        tell({
+          type: 'store.open-failed',
+          error:
+            status === 'busy'
+              ? new TypeError(`holdfast: the store answered busy ${busyAnswers} times in a row`)
+              : invalidArgument(
+                  "what the store's open() resolves with",
+                  "{ status: 'open', outbox } or { status: 'busy', released }",
+                  answer,
+                ),
+        });
+      },
+      (error: unknown) => tell({ type: 'store.open-failed', error }),
+    );
+  };
 
-    const flush = () => {
-      scheduled = false;
-      if (writing || !opened) return;
-      const next = pending;
-      if (
-        next.upTo === 0 &&
-        next.put.size === 0 &&
-        next.remove.size === 0 &&
-        next.session === undefined &&
-        next.positions === undefined
-      )
-        return afterStop?.();
-      pending = emptyBatch();
-      const batch: {
-        -readonly [K in keyof StoreBatch]: StoreBatch[K];
-      } = {};
-      if (next.session !== undefined) batch.session = next.session;
-      if (next.put.size > 0) {
-        const put = [...next.put.values()];
-        let highest = 0;
-        for (const message of put) if (message.serial > highest) highest = message.serial;
-        if (highest > reserved) batch.reserved = reservationFor(highest);
-        batch.put = put;
-      }
-      if (next.remove.size > 0) batch.remove = [...next.remove];
-      if (next.positions !== undefined) batch.positions = next.positions.list();
-      writing = true;
-      askedSince = false;
-      let written: Promise<void>;
-      try {
-        written = Promise.resolve(store.write(batch));
-      } catch (error) {
-        written = Promise.reject(error);
-      }
-      written.then(
-        () => {
-          writing = false;
-          if (batch.reserved !== undefined) reserved = batch.reserved;
-          if (next.upTo > 0) tell({ type: 'store.saved', upTo: next.upTo });
-          schedule();
-        },
-        (error: unknown) => {
-          writing = false;
-          // Removals are idempotent: they ride along with the next write (not one of
-          // their own: a store that keeps failing must not spin). Positions and the
-          // session too, unless newer ones are waiting already.
-          for (const id of next.remove) keepRemoval(id);
-          if (pending.positions === undefined && next.positions !== undefined)
-            pending.positions = next.positions;
-          if (pending.session === undefined && next.session !== undefined)
-            pending.session = next.session;
-          tell({
-            type: 'store.write-failed',
-            upTo: next.upTo,
-            ids: [...next.put.keys()],
-            error,
-          });
-          if (stopped) {
-            if (retriedAfterStop) return afterStop?.();
-            retriedAfterStop = true;
-            return schedule();
-          }
-          if (askedSince) schedule();
-        },
-      );
-    };
-    const schedule = () => {
-      if (scheduled || writing) return;
-      scheduled = true;
-      queueMicrotask(flush);
-    };
-    // Bounded while a write hangs: past the bound the oldest are given up (docs/decisions.md).
-    const keepRemoval = (id: string) => {
-      const { remove } = pending;
-      if (remove.size >= REMOVALS_KEPT) {
-        const oldest = remove.values().next();
-        if (!oldest.done) remove.delete(oldest.value);
-      }
-      remove.add(id);
-    };
+  const flush = () => {
+    scheduled = false;
+    if (writing || !opened) return;
+    const next = pending;
+    if (
+      next.upTo === 0 &&
+      next.put.size === 0 &&
+      next.remove.size === 0 &&
+      next.session === undefined &&
+      next.positions === undefined
+    )
+      return afterStop?.();
+    pending = emptyBatch();
+    const batch: {
+      -readonly [K in keyof StoreBatch]: StoreBatch[K];
+    } = {};
+    if (next.session !== undefined) batch.session = next.session;
+    if (next.put.size > 0) {
+      const put = [...next.put.values()];
+      let highest = 0;
+      for (const message of put) if (message.serial > highest) highest = message.serial;
+      if (highest > reserved) batch.reserved = reservationFor(highest);
+      batch.put = put;
+    }
+    if (next.remove.size > 0) batch.remove = [...next.remove];
+    if (next.positions !== undefined) batch.positions = next.positions.list();
+    writing = true;
+    askedSince = false;
+    let written: Promise<void>;
+    try {
+      written = Promise.resolve(store.write(batch));
+    } catch (error) {
+      written = Promise.reject(error);
+    }
+    written.then(
+      () => {
+        writing = false;
+        if (batch.reserved !== undefined) reserved = batch.reserved;
+        if (next.upTo > 0) tell({ type: 'store.saved', upTo: next.upTo });
+        schedule();
+      },
+      (error: unknown) => {
+        writing = false;
+        // Removals are idempotent: they ride along with the next write (not one of
+        // their own: a store that keeps failing must not spin). Positions and the
+        // session too, unless newer ones are waiting already.
+        for (const id of next.remove) keepRemoval(id);
+        if (pending.positions === undefined && next.positions !== undefined)
+          pending.positions = next.positions;
+        if (pending.session === undefined && next.session !== undefined)
+          pending.session = next.session;
+        tell({
+          type: 'store.write-failed',
+          upTo: next.upTo,
+          ids: [...next.put.keys()],
+          error,
+        });
+        if (stopped) {
+          if (retriedAfterStop) return afterStop?.();
+          retriedAfterStop = true;
+          return schedule();
+        }
+        if (askedSince) schedule();
+      },
+    );
+  };
+  const schedule = () => {
+    if (scheduled || writing) return;
+    scheduled = true;
+    queueMicrotask(flush);
+  };
+  // Bounded while a write hangs: past the bound the oldest are given up (docs/decisions.md).
+  const keepRemoval = (id: string) => {
+    const { remove } = pending;
+    if (remove.size >= REMOVALS_KEPT) {
+      const oldest = remove.values().next();
+      if (!oldest.done) remove.delete(oldest.value);
+    }
+    remove.add(id);
+  };
 
-    receive((command) => {
-      const batch = pending;
-      if (command.request > batch.upTo) batch.upTo = command.request;
-      if (command.session !== undefined) batch.session = command.session;
-      for (const message of command.put ?? []) {
-        // An id settled and then sent again (ids are free once settled): put it back.
-        batch.remove.delete(message.id);
-        batch.put.set(message.id, message);
-      }
-      for (const id of command.remove ?? []) {
-        batch.put.delete(id);
-        keepRemoval(id);
-      }
-      if (command.positions !== undefined) batch.positions = command.positions;
-      askedSince = true;
-      schedule();
-    });
+  receive((command) => {
+    const batch = pending;
+    if (command.request > batch.upTo) batch.upTo = command.request;
+    if (command.session !== undefined) batch.session = command.session;
+    for (const message of command.put ?? []) {
+      // An id settled and then sent again (ids are free once settled): put it back.
+      batch.remove.delete(message.id);
+      batch.put.set(message.id, message);
+    }
+    for (const id of command.remove ?? []) {
+      batch.put.delete(id);
+      keepRemoval(id);
+    }
+    if (command.positions !== undefined) batch.positions = command.positions;
+    askedSince = true;
+    schedule();
+  });
 
-    open();
+  open();
 
-    // Stopped (closed, or the actor let go): what was asked is still written, then the
-    // store is let go for the next owner (D5, D7). A connection that never owned it only
-    // withdraws its wait; one whose open() is still on its way lets go when it answers.
-    return () => {
-      stopped = true;
-      if (!opened) return withdraw();
-      afterStop = () => {
-        afterStop = undefined;
-        release();
-      };
-      if (!writing && !scheduled) flush();
+  // Stopped (closed, or the actor let go): what was asked is still written, then the
+  // store is let go for the next owner (D5, D7). A connection that never owned it only
+  // withdraws its wait; one whose open() is still on its way lets go when it answers.
+  return () => {
+    stopped = true;
+    if (!opened) return withdraw();
+    afterStop = () => {
+      afterStop = undefined;
+      release();
     };
-  },
-);
+    if (!writing && !scheduled) flush();
+  };
+};
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof field(value, 'then') === 'function';

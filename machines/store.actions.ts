@@ -6,10 +6,8 @@
  * where the outbox changes: the send path (`outbox.actions.ts`, D1) and every settled
  * message where it is emitted (`parent.ts`, D2, D7).
  */
-import type { AnyActorLogic } from 'xstate';
-import { DURABLE, type DurableLogic } from './durable.js';
+import { DURABLE } from './durable.js';
 import { enqueueActions } from './parent.js';
-import type { StoreActorInput } from './store-actor.js';
 
 type Delegated =
   | 'restoreOutbox'
@@ -26,14 +24,8 @@ function delegated(name: Delegated) {
 export const storeActions = {
   openStore: enqueueActions(({ context, enqueue }) => {
     const { store, maxQueue } = context.options;
-    const logic: DurableLogic | undefined = store?.[DURABLE];
-    if (store === undefined || logic === undefined) return;
-    // Not one of the machine's named actors: the store brought it (`durable.ts`).
-    const spawn = enqueue.spawnChild as unknown as (
-      src: AnyActorLogic,
-      options: { id: string; input: StoreActorInput },
-    ) => void;
-    spawn(logic.actor, { id: 'store', input: { store, maxQueue } });
+    if (store !== undefined)
+      enqueue.spawnChild('store', { id: 'store', input: { store, maxQueue } });
   }),
   restoreOutbox: delegated('restoreOutbox'),
   // Closed: the store child writes what it was asked (the removals of D7), then lets go.
@@ -42,13 +34,14 @@ export const storeActions = {
   fallBackToMemory: delegated('fallBackToMemory'),
   closeAsStoreFailed: delegated('closeAsStoreFailed'),
   noteStoreSaved: enqueueActions(({ context, event, enqueue }) => {
-    if (event.type === 'store.saved' && event.upTo > context.storeSaved)
-      enqueue.assign({ storeSaved: event.upTo });
+    const { store } = context;
+    if (event.type === 'store.saved' && store !== undefined && event.upTo > store.saved)
+      enqueue.assign({ store: { ...store, saved: event.upTo } });
   }),
   rejectUnsaved: delegated('rejectUnsaved'),
   // The watched streams' positions, written with the next batch (not per frame).
   savePositions: enqueueActions(({ context, enqueue }) => {
-    if (context.storeStatus === 'ready')
+    if (context.store?.status === 'ready')
       enqueue.sendTo('store', { type: 'store.write', request: 0, positions: context.positions });
   }),
 };

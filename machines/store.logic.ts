@@ -4,13 +4,13 @@
  * reject what could not be saved and close or go on in memory when it cannot be opened
  * (D6). It comes with a store (`durable.ts`), so a connection without one carries none.
  */
-import type { DurableLogic } from './durable.js';
+import { DURABLE_VERSION, type DurableLogic } from './durable.js';
 import { DeliveryError } from './errors.js';
 import { enqueueAll, type OutboxEntry, UNSAVED } from './outbox.js';
 import type { CollectArgs } from './parent.js';
 import { emptyQueue, pushAll, toArray } from './queue.js';
 import { enqueueAndSendSaved, enqueueSaved, pumpSaved, removing } from './store.sending.js';
-import { storeActor } from './store-actor.js';
+import { runStore } from './store-actor.js';
 import { storeBusy, storeFailed, storeProblems, unsaved } from './store-errors.js';
 
 type Action = (args: CollectArgs) => void;
@@ -22,7 +22,8 @@ export const storeLogicActions: Record<
   // The store opened: what it held goes first, in serial order, under its session; what
   // the app sent meanwhile follows with serials above the reservation (D3).
   restoreOutbox: ({ context, event, enqueue }) => {
-    if (event.type !== 'store.opened' || context.storeStatus !== 'opening') return;
+    const { store } = context;
+    if (event.type !== 'store.opened' || store?.status !== 'opening') return;
     const { outbox: held } = event;
     const session = held.session ?? context.session;
     let nextSerial = held.reserved + 1;
@@ -53,7 +54,7 @@ export const storeLogicActions: Record<
     for (const { stream, seq, epoch } of held.positions) {
       // A stream the app watched at a position, or unwatched, since the start keeps the
       // app's word; one it watched without a position takes the store's.
-      if (context.watchedUnpositioned.has(stream) && positions.get(stream) === 0)
+      if (store.watchedUnpositioned.has(stream) && positions.get(stream) === 0)
         positions =
           epoch === undefined
             ? positions.advance(stream, seq)
@@ -66,9 +67,7 @@ export const storeLogicActions: Record<
       nextSerial,
       outbox: change.outbox,
       positions,
-      storeStatus: 'ready',
-      storeSaved: 0,
-      watchedUnpositioned: new Set<string>(),
+      store: { ...store, status: 'ready', saved: 0, watchedUnpositioned: new Set<string>() },
     });
     const overflow = held.overflow.map(overflowed);
     enqueue.emit({ type: 'restored', messages: [...all, ...overflow] });
@@ -108,7 +107,7 @@ export const storeLogicActions: Record<
   fallBackToMemory: ({ event, enqueue }) => {
     if (event.type !== 'store.open-failed') return;
     // Sendable at once: nothing waits for a store any more.
-    enqueue.assign({ storeStatus: 'memory', storeSaved: UNSAVED });
+    enqueue.assign({ store: undefined });
     enqueue.stopChild('store');
     enqueue.emit({ type: 'error', error: storeFailed('open', event.error, true) });
   },
@@ -121,7 +120,8 @@ export const storeLogicActions: Record<
   // A write failed: the messages it was to save as sent are rejected, never sent
   // unsaved (D6). The rest go on: the next write may succeed.
   rejectUnsaved: ({ context, event, enqueue }) => {
-    if (event.type !== 'store.write-failed') return;
+    const { store } = context;
+    if (event.type !== 'store.write-failed' || store === undefined) return;
     const failed = new Set(event.ids);
     const kept: OutboxEntry[] = [];
     const lost: OutboxEntry[] = [];
@@ -134,7 +134,7 @@ export const storeLogicActions: Record<
       ...(lost.length === 0
         ? {}
         : { outbox: { queue: pushAll(emptyQueue(), kept), inFlight: context.outbox.inFlight } }),
-      storeSaved: Math.max(context.storeSaved, event.upTo),
+      store: { ...store, saved: Math.max(store.saved, event.upTo) },
     });
     enqueue.emit({
       type: 'error',
@@ -164,7 +164,8 @@ function overflowed(message: {
 
 /** Everything the connection machine needs of a store, carried by the store (`durable.ts`). */
 export const storeLogic: DurableLogic = {
-  actor: storeActor,
+  version: DURABLE_VERSION,
+  run: runStore,
   ...storeLogicActions,
   enqueue: enqueueSaved,
   enqueueAndSend: enqueueAndSendSaved,

@@ -5,11 +5,11 @@
  * at once and nothing here runs.
  */
 import type { StoredMessage } from '../adapters/store.js';
-import { armAckTimer, enqueueSent, onTheWire } from './outbox.actions.js';
 import { type OutboxEntry, takeForSending, UNSAVED } from './outbox.js';
 import type { CollectArgs } from './parent.js';
 import { peek, takeFront, unshiftAll } from './queue.js';
-import type { ConnectionEmitted } from './types.js';
+import { armAckTimer, enqueueSent, onTheWire } from './sending.js';
+import type { ConnectionEmitted, StoreState } from './types.js';
 
 /**
  * Where saving head messages as sent stops: at a notice (`retry: false`) past the room in
@@ -46,8 +46,9 @@ export function enqueueSaved({ context, event, enqueue }: CollectArgs): void {
  * restart); the rest wait for `pump` to save them as sent.
  */
 export function enqueueAndSendSaved({ context, event, enqueue }: CollectArgs): void {
-  if (event.type !== 'send') return;
-  const request = context.storeRequested + 1;
+  const { store } = context;
+  if (event.type !== 'send' || store === undefined) return;
+  const request = store.requested + 1;
   const { queue, inFlight } = context.outbox;
   const room = context.options.maxInFlight - inFlight.size - queue.size;
   const queued = enqueueSent(context, event, request, room);
@@ -55,7 +56,7 @@ export function enqueueAndSendSaved({ context, event, enqueue }: CollectArgs): v
     enqueue.assign({ outbox: queued.outbox, nextSerial: queued.nextSerial });
   const { entries } = queued;
   if (entries.length > 0) {
-    enqueue.assign({ storeRequested: request });
+    enqueue.assign({ store: { ...store, requested: request } });
     enqueue.sendTo('store', {
       type: 'store.write',
       request,
@@ -73,20 +74,22 @@ export function enqueueAndSendSaved({ context, event, enqueue }: CollectArgs): v
 
 /** What the window takes of what is saved as sent; what the store holds as unsent is saved as sent first. */
 export function pumpSaved({ context, enqueue }: CollectArgs): void {
+  const { store } = context;
+  if (store === undefined) return;
   const { maxInFlight } = context.options;
-  // Behind a removal that must land first (`storeBarrier`), nothing goes out.
-  const saved = context.storeSaved >= context.storeBarrier ? context.storeSaved : -1;
+  // Behind a removal that must land first (`barrier`), nothing goes out.
+  const saved = store.saved >= store.barrier ? store.saved : -1;
   const { outbox, sent } = takeForSending(context.outbox, maxInFlight, saved);
   let next = outbox;
   // Messages the store holds as unsent (queued offline, restored) at the head: saved as
   // sent first, in one write, then sent once it is durable (D1).
   const room = maxInFlight - outbox.inFlight.size;
   if (room > 0 && peek(outbox.queue)?.savedAt === UNSAVED) {
-    const request = context.storeRequested + 1;
+    const request = store.requested + 1;
     const { taken, rest } = takeFront(outbox.queue, Number.POSITIVE_INFINITY, markingStops(room));
     const marked = taken.map((entry) => ({ ...entry, savedAt: request }));
     next = { queue: unshiftAll(rest, marked), inFlight: outbox.inFlight };
-    enqueue.assign({ storeRequested: request });
+    enqueue.assign({ store: { ...store, requested: request } });
     enqueue.sendTo('store', { type: 'store.write', request, put: stored(marked, true) });
   }
   if (next === context.outbox) return;
@@ -119,9 +122,18 @@ export function removing(args: CollectArgs): CollectArgs {
         if (event.type === 'dropped' && event.message.attempts === 0) {
           // Never sent, maybe stored: its removal lands before anything later goes
           // out, or a crash could bring it back below serials the server took.
-          const request = args.context.storeRequested + 1;
-          enqueue.assign({ storeRequested: request, storeBarrier: request });
-          enqueue.sendTo('store', { type: 'store.write', request, remove });
+          // Numbered from the context as it is by then: an earlier request of this
+          // action (a save, another removal) has its own number.
+          enqueue.assign(({ context }) => {
+            const store = context.store as StoreState;
+            const request = store.requested + 1;
+            return { store: { ...store, requested: request, barrier: request } };
+          });
+          enqueue.sendTo('store', ({ context }) => ({
+            type: 'store.write',
+            request: (context.store as StoreState).requested,
+            remove,
+          }));
         } else if (remove !== undefined)
           enqueue.sendTo('store', { type: 'store.write', request: 0, remove });
         enqueue.emit(event);

@@ -15,9 +15,13 @@ export const streamActions = {
       positions: context.positions.watch(event.stream, event.seq ?? 0, event.epoch),
     });
     // No position given while a store opens: the store's, if it has one, wins (D3).
-    if (event.seq === undefined && context.storeStatus === 'opening')
+    const { store } = context;
+    if (event.seq === undefined && store?.status === 'opening')
       enqueue.assign({
-        watchedUnpositioned: new Set(context.watchedUnpositioned).add(event.stream),
+        store: {
+          ...store,
+          watchedUnpositioned: new Set(store.watchedUnpositioned).add(event.stream),
+        },
       });
   }),
   resumeWatchedStream: enqueueActions(({ context, event, enqueue }) => {

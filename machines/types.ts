@@ -30,29 +30,11 @@ export interface ConnectionContext {
   /** The session id every link carries: the option's, or the one a store restored. */
   readonly session: string;
   /**
-   * Where the outbox is kept: `memory` (no store, or fell back to memory), `opening`
-   * (waiting for the store: the machine stays in connecting) or `ready`.
+   * The durable store's side of the outbox; `undefined` while the outbox lives in memory
+   * only (no store, or it fell back to memory): an idle connection without a store pays
+   * one field for it.
    */
-  readonly storeStatus: 'memory' | 'opening' | 'ready';
-  /**
-   * Streams the app watched without a position while the store was opening: a position
-   * the store restores replaces theirs (D3). Empty once the store opened.
-   */
-  readonly watchedUnpositioned: ReadonlySet<string>;
-  /**
-   * Nothing more goes on the wire until the store request of this number is durable: the
-   * removal of a message the store may hold that was dropped before it was ever sent. Were
-   * it restored after a crash, its serial would sit below later ones the server took, and
-   * the server would answer it as a duplicate it never had.
-   */
-  readonly storeBarrier: number;
-  /** The number of the last store write request that must become durable. */
-  readonly storeRequested: number;
-  /**
-   * Every store request up to this one is durable: an entry whose `savedAt` is at most
-   * this may go on the wire (D1). `Infinity` when the outbox lives in memory.
-   */
-  readonly storeSaved: number;
+  readonly store: StoreState | undefined;
   /** The last link was refused for its credentials: one more refusal in a row closes (R17). */
   readonly authRefused: boolean;
   /** The heartbeat interval the current link's server announced, in ms; 0 if none. */
@@ -117,6 +99,31 @@ export type ConnectionEmitted =
    */
   | { type: 'restored'; messages: readonly OutboxEntry[] }
   | { type: 'error'; error: ConnectionError };
+
+/** Where a connection with a store stands with it (durable.md). */
+export interface StoreState {
+  /** `opening`: waiting for the store (the machine stays in connecting); `ready`: open. */
+  readonly status: 'opening' | 'ready';
+  /**
+   * Streams the app watched without a position while the store was opening: a position
+   * the store restores replaces theirs (D3). Empty once the store opened.
+   */
+  readonly watchedUnpositioned: ReadonlySet<string>;
+  /**
+   * Nothing more goes on the wire until the store request of this number is durable: the
+   * removal of a message the store may hold that was dropped before it was ever sent. Were
+   * it restored after a crash, its serial would sit below later ones the server took, and
+   * the server would answer it as a duplicate it never had.
+   */
+  readonly barrier: number;
+  /** The number of the last store write request that must become durable. */
+  readonly requested: number;
+  /**
+   * Every store request up to this one is durable: an entry whose `savedAt` is at most
+   * this may go on the wire (D1).
+   */
+  readonly saved: number;
+}
 
 export type { ConnectionInput } from './options.js';
 

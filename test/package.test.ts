@@ -48,6 +48,29 @@ describe('package', () => {
     expect(typeof browser.bindPageLifecycle).toBe('function');
   });
 
+  it('a store entry throws the error classes holdfast exports, in CJS as in ESM', async () => {
+    // A store's logic comes with the store (holdfast/node), so its errors must be the
+    // classes of holdfast itself, not a second copy bundled into the store's entry.
+    const bad = { path: '\u0000' };
+    for (const load of [
+      async (p: string) =>
+        import(/* @vite-ignore */ new URL(`../dist/${p}.js`, import.meta.url).href),
+      async (p: string) => require(`../dist/${p}.cjs`),
+    ]) {
+      const api = await load('index');
+      const { fileStore } = await load('node');
+      const { createMemoryServer } = await load('memory');
+      const conn = api.createConnection({
+        transport: createMemoryServer().transport(),
+        store: fileStore(bad),
+      });
+      const error = await new Promise((resolve) => conn.on('error', resolve));
+      expect(error).toBeInstanceOf(api.ConnectionError);
+      expect((error as { kind: string }).kind).toBe('store');
+      conn.close();
+    }
+  });
+
   it('keeps xstate a peer dependency and out of the bundle', () => {
     expect(pkg.peerDependencies.xstate).toBeDefined();
     expect(pkg.dependencies?.xstate).toBeUndefined();

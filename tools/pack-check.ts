@@ -35,15 +35,22 @@ const names = subpaths.map((p) => (p === '.' ? 'holdfast' : `holdfast/${p.slice(
  *   actor (batching, reservation, ownership), the checks of a store's answer, restore,
  *   `memoryStore()` and the store errors, 4.5 kB. An app without a store carries it
  *   too: the machine names the store actor in its setup.
+ * - Issue 14, closing: the store's logic left the machine for the stores (an app without
+ *   a store bundles none of it: `createConnection` + `webSocketTransport` 18,859 → 15,580
+ *   B). Each store entry now carries it — the store actor, restore, the saving send path,
+ *   the store's errors and the error classes they build, 6.5 kB — so browser 3,500 →
+ *   10,600 and node 5,600 → 12,300; index 16,400 → 17,000 for `outboxStore()` and the
+ *   hand-over. An app that imports `holdfast` and a store shares those modules (one
+ *   chunk in its bundle); each entry here is measured alone, so they count twice.
  */
 const BUDGETS: Record<string, number> = {
-  index: 16_400,
+  index: 17_000,
   memory: 3900,
   websocket: 3800,
   sse: 4400,
   server: 8800,
-  browser: 3500,
-  node: 5600,
+  browser: 10_600,
+  node: 12_300,
 };
 // The kit runs a real connection, so it carries index whole: index's budget plus its own.
 BUDGETS.testing = (BUDGETS.index as number) + 8400;

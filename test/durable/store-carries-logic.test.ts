@@ -1,7 +1,8 @@
 /**
  * A store brings the code that keeps an outbox (machines/durable.ts, docs/decisions.md):
  * a bare `OutboxStore` is refused with a message naming the fix, `outboxStore()` makes one
- * usable, and an app that never makes a store bundles none of the store's code.
+ * usable, and an app that never makes a store bundles none of the store's code; the
+ * store child stays a named actor of the machine.
  */
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -9,8 +10,11 @@ import { describe, expect, it } from 'vitest';
 import { createMemoryServer } from '../../adapters/memory.js';
 import { memoryStore as bareMemoryStore } from '../../adapters/memory-store.js';
 import type { OutboxStore } from '../../adapters/store.js';
+import { DURABLE } from '../../machines/durable.js';
 import { createConnection } from '../../src/connection.js';
-import { type memoryStore, outboxStore } from '../../src/durable.js';
+import { memoryStore, outboxStore } from '../../src/durable.js';
+import { harness, outcome } from '../support/harness.js';
+import { heldStore } from '../support/held-store.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -100,5 +104,55 @@ describe('a store carries its logic', () => {
       expect(withStore.includes(text), `missing with memoryStore(): ${text}`).toBe(true);
     }
     expect(withStore.length - without.length).toBeGreaterThan(8_000);
+  });
+});
+
+describe('the store logic as part of the machine', () => {
+  it('a store from another copy of holdfast, with another logic version, is refused, naming both', () => {
+    const store = memoryStore();
+    const foreign = {
+      open: () => store.open(),
+      write: store.write,
+      close: () => store.close(),
+      [DURABLE]: { ...store[DURABLE], version: 2 },
+    } as unknown as typeof store;
+    expect(() =>
+      createConnection({ transport: createMemoryServer().transport(), store: foreign }),
+    ).toThrow(/version 2, this one runs 1/);
+  });
+
+  it('a connection with a store can be persisted: its store child is a named actor', async () => {
+    const h = harness({ connection: { store: memoryStore() } });
+    await h.advance(0);
+    expect(h.conn.state).toBe('open');
+    const persisted = h.conn.actor.getPersistedSnapshot() as unknown as {
+      children: Record<string, unknown>;
+    };
+    expect(Object.keys(persisted.children)).toContain('store');
+  });
+
+  it('D1 D2 a message pushed out of a full outbox offline, never sent, holds back the rest until its removal is saved', async () => {
+    // maxQueue 2, drop-oldest, one in flight: m3 pushes out m1, never sent, so m1's
+    // removal must be durable before anything later goes out (the barrier).
+    const store = heldStore();
+    const h = harness({ connection: { store, maxQueue: 2, overflow: 'drop-oldest' } });
+    await h.advance(0);
+    h.conn.suspend();
+    await h.advance(0);
+    const sent = ['m1', 'm2', 'm3'].map((id) => outcome(h.conn.send(id, { id })));
+    await h.advance(0);
+    const { context } = h.conn.actor.getSnapshot();
+    expect(context.store?.barrier).toBe(context.store?.requested);
+    expect(sent[0]?.value).toBe('overflow');
+    store.hold();
+    h.conn.resume();
+    await h.advance(0);
+    // Nothing goes out while the removal of m1 waits in a held write.
+    expect(h.sentOn(h.server.links.length - 1)).toEqual([]);
+    await store.release();
+    await h.advance(0);
+    await h.advance(0);
+    expect(h.received()).toEqual(['m2', 'm3']);
+    expect(store.snapshot().messages).toEqual([]);
   });
 });

@@ -108,7 +108,8 @@ function opened(kind: 'empty' | 'left'): ModelEvent {
  * for, r asked for in a write still to come.
  */
 export function storeEntries(snapshot: Snapshot, onDisk: ReadonlySet<string>): string {
-  const { outbox, storeSaved } = snapshot.context;
+  const { outbox } = snapshot.context;
+  const storeSaved = snapshot.context.store?.saved ?? UNSAVED;
   const saved = (e: { savedAt: number; id: string }) =>
     onDisk.has(e.id) ? 'w' : e.savedAt <= storeSaved ? 's' : e.savedAt === UNSAVED ? 'u' : 'r';
   // Whether it was on the wire, not how often: attempts run out in the other configurations.
@@ -127,7 +128,7 @@ export function storeAbstraction(
 ): string {
   return [
     stateKey(snapshot.value),
-    `s:${snapshot.context.storeStatus}`,
+    `s:${snapshot.context.store?.status ?? 'memory'}`,
     `e:${storeEntries(snapshot, onDisk ?? new Set())}`,
     `disk:${onDisk === undefined ? 0 : 1}`,
   ].join(' ');
@@ -164,7 +165,7 @@ export function serializeStore(snapshot: Snapshot): string {
     `waiting:${side.waiting.upTo > 0 ? 1 : 0}/${puts.join(',')}/${gone}${side.waiting.removes ? '+rm' : ''}`,
     `asked:${side.asked && side.writing !== undefined ? 1 : 0} stalled:${side.stalled ? 1 : 0}`,
     // Whether the store answered busy matters only until it opens.
-    `busy:${side.busy && snapshot.context.storeStatus === 'opening' ? 1 : 0}`,
+    `busy:${side.busy && snapshot.context.store?.status === 'opening' ? 1 : 0}`,
   ].join(' ');
 }
 
@@ -180,7 +181,7 @@ function appAndLinkEvents(snapshot: Snapshot, fallback: StoreFallback): ModelEve
   // Going on in memory after a failed open: sends and confirmations are all it needs.
   if (fallback === 'memory') return events;
   // Suspended while the store opens, so it opens in another state than connecting.
-  if (context.storeStatus === 'opening') events.push({ type: 'suspend' });
+  if (context.store?.status === 'opening') events.push({ type: 'suspend' });
   if (key === 'suspended') events.push({ type: 'resume' });
   const withdrawable = toArray(context.outbox.queue).find((e) => e.attempts === 0);
   if (withdrawable) events.push({ type: 'abort', id: withdrawable.id });
@@ -199,8 +200,7 @@ export function storeModelEvents(fallback: StoreFallback) {
     if (snapshot.status !== 'active') return [];
     const events = appAndLinkEvents(snapshot, fallback);
     const side = storeSide(snapshot);
-    const { storeStatus } = snapshot.context;
-    if (storeStatus === 'opening') {
+    if (snapshot.context.store?.status === 'opening') {
       events.push({ type: 'store.open-failed', error: new Error('no storage') });
       if (fallback === 'memory') return events;
       if (!side.busy) events.push({ type: 'store.busy' });

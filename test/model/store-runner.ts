@@ -52,7 +52,7 @@ export function storeConnection(
   });
   const store = manualStore({ autoWrite: (batch) => !savesAsSent(batch) });
   // Checked while the outbox is kept in the store: not after a fallback to memory.
-  const durable = () => conn.actor.getSnapshot().context.storeStatus !== 'memory';
+  const durable = () => conn.actor.getSnapshot().context.store !== undefined;
   const wire = guardWire(server.transport({ maxInFlight }), store, durable);
   const conn = createConnection({
     ...MODEL_OPTIONS,
@@ -152,7 +152,7 @@ export function checkStore(run: StoreRun, predicted: Snapshot, where: string): v
     'model store',
     `${where}: expected ${expected}, the real actor has ${actual}`,
   );
-  if (run.held !== undefined && real.context.storeStatus === 'ready')
+  if (run.held !== undefined && real.context.store?.status === 'ready')
     check(
       run.restored.length === 1 && run.restored[0]?.join() === run.held.join(),
       'D3 restored',

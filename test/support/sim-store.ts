@@ -102,7 +102,7 @@ export class DurableWorld {
       transport: wire.transport,
       clock,
     });
-    durable = () => conn.actor.getSnapshot().context.storeStatus !== 'memory';
+    durable = () => conn.actor.getSnapshot().context.store !== undefined;
     const tracker = track(conn, server, clock);
     const held = [...store.held.messages.values()]
       .sort((a, b) => a.serial - b.serial)
@@ -291,7 +291,7 @@ export class DurableWorld {
   /** `restored` fired once, with what the store held when the process started (D3). */
   private checkRestored(where: string): void {
     const { restored, held, tracker } = this.process;
-    const status = tracker.conn.actor.getSnapshot().context.storeStatus;
+    const status = tracker.conn.actor.getSnapshot().context.store?.status ?? 'memory';
     if (status === 'opening') return;
     check(
       restored.length === 1,
