@@ -16,7 +16,7 @@ import {
 } from '../test/support/invariants.js';
 import { settle } from '../test/support/settle.js';
 import { DurableWorld } from '../test/support/sim-store.js';
-import type { SimConfig, Step } from './schedule.js';
+import type { Outcome, SimConfig, Step } from './schedule.js';
 import { TIMING } from './schedule.js';
 
 /** What a broken rule throws: the one error class of the invariants, under its name here. */
@@ -67,6 +67,17 @@ export async function play(config: SimConfig, steps: readonly Step[]): Promise<v
   const { server, clock } = tracker;
   if (config.resumeAtOnce) server.behave({ resume: 'ok' });
   const controllers: AbortController[] = [];
+  // The verdict the server gave each message: a message it took once is answered the same
+  // way every time it comes again (sessions.md §3: a duplicate gets its first verdict),
+  // so a resend after a crash cannot turn a refusal into a confirmation.
+  const verdicts = new Map<string, 'ok' | 'rejected'>();
+  const verdictFor = (id: string, outcome: Outcome): Outcome => {
+    if (outcome !== 'ok' && outcome !== 'rejected') return outcome;
+    const first = verdicts.get(id);
+    if (first !== undefined) return first;
+    verdicts.set(id, outcome);
+    return outcome;
+  };
   // The events of each stream's log in its current epoch, as the server published them.
   const logs = new Map<string, InboundFrame[]>();
   const publish = (stream: string) => {
@@ -104,8 +115,11 @@ export async function play(config: SimConfig, steps: readonly Step[]): Promise<v
         const k = step.which % Math.max(1, pending.length);
         for (const earlier of pending.slice(0, k)) earlier.handleWithoutReply();
         const answered = pending[k];
-        answered?.answer(step.outcome);
-        if (answered && step.outcome === 'ok') tracker.acked(answered.message.id);
+        if (answered !== undefined) {
+          const outcome = verdictFor(answered.message.id, step.outcome);
+          answered.answer(outcome);
+          if (outcome === 'ok') tracker.acked(answered.message.id);
+        }
         break;
       }
       case 'answer-sends': {
@@ -115,9 +129,10 @@ export async function play(config: SimConfig, steps: readonly Step[]): Promise<v
         for (const [i, outcome] of step.outcomes.entries()) {
           const answered = pending[i];
           if (answered === undefined) break;
-          answered.answer(outcome);
-          if (outcome === 'ok') tracker.acked(answered.message.id);
-          if (outcome === 'stale' || outcome === 'retry') break;
+          const given = verdictFor(answered.message.id, outcome);
+          answered.answer(given);
+          if (given === 'ok') tracker.acked(answered.message.id);
+          if (given === 'stale' || given === 'retry') break;
         }
         break;
       }

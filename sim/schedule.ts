@@ -22,7 +22,7 @@ export interface SimConfig {
   store: 'none' | 'at-once' | 'held';
 }
 
-type Outcome = 'ok' | 'stale' | 'retry' | 'rejected';
+export type Outcome = 'ok' | 'stale' | 'retry' | 'rejected';
 
 export type Step =
   | { do: 'send'; retry: boolean; signal: boolean }
