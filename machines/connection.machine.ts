@@ -147,12 +147,21 @@ function initialContext(options: ResolvedOptions): ConnectionContext {
     written: 0,
     nextSerial: 1,
     session: options.session,
-    store: durable
-      ? { status: 'opening', watchedUnpositioned: NONE, requested: 0, barrier: 0, saved: 0 }
-      : undefined,
     authRefused: false,
     serverHeartbeatMs: 0,
     closedBy: undefined,
+    // Only with a store: an idle connection without one carries no field for it.
+    ...(durable
+      ? {
+          store: {
+            status: 'opening',
+            watchedUnpositioned: NONE,
+            requested: 0,
+            barrier: 0,
+            saved: 0,
+          } as const,
+        }
+      : {}),
   };
 }
 

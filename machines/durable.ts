@@ -52,8 +52,8 @@ export interface DurableStore extends OutboxStore {
 
 /** The logic of a ready store, or none: the one test the send path makes. */
 export function durableLogic(context: {
-  readonly store: { readonly status: string } | undefined;
-  readonly options: { readonly store: DurableStore | undefined };
+  readonly store?: { readonly status: string } | undefined;
+  readonly options: { readonly store?: DurableStore | undefined };
 }): DurableLogic | undefined {
   return context.store?.status === 'ready' ? context.options.store?.[DURABLE] : undefined;
 }

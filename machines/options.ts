@@ -141,8 +141,9 @@ export interface ResolvedOptions {
   readonly notifyParent: boolean;
   /** From `transport.delivery`: whether an `ok` is the server's or only the write's. */
   readonly delivery: 'confirmed' | 'written';
-  readonly store: DurableStore | undefined;
-  readonly storeFallback: 'close' | 'memory';
+  /** Absent without a store: an idle connection without one carries no field for it. */
+  readonly store?: DurableStore;
+  readonly storeFallback?: 'close' | 'memory';
 }
 
 export const defaults = {
@@ -253,8 +254,7 @@ export function resolveOptions(options: ConnectionInput): ResolvedOptions {
     maxInFlight: count('transport.maxInFlight', transport.maxInFlight, defaults.maxInFlight),
     notifyParent: flag('notifyParent', options.notifyParent),
     delivery: oneOf('transport.delivery', transport.delivery, ['confirmed', 'written'] as const),
-    store: storeOption(options.store),
-    storeFallback: oneOf('storeFallback', options.storeFallback, ['close', 'memory'] as const),
+    ...storeOptions(options),
   };
 }
 
@@ -274,6 +274,12 @@ function sessionOption(value: unknown): string {
   if (value === undefined) return newSessionId();
   if (typeof value === 'string' && SESSION_ID.test(value)) return value;
   throw invalidArgument('session', '16–128 characters of [A-Za-z0-9_-]', value);
+}
+
+function storeOptions(options: ConnectionInput): Pick<ResolvedOptions, 'store' | 'storeFallback'> {
+  const storeFallback = oneOf('storeFallback', options.storeFallback, ['close', 'memory'] as const);
+  const store = storeOption(options.store);
+  return store === undefined ? {} : { store, storeFallback };
 }
 
 function storeOption(value: unknown): DurableStore | undefined {

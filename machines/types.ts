@@ -34,7 +34,7 @@ export interface ConnectionContext {
    * only (no store, or it fell back to memory): an idle connection without a store pays
    * one field for it.
    */
-  readonly store: StoreState | undefined;
+  readonly store?: StoreState | undefined;
   /** The last link was refused for its credentials: one more refusal in a row closes (R17). */
   readonly authRefused: boolean;
   /** The heartbeat interval the current link's server announced, in ms; 0 if none. */
