@@ -45,7 +45,7 @@ export interface DurablePage {
 }
 
 const SCRIPT = `
-import { createConnection } from '/dist/index.js';
+import { createConnection, outboxStore } from '/dist/index.js';
 import { webSocketTransport } from '/dist/websocket.js';
 import { indexedDbStore } from '/dist/browser.js';
 const record = { restored: [], confirmed: [], failed: [], errors: [], states: [], checked: 0, unsaved: [] };
@@ -68,7 +68,8 @@ const watch = (promise, n) =>
 window.d = {
   start({ url, name, tag, send }) {
     const inner = indexedDbStore({ name });
-    const store = {
+    // A spy is the page's own OutboxStore: outboxStore() makes it a connection's store.
+    const store = outboxStore({
       // What an earlier page load saved is saved: it may go on the wire at once.
       async open() {
         const opening = await inner.open();
@@ -88,7 +89,7 @@ window.d = {
         for (const id of batch.remove ?? []) stored.delete(id);
       },
       close: () => inner.close(),
-    };
+    });
     class CheckedWebSocket extends WebSocket {
       send(text) {
         let frame;
