@@ -99,13 +99,15 @@ describe('the wire table both sides import (adapters/protocol.ts)', () => {
 });
 
 describe('reference server, SSE + POST', () => {
-  it('opens an event stream with a welcome carrying an unguessable id and the heartbeat', async () => {
+  it('opens an event stream with a welcome carrying an unguessable id, also in X-Connection-ID, and the heartbeat', async () => {
     const { listening } = await startServer({ heartbeatMs: 30 });
     const stream = await openStream(listening.sseUrl);
     expect(stream.response.headers.get('content-type')).toBe('text/event-stream');
     expect(stream.id).toMatch(
       /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
     );
+    // The same id in a header, so a load balancer can stick the link's POSTs to it.
+    expect(stream.response.headers.get('x-connection-id')).toBe(stream.id);
     await until(() => stream.text().includes('event: ping\ndata: {}'), 'a ping');
     stream.close();
   });

@@ -147,11 +147,8 @@ export function openEventStream(
   principal?: string,
   session?: string,
 ): void {
-  res.writeHead(HttpStatus.ok, {
-    'Content-Type': 'text/event-stream',
-    'Cache-Control': 'no-cache',
-    Connection: 'keep-alive',
-  });
+  // The link first, so its id can go in a header: a load balancer sticks the link's
+  // POSTs to this process by it (scale-out.md §2). Nothing is written before the head.
   const { connection, write, closed, welcome } = hub.connect(
     {
       transport: 'sse',
@@ -168,6 +165,12 @@ export function openEventStream(
     principal,
     session,
   );
+  res.writeHead(HttpStatus.ok, {
+    'Content-Type': 'text/event-stream',
+    'Cache-Control': 'no-cache',
+    Connection: 'keep-alive',
+    [Header.connectionId]: connection.id,
+  });
   res.on('close', closed);
   const greeting = {
     connectionId: connection.id,
