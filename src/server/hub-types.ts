@@ -41,8 +41,8 @@ export type ServerErrorSource =
 
 export interface ServerErrorContext {
   /**
-   * `authorize`, `canWatch`, `fallback`: the app's hook threw or rejected. `onMessage`: a
-   * promise it returned rejected (a throw is a `rejected` verdict, not an error).
+   * `authorize`, `canWatch`, `fallback`: the app's hook threw or rejected. (`onMessage`
+   * refusing, by a throw or a rejected promise, is a `rejected` verdict, not an error.)
    * `websocket`, `http`: handling a frame or a request failed.
    */
   readonly during: ServerErrorSource;
@@ -80,8 +80,10 @@ export interface HubOptions {
    * while the server remembers the session, and once per id (within `dedupWindow`) for a
    * v1 client. A v2 message carries its `session` and `serial`. Throw to refuse the
    * message: the client is told `rejected` with the error's message (a v2 duplicate of
-   * it gets the same answer). A promise it returns is not waited for; if it rejects, that
-   * is reported through `onError`.
+   * it gets the same answer). Return a promise to have the message confirmed only once
+   * it resolves (a rejection refuses it like a throw): the session's next message, and a
+   * resend of this one, wait for it, so the app sees a session's messages one at a time,
+   * in order, and each once. A promise that never settles holds its session's messages.
    */
   onMessage?: IntakeOptions<HubConnection>['onMessage'];
   /**

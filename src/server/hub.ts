@@ -18,7 +18,7 @@ import type {
   ServerErrorSource,
   WireLink,
 } from './hub-types.js';
-import { Intake, type ServerMessage, type Verdict } from './intake.js';
+import { Intake, type ServerMessage, type Taken } from './intake.js';
 import {
   askCanWatch,
   planResume,
@@ -89,9 +89,7 @@ export class Hub {
     this.logs = new StreamLogs(options.replayWindow ?? 10_000);
     this.canWatch = options.canWatch;
     this.onError = options.onError ?? defaultOnError;
-    this.intake = new Intake(options, (error, connection) =>
-      this.report(error, { during: 'onMessage', connectionId: connection.id }),
-    );
+    this.intake = new Intake(options);
     this.maxStreamsPerConnection = positiveOption(
       'maxStreamsPerConnection',
       options.maxStreamsPerConnection,
@@ -307,7 +305,7 @@ export class Hub {
   accept(
     message: { id: string; data: unknown; serial?: number },
     connection: HubConnection,
-  ): Verdict {
+  ): Taken {
     return this.intake.accept(message.id, message.data, message.serial, connection);
   }
 

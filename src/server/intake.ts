@@ -40,8 +40,14 @@ export interface IntakeOptions<C extends Sender> {
   maxSessions?: number;
   /** The clock sessions expire by, in ms. @default Date.now */
   now?: () => number;
-  onMessage?: (message: ServerMessage, connection: C) => void;
+  /** May return a promise: the verdict waits for it (a rejection refuses the message). */
+  onMessage?: (message: ServerMessage, connection: C) => unknown;
 }
+
+/** A verdict now, or once the app's promise settled. */
+export type Taken = Verdict | Promise<Verdict>;
+
+const ACCEPTED: Verdict = Object.freeze({ ok: true });
 
 /** The text a throw from `onMessage` refuses a message with. Never throws. */
 function refusalText(error: unknown): string {
@@ -56,14 +62,18 @@ function refusalText(error: unknown): string {
 
 export class Intake<C extends Sender> {
   private seen: Recent<true>;
+  /**
+   * Per session (or, on the v1 path, per id): the message whose promise the app has not
+   * settled yet. The next one of that session waits for it, so a session's messages are
+   * handed over one at a time, in order, and a resend arriving meanwhile is judged by the
+   * first's verdict, never handed over twice. An entry lives as long as its promise.
+   */
+  private readonly pending = new Map<string, Promise<Verdict>>();
   private readonly dedupWindow: number;
   readonly sessions: SessionStore<string>;
   private readonly onMessage: IntakeOptions<C>['onMessage'];
 
-  constructor(
-    options: IntakeOptions<C>,
-    private readonly report: (error: unknown, connection: C) => void,
-  ) {
+  constructor(options: IntakeOptions<C>) {
     this.dedupWindow = options.dedupWindow ?? 100_000;
     this.seen = new Recent(this.dedupWindow);
     this.onMessage = options.onMessage;
@@ -82,24 +92,48 @@ export class Intake<C extends Sender> {
 
   /**
    * Take one message (its serial, if any, already checked: an integer ≥ 1 on a link with
-   * a session). Returns the verdict for the client.
+   * a session). Returns the verdict for the client, or its promise when the app returned
+   * one (or an earlier message of the session is still waiting for the app's).
    */
-  accept(id: string, data: unknown, serial: number | undefined, connection: C): Verdict {
+  accept(id: string, data: unknown, serial: number | undefined, connection: C): Taken {
+    const { session } = connection;
+    const v2 = serial !== undefined && session !== undefined;
+    const lock = v2 ? sessionKey(session, connection.principal) : `\u0000${id}`;
+    const before = this.pending.get(lock);
+    // Behind a message the app is still handling: judged once that one is settled. Each
+    // waits for the last one queued, so they are judged in the order they came.
+    const take = () => this.take(id, data, v2 ? serial : undefined, connection);
+    const taken = before === undefined ? take() : before.then(take);
+    if (!isThenable(taken)) return taken;
+    const waiting: Promise<Verdict> = taken.finally(() => {
+      if (this.pending.get(lock) === waiting) this.pending.delete(lock);
+    });
+    this.pending.set(lock, waiting);
+    return waiting;
+  }
+
+  private take(id: string, data: unknown, serial: number | undefined, connection: C): Taken {
     const session = connection.session;
     if (serial === undefined || session === undefined) {
       if (this.seen.has(id)) return { ok: true };
       const message = session === undefined ? { id, data } : { id, data, session };
       const verdict = this.handOver(message, connection);
-      if (verdict.ok) this.seen.add(id, true);
-      return verdict;
+      const remember = (taken: Verdict) => {
+        if (taken.ok) this.seen.add(id, true);
+        return taken;
+      };
+      return isThenable(verdict) ? verdict.then(remember) : remember(verdict);
     }
     const key = sessionKey(session, connection.principal);
     const intake = this.sessions.check(key, serial);
     if (!intake.fresh)
       return intake.refusal ? { ok: false, error: intake.refusal.error } : { ok: true };
     const verdict = this.handOver({ id, data, session, serial }, connection);
-    this.sessions.record(key, serial, verdict.ok ? undefined : { error: verdict.error });
-    return verdict;
+    const record = (taken: Verdict) => {
+      this.sessions.record(key, serial, taken.ok ? undefined : { error: taken.error });
+      return taken;
+    };
+    return isThenable(verdict) ? verdict.then(record) : record(verdict);
   }
 
   /** Forget every session (a restart without persistence, or the fault alone). */
@@ -113,22 +147,28 @@ export class Intake<C extends Sender> {
     this.seen = new Recent(this.dedupWindow);
   }
 
-  /** Hand one message to the app: a throw refuses it, a rejected promise is reported. */
-  private handOver(message: ServerMessage, connection: C): Verdict {
+  /**
+   * Hand one message to the app: a throw refuses it, and so does a promise it returns
+   * that rejects; a promise that resolves accepts it once it has.
+   */
+  private handOver(message: ServerMessage, connection: C): Taken {
     let result: unknown;
     try {
       result = this.onMessage?.(message, connection);
     } catch (error) {
       return { ok: false, error: refusalText(error) };
     }
-    if (isThenable(result)) {
-      const report = (error: unknown) => this.report(error, connection);
+    if (!isThenable(result)) return ACCEPTED;
+    return new Promise<Verdict>((resolve) => {
       try {
-        result.then(undefined, report);
+        result.then(
+          () => resolve(ACCEPTED),
+          (error: unknown) => resolve({ ok: false, error: refusalText(error) }),
+        );
       } catch (error) {
-        report(error);
+        // A thenable whose then() throws refuses the message like a throw would.
+        resolve({ ok: false, error: refusalText(error) });
       }
-    }
-    return { ok: true };
+    });
   }
 }

@@ -276,15 +276,20 @@ export async function handlePost(
   }
   const failure = hub.takeFailure();
   if (failure !== undefined) return reply(res, failure, { error: 'injected failure' });
-  const results = batch.map((m) => {
-    const { id, data, serial } = m;
-    const verdict = hub.accept(
+  // One at a time, in order: a message whose verdict waits for the app's promise holds
+  // the ones after it, as a link's messages are taken in order.
+  const results = [];
+  for (const { id, data, serial } of batch) {
+    const taken = hub.accept(
       serial === undefined ? { id, data } : { id, data, serial: serial as number },
       connection,
     );
-    return verdict.ok
-      ? { id: m.id, status: ResultStatus.ok }
-      : { id: m.id, status: ResultStatus.rejected, error: verdict.error };
-  });
+    const verdict = isThenable(taken) ? await taken : taken;
+    results.push(
+      verdict.ok
+        ? { id, status: ResultStatus.ok }
+        : { id, status: ResultStatus.rejected, error: verdict.error },
+    );
+  }
   return reply(res, HttpStatus.ok, { results });
 }

@@ -12,6 +12,7 @@ import type { StreamHead } from '../../adapters/transport.js';
 import type { Corkable } from '../../adapters/websocket-cork.js';
 import { isThenable, MAX_NAME_CHARS, serialProblem } from './checks.js';
 import type { Hub } from './hub.js';
+import type { Verdict } from './intake.js';
 import { planUnwatch, type ResumeRefusal } from './resume-plan.js';
 import type { LoggedEvent } from './stream-logs.js';
 
@@ -171,30 +172,42 @@ export function serveWebSocket(
     finishResume(outcome);
   };
 
-  const take = (id: unknown, data: unknown, serial: unknown) => {
-    if (typeof id !== 'string' || id === '')
-      return closeWith(CloseCode.invalidPayload, 'send needs a string id');
+  const take = (id: unknown, data: unknown, serial: unknown): Promise<void> | undefined => {
+    if (typeof id !== 'string' || id === '') {
+      closeWith(CloseCode.invalidPayload, 'send needs a string id');
+      return;
+    }
     // Refused for good, and only this message: the link carries on.
-    if (id.length > MAX_NAME_CHARS)
-      return sendVerdict({
+    if (id.length > MAX_NAME_CHARS) {
+      sendVerdict({
         type: Frame.nack,
         id,
         error: `message ids must be 1–${MAX_NAME_CHARS} characters`,
       });
+      return;
+    }
     const problem = serialProblem(serial, connection.session);
-    if (problem !== undefined) return sendVerdict({ type: Frame.nack, id, error: problem });
+    if (problem !== undefined) {
+      sendVerdict({ type: Frame.nack, id, error: problem });
+      return;
+    }
     if (hub.takeFailure() !== undefined) {
       // WebSocket has no status per message: a failing server drops the socket, and
       // nothing after the failed message is handled on it.
-      return letGoOf();
+      letGoOf();
+      return;
     }
-    const verdict = hub.accept(
+    const taken = hub.accept(
       serial === undefined ? { id, data } : { id, data, serial: serial as number },
       connection,
     );
-    sendVerdict(
-      verdict.ok ? { type: Frame.ack, id } : { type: Frame.nack, id, error: verdict.error },
-    );
+    const answer = (verdict: Verdict) =>
+      sendVerdict(
+        verdict.ok ? { type: Frame.ack, id } : { type: Frame.nack, id, error: verdict.error },
+      );
+    // Waiting for the app's promise: later frames wait for it (`run`), so order is kept.
+    if (isThenable(taken)) return taken.then(answer);
+    answer(taken);
   };
 
   /** One frame. A promise when its handling waits for the app; later frames wait for it. */
@@ -215,8 +228,7 @@ export function serveWebSocket(
       case Frame.resume:
         return resume(frame.streams);
       case Frame.send:
-        take(frame.id, frame.data, frame.serial);
-        return;
+        return take(frame.id, frame.data, frame.serial);
       case Frame.suspend:
         hub.noteSuspend(connection.id);
         return;

@@ -94,7 +94,7 @@ describe('1. no frame or request takes the server down', () => {
     stream.close();
   });
 
-  it('onMessage throwing a value that cannot become text refuses that message only (nack / rejected); a promise it returns that rejects is reported; an onError that throws is ignored', async () => {
+  it('onMessage throwing, or returning a promise that rejects, with a value that cannot become text refuses that message only (nack / rejected); an onError that throws is ignored', async () => {
     const hostile = () => {
       // `String()` of this throws; reading its `message` throws too.
       const value = Object.create(null);
@@ -109,7 +109,10 @@ describe('1. no frame or request takes the server down', () => {
     const { listening, received } = await startServer({
       onMessage: (m) => {
         if (m.data === 'bad') throw hostile();
-        if (m.data === 'async') return Promise.reject(hostile()) as never;
+        if (m.data === 'async') return Promise.reject(hostile());
+      },
+      canWatch: () => {
+        throw new Error('acl down');
       },
       onError: (_, context) => {
         during.push(context.during);
@@ -123,24 +126,34 @@ describe('1. no frame or request takes the server down', () => {
     await until(() => ws.frames.length >= 4, 'three verdicts');
     expect(ws.frames.slice(1)).toEqual([
       { type: 'nack', id: 'w1', error: 'an object' },
-      { type: 'ack', id: 'w2' },
+      { type: 'nack', id: 'w2', error: 'an object' },
       { type: 'ack', id: 'w3' },
     ]);
     const stream = await openStream(listening.sseUrl);
     const answer = await stream.post('send', {
       messages: [
         { id: 's1', data: 'bad' },
-        { id: 's2', data: 'good' },
+        { id: 's2', data: 'async' },
+        { id: 's3', data: 'good' },
       ],
     });
     expect(await answer.json()).toEqual({
       results: [
         { id: 's1', status: 'rejected', error: 'an object' },
-        { id: 's2', status: 'ok' },
+        { id: 's2', status: 'rejected', error: 'an object' },
+        { id: 's3', status: 'ok' },
       ],
     });
-    expect(received.map((m) => m.id)).toEqual(['w2', 'w3', 's2']);
-    expect(during).toEqual(['onMessage']);
+    // A refusal is a verdict, not an error: nothing is reported for it.
+    expect(received.map((m) => m.id)).toEqual(['w2', 'w3', 's2', 's3']);
+    expect(during).toEqual([]);
+    // A hook that fails is reported, and a reporter that throws changes nothing.
+    const failed = await stream.post('resume', { streams: [{ stream: 'x', seq: 0 }] });
+    expect(failed.status).toBe(500);
+    expect(during).toEqual(['canWatch']);
+    ws.send({ type: 'send', id: 'w4', data: 'good' });
+    await until(() => ws.frames.length >= 5, 'a fourth verdict');
+    expect(ws.frames[4]).toEqual({ type: 'ack', id: 'w4' });
     ws.socket.close();
     stream.close();
   });

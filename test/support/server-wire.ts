@@ -49,7 +49,7 @@ export async function startServer(options: ServerOptions = {}) {
     ...options,
     onMessage: (message: ServerMessage, connection: ServerConnection) => {
       handed.push({ message, principal: connection.principal });
-      options.onMessage?.(message, connection);
+      return options.onMessage?.(message, connection);
     },
   });
   const listening = await server.listen();
