@@ -1,0 +1,149 @@
+/**
+ * A stream's log in Redis (scale-out.md §2): its events as a Redis Stream, entry id
+ * `<seq>-1`, trimmed to about `replayWindow`; its meta (last seq, epoch) in a hash. One
+ * script writes both, so the seq and the log never disagree, and publishes the event for
+ * the other processes. A log whose meta is gone (a flush, an eviction) gets a new epoch
+ * and its old entries are dropped: clients that were in the old log are told `reset`.
+ *
+ * Work in progress for issue 15: not wired into the server yet.
+ */
+import { newEpoch } from '../../adapters/session-store.js';
+import type { StreamHead } from '../../adapters/transport.js';
+import type { LoggedEvent } from '../server/stream-logs.js';
+
+/** The part of a node-redis client this module uses. */
+export interface RedisLike {
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  xRange(
+    key: string,
+    start: string,
+    end: string,
+    options?: { COUNT: number },
+  ): Promise<Array<{ id: string; message: Record<string, string> }>>;
+}
+
+/** The keys of one stream under `prefix`. */
+export function streamKeys(prefix: string, stream: string) {
+  return {
+    meta: `${prefix}:m:${stream}`,
+    log: `${prefix}:l:${stream}`,
+    channel: `${prefix}:c:${stream}`,
+  };
+}
+
+/**
+ * KEYS meta, log, channel; ARGV json, maxlen, a fresh epoch. Returns { seq, epoch }.
+ * A meta without an epoch is a log that was lost: it starts over under the fresh epoch.
+ */
+const APPEND = `
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[3]
+  redis.call('HSET', KEYS[1], 'epoch', epoch)
+  if seq ~= 1 then
+    redis.call('HSET', KEYS[1], 'seq', 1)
+    seq = 1
+  end
+  redis.call('DEL', KEYS[2])
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-1', 'd', ARGV[1])
+redis.call('PUBLISH', KEYS[3], epoch .. '|' .. seq .. '|' .. ARGV[1])
+return {seq, epoch}
+`;
+
+/**
+ * KEYS meta, log; ARGV a fresh epoch. Returns { seq, epoch }: a stream nobody published
+ * to gets its epoch now, so a client that watched it empty is never told of a reset that
+ * did not happen when its first event comes.
+ */
+const HEAD = `
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
+  redis.call('DEL', KEYS[2])
+end
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+return {seq, epoch}
+`;
+
+/** One script, run by its SHA once Redis knows it (EVALSHA, EVAL on NOSCRIPT). */
+async function run(
+  redis: RedisLike,
+  script: { source: string; sha?: string },
+  keys: string[],
+  args: string[],
+): Promise<unknown> {
+  if (script.sha !== undefined) {
+    try {
+      return await redis.evalSha(script.sha, { keys, arguments: args });
+    } catch (error) {
+      if (!String(error).includes('NOSCRIPT')) throw error;
+    }
+  }
+  const result = await redis.eval(script.source, { keys, arguments: args });
+  script.sha ??= await sha1(script.source);
+  return result;
+}
+
+async function sha1(text: string): Promise<string> {
+  const digest = await globalThis.crypto.subtle.digest('SHA-1', new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** What Redis answered a script with, checked: `[seq, epoch]`. */
+function seqAndEpoch(reply: unknown, what: string): { seq: number; epoch: string } {
+  const [seq, epoch] = Array.isArray(reply) ? reply : [];
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0 || typeof epoch !== 'string')
+    throw new TypeError(`holdfast/redis: ${what} answered ${JSON.stringify(reply)?.slice(0, 80)}`);
+  return { seq, epoch };
+}
+
+export class RedisStreamLog {
+  private readonly append = { source: APPEND } as { source: string; sha?: string };
+  private readonly headScript = { source: HEAD } as { source: string; sha?: string };
+
+  constructor(
+    private readonly redis: RedisLike,
+    private readonly prefix: string,
+    private readonly replayWindow: number,
+  ) {}
+
+  /** Append `json` to `stream`'s log: its seq and the epoch it counts in. */
+  async publish(stream: string, json: string): Promise<LoggedEvent & { epoch: string }> {
+    const { meta, log, channel } = streamKeys(this.prefix, stream);
+    const reply = await run(
+      this.redis,
+      this.append,
+      [meta, log, channel],
+      [json, String(this.replayWindow), newEpoch()],
+    );
+    const { seq, epoch } = seqAndEpoch(reply, 'the append script');
+    return { stream, seq, json, epoch };
+  }
+
+  /** `stream`'s epoch and last seq; a stream never seen gets its epoch now. */
+  async head(stream: string): Promise<StreamHead> {
+    const { meta, log } = streamKeys(this.prefix, stream);
+    const reply = await run(this.redis, this.headScript, [meta, log], [newEpoch()]);
+    const { seq, epoch } = seqAndEpoch(reply, 'the head script');
+    return { stream, epoch, head: seq };
+  }
+
+  /** Up to `limit` events of `stream` after `afterSeq`, oldest first (one page of a replay). */
+  async after(stream: string, afterSeq: number, limit: number): Promise<LoggedEvent[]> {
+    const { log } = streamKeys(this.prefix, stream);
+    const entries = await this.redis.xRange(log, `${afterSeq + 1}-1`, '+', { COUNT: limit });
+    const events: LoggedEvent[] = [];
+    for (const { id, message } of entries) {
+      const seq = Number(id.slice(0, id.indexOf('-')));
+      const json = message.d;
+      // A record this module did not write is skipped, never replayed as an event.
+      if (!Number.isSafeInteger(seq) || seq <= afterSeq || typeof json !== 'string') continue;
+      events.push({ stream, seq, json });
+    }
+    return events;
+  }
+}
