@@ -10,18 +10,7 @@
 import { newEpoch } from '../../adapters/session-store.js';
 import type { StreamHead } from '../../adapters/transport.js';
 import type { LoggedEvent } from '../server/stream-logs.js';
-
-/** The part of a node-redis client this module uses. */
-export interface RedisLike {
-  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-  evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-  xRange(
-    key: string,
-    start: string,
-    end: string,
-    options?: { COUNT: number },
-  ): Promise<Array<{ id: string; message: Record<string, string> }>>;
-}
+import { type RedisLike, run, type Script } from './scripts.js';
 
 /** The keys of one stream under `prefix`. */
 export function streamKeys(prefix: string, stream: string) {
@@ -69,30 +58,6 @@ local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
 return {seq, epoch}
 `;
 
-/** One script, run by its SHA once Redis knows it (EVALSHA, EVAL on NOSCRIPT). */
-async function run(
-  redis: RedisLike,
-  script: { source: string; sha?: string },
-  keys: string[],
-  args: string[],
-): Promise<unknown> {
-  if (script.sha !== undefined) {
-    try {
-      return await redis.evalSha(script.sha, { keys, arguments: args });
-    } catch (error) {
-      if (!String(error).includes('NOSCRIPT')) throw error;
-    }
-  }
-  const result = await redis.eval(script.source, { keys, arguments: args });
-  script.sha ??= await sha1(script.source);
-  return result;
-}
-
-async function sha1(text: string): Promise<string> {
-  const digest = await globalThis.crypto.subtle.digest('SHA-1', new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
-}
-
 /** What Redis answered a script with, checked: `[seq, epoch]`. */
 function seqAndEpoch(reply: unknown, what: string): { seq: number; epoch: string } {
   const [seq, epoch] = Array.isArray(reply) ? reply : [];
@@ -102,8 +67,8 @@ function seqAndEpoch(reply: unknown, what: string): { seq: number; epoch: string
 }
 
 export class RedisStreamLog {
-  private readonly append = { source: APPEND } as { source: string; sha?: string };
-  private readonly headScript = { source: HEAD } as { source: string; sha?: string };
+  private readonly append: Script = { source: APPEND };
+  private readonly headScript: Script = { source: HEAD };
 
   constructor(
     private readonly redis: RedisLike,

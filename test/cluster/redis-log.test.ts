@@ -5,7 +5,8 @@
  */
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RedisLike, RedisStreamLog } from '../../src/redis/stream-log.js';
+import type { RedisLike } from '../../src/redis/scripts.js';
+import { RedisStreamLog } from '../../src/redis/stream-log.js';
 import { type RedisServer, startRedis } from '../support/redis-server.js';
 
 let redis: RedisServer;
