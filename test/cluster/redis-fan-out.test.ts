@@ -4,30 +4,16 @@
  * order, with one subscription per stream however many watch it; a foreign message on
  * the channel is reported and skipped.
  */
-import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type LiveEvent, RedisFanOut, type SubscriberLike } from '../../src/redis/fan-out.js';
 import type { RedisLike } from '../../src/redis/scripts.js';
 import { RedisStreamLog } from '../../src/redis/stream-log.js';
 import { until } from '../integration/wire.js';
-import { type RedisServer, startRedis } from '../support/redis-server.js';
+import { redisForThisFile } from '../support/redis-server.js';
 
-let redis: RedisServer;
-const clients: Array<{ close(): Promise<unknown> }> = [];
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  for (const client of clients) await client.close();
-  await redis?.stop();
-});
+const redis = redisForThisFile();
 
-async function connected() {
-  const c = createClient({ url: redis.url });
-  await c.connect();
-  clients.push(c);
-  return c;
-}
+const connected = () => redis.client();
 
 describe('fan-out through Redis', () => {
   it('events published by one process reach every watcher of another, in seq order, over one subscription', async () => {

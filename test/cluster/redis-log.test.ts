@@ -3,27 +3,15 @@
  * seqs from 1 in one epoch shared by every process, pages of a replay, trimming to the
  * window, and a new epoch when Redis loses the stream (a flush).
  */
-import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RedisLike } from '../../src/redis/scripts.js';
 import { RedisStreamLog } from '../../src/redis/stream-log.js';
-import { type RedisServer, startRedis } from '../support/redis-server.js';
+import { redisForThisFile } from '../support/redis-server.js';
 
-let redis: RedisServer;
-const clients: Array<{ close(): Promise<unknown> }> = [];
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  for (const client of clients) await client.close();
-  await redis?.stop();
-});
+const redis = redisForThisFile();
 
-async function client(): Promise<RedisLike & ReturnType<typeof createClient>> {
-  const c = createClient({ url: redis.url });
-  await c.connect();
-  clients.push(c);
-  return c as unknown as RedisLike & ReturnType<typeof createClient>;
+async function client() {
+  return (await redis.client()) as unknown as RedisLike & Awaited<ReturnType<typeof redis.client>>;
 }
 
 describe('a stream log in Redis', () => {
@@ -74,5 +62,27 @@ describe('a stream log in Redis', () => {
     expect(length).toBeGreaterThanOrEqual(100);
     expect(length).toBeLessThan(1000);
     expect((await log.head('busy')).head).toBe(1000);
+  });
+
+  it('records in the log that holdfast did not write are skipped on replay, never handed on as events', async () => {
+    const c = await client();
+    const log = new RedisStreamLog(c, 'hf5', 1000);
+    await log.publish('mixed', '"one"');
+    // Another writer on the same key: an entry without our field, and one at a later id.
+    await c.xAdd('hf5:l:mixed', '2-1', { other: 'x' });
+    await c.xAdd('hf5:l:mixed', '3-1', { d: '"three"' });
+    expect((await log.after('mixed', 0, 10)).map((e) => [e.seq, e.json])).toEqual([
+      [1, '"one"'],
+      [3, '"three"'],
+    ]);
+  });
+
+  it('a meta hash another writer broke is answered with an error naming the script, not a wrong seq', async () => {
+    const c = await client();
+    const log = new RedisStreamLog(c, 'hf6', 1000);
+    await c.hSet('hf6:m:odd', { seq: 'not a number', epoch: 'e' });
+    await expect(log.publish('odd', '1')).rejects.toThrow(
+      /hash value is not an integer|append script/,
+    );
   });
 });

@@ -5,27 +5,17 @@
  * what Redis keeps per session is bounded and expires.
  */
 import { randomUUID } from 'node:crypto';
-import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RedisLike } from '../../src/redis/scripts.js';
 import { REFUSALS_KEPT, RedisSessions } from '../../src/redis/sessions.js';
-import { type RedisServer, startRedis } from '../support/redis-server.js';
+import { redisForThisFile } from '../support/redis-server.js';
 
 type Client = RedisLike & {
   hGet(key: string, field: string): Promise<unknown>;
   lLen(key: string): Promise<number>;
-  close(): Promise<unknown>;
 };
 
-let redis: RedisServer;
-const clients: Client[] = [];
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  for (const client of clients) await client.close();
-  await redis?.stop();
-});
+const redis = redisForThisFile();
 
 /** `ask` again every 20 ms until its answer passes `ok` (Redis expires keys in real time). */
 async function eventually<T>(ask: () => Promise<T>, ok: (answer: T) => boolean, what: string) {
@@ -40,10 +30,7 @@ async function eventually<T>(ask: () => Promise<T>, ok: (answer: T) => boolean, 
 
 /** One process's view of the sessions: its own client and lease token. */
 async function processSessions(prefix: string, leaseMs = 5_000, ttlMs = 60_000) {
-  const c = createClient({ url: redis.url });
-  await c.connect();
-  const client = c as unknown as Client;
-  clients.push(client);
+  const client = (await redis.client()) as unknown as Client;
   return {
     client,
     sessions: new RedisSessions(client, { prefix, token: randomUUID(), leaseMs, ttlMs }),

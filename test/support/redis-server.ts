@@ -6,6 +6,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createClient } from 'redis';
+import { afterAll, beforeAll } from 'vitest';
 import { freePort } from './cluster.js';
 
 export interface RedisServer {
@@ -73,4 +75,30 @@ export async function startRedis(): Promise<RedisServer> {
   // Its log is not ours to print; keep the pipe drained so it never blocks.
   child.stdout?.resume();
   return { url: `redis://127.0.0.1:${port}`, port, stop };
+}
+
+/**
+ * One redis-server for a test file (started before its tests, stopped after them) and
+ * node-redis clients on it, each closed after the tests.
+ */
+export function redisForThisFile() {
+  let server: RedisServer | undefined;
+  const clients: Array<{ close(): Promise<unknown> }> = [];
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    for (const client of clients.splice(0)) await client.close();
+    await server?.stop();
+  });
+  return {
+    /** A connected client; cast it to the `*Like` interface the code under test takes. */
+    async client() {
+      if (server === undefined) throw new Error('redisForThisFile(): redis-server is not started yet');
+      const c = createClient({ url: server.url });
+      await c.connect();
+      clients.push(c);
+      return c;
+    },
+  };
 }
