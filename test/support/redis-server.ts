@@ -94,7 +94,8 @@ export function redisForThisFile() {
   return {
     /** A connected client; cast it to the `*Like` interface the code under test takes. */
     async client() {
-      if (server === undefined) throw new Error('redisForThisFile(): redis-server is not started yet');
+      if (server === undefined)
+        throw new Error('redisForThisFile(): redis-server is not started yet');
       const c = createClient({ url: server.url });
       await c.connect();
       clients.push(c);
