@@ -10,6 +10,7 @@ export default defineConfig({
     browser: 'src/browser.ts',
     testing: 'src/testing/index.ts',
     node: 'src/node.ts',
+    redis: 'src/redis/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
@@ -19,5 +20,5 @@ export default defineConfig({
   // a store entry throws is `instanceof` the class `require('holdfast')` exports.
   splitting: true,
   target: 'es2022',
-  external: ['xstate', 'ws'],
+  external: ['xstate', 'ws', 'redis'],
 });

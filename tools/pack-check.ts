@@ -16,7 +16,7 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const subpaths = Object.keys(pkg.exports).filter((p) => p !== './package.json');
 const names = subpaths.map((p) => (p === '.' ? 'holdfast' : `holdfast/${p.slice(2)}`));
 /**
- * Budgets in bytes, minified + gzipped, xstate and ws excluded. A budget is a tripwire
+ * Budgets in bytes, minified + gzipped, xstate, ws and redis excluded. A budget is a tripwire
  * for growth nobody meant, not a target: raise it only with a reason written here.
  * - Issue 11 (hardening: checks of every peer input, the ack timer, credentials refused,
  *   O(1) positions, the server's limits): index 9,000 → 10,500, websocket 2,500 → 3,000,
@@ -43,14 +43,24 @@ const names = subpaths.map((p) => (p === '.' ? 'holdfast' : `holdfast/${p.slice(
  *   hand-over. An app that imports `holdfast` and a store shares those modules (one
  *   chunk in its bundle); each entry here is measured alone, so they count twice.
  */
+/*
+ * - Issue 15: server 8,800 → 10,300 (8,744 → 10,197 B): the server store behind an
+ *   interface (the memory store a class of its own), one watch per stream with each
+ *   link's position, replay in pages with the live events held meanwhile, and both wires
+ *   waiting for a store that answers later (welcome, verdicts, resumes, `retry`).
+ * - Issue 15: redis is new, 3,700 for `redisStore` (the stream log, session and read
+ *   scripts, the fan-out, the option checks) plus the server's checks and the JSON check
+ *   of a published event it shares with `holdfast/server`.
+ */
 const BUDGETS: Record<string, number> = {
   index: 17_000,
   memory: 3900,
   websocket: 3800,
   sse: 4400,
-  server: 8800,
+  server: 10_300,
   browser: 10_600,
   node: 12_300,
+  redis: 3700,
 };
 // The kit runs a real connection, so it carries index whole: index's budget plus its own.
 BUDGETS.testing = (BUDGETS.index as number) + 8400;
@@ -93,6 +103,7 @@ try {
       join(work, tarball),
       `xstate@${pkg.devDependencies.xstate.replace(/^[~^]/, '')}`,
       'ws@8',
+      `redis@${pkg.devDependencies.redis.replace(/^[~^]/, '')}`,
     ],
     project,
   );
@@ -175,7 +186,7 @@ void [state, webSocketTransport, sseTransport, createServer, bindPageLifecycle, 
       metafile: true,
       format: 'esm',
       platform: entry === 'server' || entry === 'node' ? 'node' : 'neutral',
-      external: ['xstate', 'xstate/*', 'ws', 'node:*'],
+      external: ['xstate', 'xstate/*', 'ws', 'redis', 'node:*'],
       logLevel: 'silent',
     });
     // What the entry imports from outside the package, or bundled from node_modules: never

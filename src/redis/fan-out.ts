@@ -4,10 +4,9 @@
  * has watchers for, however many, and hands each event to them. Redis pub/sub delivers at
  * most once, so the watchers check seqs: a gap or another epoch means events were missed
  * and the link must resume (the server drops it); this module only moves them.
- *
- * Work in progress for issue 15: not wired into the server yet.
+
  */
-import type { LoggedEvent } from '../server/stream-logs.js';
+import type { StoredEvent } from '../server/store.js';
 import { streamKeys } from './stream-log.js';
 
 /** The part of a node-redis client in subscriber mode this module uses. */
@@ -20,7 +19,7 @@ export interface SubscriberLike {
 }
 
 /** One live event, with the epoch its seq counts in. */
-export type LiveEvent = LoggedEvent & { readonly epoch: string };
+export type LiveEvent = StoredEvent;
 
 type Watcher = (event: LiveEvent) => void;
 

@@ -1,19 +1,13 @@
 /**
  * How holdfast talks to Redis: the few commands of a node-redis client it uses, and Lua
  * scripts run by SHA once Redis knows them (EVALSHA, then EVAL on NOSCRIPT), so an app's
- * own client needs no setup. Work in progress for issue 15.
+ * own client needs no setup.
  */
 
 /** The part of a node-redis client holdfast uses. */
 export interface RedisLike {
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-  xRange(
-    key: string,
-    start: string,
-    end: string,
-    options?: { COUNT: number },
-  ): Promise<Array<{ id: string; message: Record<string, string> }>>;
 }
 
 /** A Lua script and, once known, its SHA. */

@@ -6,8 +6,7 @@
  * A claim that finds a live lease of another process is answered `busy` (the client is
  * told to retry); one that finds an expired lease takes the message again — at least
  * once inside that crash window, which docs/scale-out.md states.
- *
- * Work in progress for issue 15: not wired into the server yet.
+
  */
 import { type RedisLike, run, type Script } from './scripts.js';
 

@@ -4,12 +4,11 @@
  * script writes both, so the seq and the log never disagree, and publishes the event for
  * the other processes. A log whose meta is gone (a flush, an eviction) gets a new epoch
  * and its old entries are dropped: clients that were in the old log are told `reset`.
- *
- * Work in progress for issue 15: not wired into the server yet.
+
  */
 import { newEpoch } from '../../adapters/session-store.js';
 import type { StreamHead } from '../../adapters/transport.js';
-import type { LoggedEvent } from '../server/stream-logs.js';
+import type { StoredEvent } from '../server/store.js';
 import { type RedisLike, run, type Script } from './scripts.js';
 
 /** The keys of one stream under `prefix`. */
@@ -58,6 +57,17 @@ local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
 return {seq, epoch}
 `;
 
+/**
+ * KEYS meta, log; ARGV first entry id, count. Returns { epoch, entries }: one page of the
+ * log with the epoch its seqs count in, read in one step so the two cannot disagree. A
+ * log whose meta is gone has no epoch (false) and nothing to replay.
+ */
+const READ = `
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then return {false, {}} end
+return {epoch, redis.call('XRANGE', KEYS[2], ARGV[1], '+', 'COUNT', ARGV[2])}
+`;
+
 /** What Redis answered a script with, checked: `[seq, epoch]`. */
 function seqAndEpoch(reply: unknown, what: string): { seq: number; epoch: string } {
   const [seq, epoch] = Array.isArray(reply) ? reply : [];
@@ -69,6 +79,7 @@ function seqAndEpoch(reply: unknown, what: string): { seq: number; epoch: string
 export class RedisStreamLog {
   private readonly append: Script = { source: APPEND };
   private readonly headScript: Script = { source: HEAD };
+  private readonly readScript: Script = { source: READ };
 
   constructor(
     private readonly redis: RedisLike,
@@ -77,7 +88,7 @@ export class RedisStreamLog {
   ) {}
 
   /** Append `json` to `stream`'s log: its seq and the epoch it counts in. */
-  async publish(stream: string, json: string): Promise<LoggedEvent & { epoch: string }> {
+  async publish(stream: string, json: string): Promise<StoredEvent> {
     const { meta, log, channel } = streamKeys(this.prefix, stream);
     const reply = await run(
       this.redis,
@@ -97,18 +108,39 @@ export class RedisStreamLog {
     return { stream, epoch, head: seq };
   }
 
-  /** Up to `limit` events of `stream` after `afterSeq`, oldest first (one page of a replay). */
-  async after(stream: string, afterSeq: number, limit: number): Promise<LoggedEvent[]> {
-    const { log } = streamKeys(this.prefix, stream);
-    const entries = await this.redis.xRange(log, `${afterSeq + 1}-1`, '+', { COUNT: limit });
-    const events: LoggedEvent[] = [];
-    for (const { id, message } of entries) {
-      const seq = Number(id.slice(0, id.indexOf('-')));
-      const json = message.d;
+  /**
+   * Up to `limit` events of `stream` after `afterSeq`, oldest first (one page of a
+   * replay), each with the epoch of the log it was read from.
+   */
+  async after(stream: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {
+    const { meta, log } = streamKeys(this.prefix, stream);
+    const reply = await run(
+      this.redis,
+      this.readScript,
+      [meta, log],
+      [`${afterSeq + 1}-1`, String(limit)],
+    );
+    const [epoch, entries] = Array.isArray(reply) ? reply : [];
+    if (typeof epoch !== 'string' || !Array.isArray(entries)) return [];
+    const events: StoredEvent[] = [];
+    for (const entry of entries) {
+      const event = eventOf(stream, epoch, entry);
       // A record this module did not write is skipped, never replayed as an event.
-      if (!Number.isSafeInteger(seq) || seq <= afterSeq || typeof json !== 'string') continue;
-      events.push({ stream, seq, json });
+      if (event !== undefined && event.seq > afterSeq) events.push(event);
     }
     return events;
   }
+}
+
+/** One XRANGE entry, `[id, [field, value, …]]` with id `<seq>-1` and field `d`, or undefined. */
+function eventOf(stream: string, epoch: string, entry: unknown): StoredEvent | undefined {
+  if (!Array.isArray(entry)) return undefined;
+  const [id, fields] = entry as [unknown, unknown];
+  if (typeof id !== 'string' || !Array.isArray(fields)) return undefined;
+  const seq = Number(id.slice(0, id.indexOf('-')));
+  if (!Number.isSafeInteger(seq) || seq < 1) return undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2)
+    if (fields[i] === 'd' && typeof fields[i + 1] === 'string')
+      return { stream, seq, epoch, json: fields[i + 1] as string };
+  return undefined;
 }

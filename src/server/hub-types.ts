@@ -5,6 +5,7 @@
  */
 import type { StreamHead } from '../../adapters/transport.js';
 import type { IntakeOptions } from './intake.js';
+import type { ServerStore } from './store.js';
 import type { LoggedEvent } from './stream-logs.js';
 
 /** One client link, whichever wire it came over. */
@@ -37,13 +38,15 @@ export type ServerErrorSource =
   | 'onMessage'
   | 'fallback'
   | 'websocket'
-  | 'http';
+  | 'http'
+  | 'store';
 
 export interface ServerErrorContext {
   /**
    * `authorize`, `canWatch`, `fallback`: the app's hook threw or rejected. (`onMessage`
    * refusing, by a throw or a rejected promise, is a `rejected` verdict, not an error.)
-   * `websocket`, `http`: handling a frame or a request failed.
+   * `websocket`, `http`: handling a frame or a request failed. `store`: the server store
+   * did not answer (the message or resume it was for is tried again by the client).
    */
   readonly during: ServerErrorSource;
   /** The connection it concerns, where there is one. */
@@ -51,7 +54,9 @@ export interface ServerErrorContext {
 }
 
 export interface HubOptions {
-  /** Frames kept per stream for replay. @default 10000 */
+  /** Where stream logs and sessions are kept (`ServerOptions.store`). @default in memory */
+  store?: ServerStore;
+  /** Frames kept per stream for replay (memory store). @default 10000 */
   replayWindow?: number;
   /**
    * Message ids remembered to discard duplicates from v1 clients (messages without a

@@ -2,15 +2,15 @@
  * The protocol-independent half of the reference server: the live connections and the
  * limits every link is held to, publishing to them and replaying a resume's streams onto
  * one (each after its `stream` frame on a v2 link), unwatching, errors reported, and the
- * faults a test or the demo can inject. The stream logs (`stream-logs.ts`), resume
- * planning (`resume-plan.ts`) and the taking of messages once each (`intake.ts`) are its
- * parts; the WebSocket and SSE halves only speak the wire.
+ * faults a test or the demo can inject. The store (`store.ts`: logs and sessions, in
+ * memory or shared), who watches what (`watchers.ts`), resume planning (`resume-plan.ts`)
+ * and the taking of messages once each (`intake.ts`) are its parts; the WebSocket and SSE
+ * halves only speak the wire.
  */
 import { randomUUID } from 'node:crypto';
 import { HttpStatus } from '../../adapters/protocol.js';
 import { Recent } from '../../adapters/recent.js';
-import type { SessionView } from '../../adapters/session-store.js';
-import { positiveOption } from './checks.js';
+import { isThenable, positiveOption } from './checks.js';
 import type {
   HubConnection,
   HubOptions,
@@ -19,6 +19,7 @@ import type {
   WireLink,
 } from './hub-types.js';
 import { Intake, type ServerMessage, type Taken } from './intake.js';
+import { MemoryServerStore } from './memory-store.js';
 import {
   askCanWatch,
   planResume,
@@ -27,7 +28,9 @@ import {
   tooMany,
   withinLimit,
 } from './resume-plan.js';
-import { type StreamEvent, StreamLogs } from './stream-logs.js';
+import { andThen, type Maybe, type ServerStore, type SessionState } from './store.js';
+import { eventJson, type StreamEvent } from './stream-logs.js';
+import { Watchers, type WatchingLink } from './watchers.js';
 
 export type {
   HubConnection,
@@ -43,7 +46,7 @@ function defaultOnError(error: unknown, context: ServerErrorContext): void {
 }
 
 /** A live link, as the hub keeps it. */
-interface Live {
+interface Live extends WatchingLink {
   readonly connection: HubConnection;
   readonly link: WireLink;
   readonly streams: Set<string>;
@@ -61,6 +64,8 @@ interface Live {
 const DRAIN_GRACE_MS = 5000;
 /** Past this many times `maxBufferedBytes` a link is dropped at once, whatever its pace. */
 const HARD_BUFFER_FACTOR = 4;
+/** A resume whose link was dropped while it was written: there is no one to answer. */
+const DROPPED: ResumeRefusal = Object.freeze({ refused: 'gone', error: 'the link was dropped' });
 
 export class Hub {
   readonly connections = new Map<string, HubConnection>();
@@ -71,7 +76,10 @@ export class Hub {
    * each with its notice tally only (not the connection, its streams or its link).
    */
   private readonly recentlyClosed = new Recent<{ suspends: number }>(1000);
-  private readonly logs: StreamLogs;
+  readonly store: ServerStore;
+  /** The store, when it is the memory one: the faults that lose state need it. */
+  private readonly memory: MemoryServerStore | undefined;
+  private readonly watchers: Watchers<Live>;
   private readonly intake: Intake<HubConnection>;
   private readonly canWatch: HubOptions['canWatch'];
   private readonly onError: NonNullable<HubOptions['onError']>;
@@ -86,10 +94,19 @@ export class Hub {
   hangingResumes = false;
 
   constructor(options: HubOptions = {}) {
-    this.logs = new StreamLogs(options.replayWindow ?? 10_000);
     this.canWatch = options.canWatch;
     this.onError = options.onError ?? defaultOnError;
-    this.intake = new Intake(options);
+    this.store = options.store ?? new MemoryServerStore(options);
+    this.memory = this.store instanceof MemoryServerStore ? this.store : undefined;
+    this.intake = new Intake(options, this.store, (error, connection) =>
+      this.report(error, { during: 'store', connectionId: connection.id }),
+    );
+    this.watchers = new Watchers<Live>(this.store, {
+      write: (live, text) => this.write(live, text),
+      drop: (live) => this.dropSlow(live),
+      silent: () => this.silent,
+      report: (error) => this.report(error, { during: 'store' }),
+    });
     this.maxStreamsPerConnection = positiveOption(
       'maxStreamsPerConnection',
       options.maxStreamsPerConnection,
@@ -127,7 +144,7 @@ export class Hub {
     connection: HubConnection;
     write: (text: string) => boolean;
     closed: () => void;
-    welcome: SessionView | undefined;
+    welcome: Maybe<SessionState> | undefined;
   } {
     const streams = new Set<string>();
     const notices = { suspends: 0 };
@@ -142,7 +159,14 @@ export class Hub {
       },
       drop: () => link.drop(),
     };
-    const live: Live = { connection, link, streams, notices, gone: false };
+    const live: Live = {
+      connection,
+      link,
+      streams,
+      notices,
+      gone: false,
+      positions: new Map(),
+    };
     this.connections.set(connection.id, connection);
     this.lives.set(connection.id, live);
     const heartbeat = setInterval(() => {
@@ -165,6 +189,7 @@ export class Hub {
     if (live?.connection !== connection) return;
     this.connections.delete(connection.id);
     this.lives.delete(connection.id);
+    this.watchers.leaveAll(live);
     this.recentlyClosed.add(connection.id, live.notices);
   }
 
@@ -206,26 +231,15 @@ export class Hub {
   }
 
   /**
-   * Append to a stream's log and send to every connection watching it. `data` is
-   * serialised once, as it is logged: what cannot be (a BigInt, a cycle, nesting too
-   * deep, nothing at all) throws a `TypeError` and is not logged. Each wire's frame text
-   * is built once per publish, around that JSON.
+   * Append to a stream's log; the store hands the event to every process's links watching
+   * it (this one's through `watchers`). `data` is serialised once, as it is logged: what
+   * cannot be (a BigInt, a cycle, nesting too deep, nothing at all) throws a `TypeError`
+   * and is not logged. Each wire's frame text is built once per event, around that JSON.
+   * At once with the memory store; a promise with a store that answers later.
    */
-  publish(stream: string, data: unknown): StreamEvent {
-    const event = this.logs.append(stream, data);
-    if (!this.silent) {
-      const frames = new Map<WireLink['eventFrame'], string>();
-      for (const live of this.lives.values()) {
-        if (!live.streams.has(stream)) continue;
-        let text = frames.get(live.link.eventFrame);
-        if (text === undefined) {
-          text = live.link.eventFrame(event);
-          frames.set(live.link.eventFrame, text);
-        }
-        this.write(live, text);
-      }
-    }
-    return { stream, seq: event.seq, data };
+  publish(stream: string, data: unknown): Maybe<StreamEvent> {
+    const json = eventJson(stream, data);
+    return andThen(this.store.append(stream, json), (event) => ({ stream, seq: event.seq, data }));
   }
 
   /**
@@ -239,7 +253,7 @@ export class Hub {
   /**
    * Ask `canWatch` about every stream of the plan, then subscribe the connection and
    * replay each stream after its position. Synchronous unless `canWatch` returns a
-   * promise. Undefined when done; a refusal otherwise (nothing was subscribed). `after`,
+   * promise or the store answers later. Undefined when done; a refusal otherwise (nothing was subscribed). `after`,
    * when given, is written on the link right after the replay, in the same step (the SSE
    * `resumed` event: nothing of another resume can come between).
    */
@@ -262,7 +276,7 @@ export class Hub {
     connection: HubConnection,
     plan: ResumePlan,
     after: string | undefined,
-  ): ResumeRefusal | undefined {
+  ): Maybe<ResumeRefusal | undefined> {
     const live = this.lives.get(connection.id);
     if (live?.connection !== connection || live.gone)
       return { refused: 'gone', error: 'unknown connection' };
@@ -270,31 +284,45 @@ export class Hub {
     if (!withinLimit(connection.streams, plan.positions, this.maxStreamsPerConnection))
       return tooMany(this.maxStreamsPerConnection);
     for (const stream of plan.positions.keys()) live.streams.add(stream);
-    const streamFrame = connection.session === undefined ? undefined : live.link.streamFrame;
-    const dropped = { refused: 'gone', error: 'the link was dropped' } as const;
-    for (const [stream, position] of plan.positions) {
-      let from = position.seq;
-      if (streamFrame) {
-        // v2: the log's epoch and head first. A position in another epoch, or past the
-        // head, is of a log that started over: replay it all; the client sees the reset.
-        const head = this.logs.head(stream);
-        const other = position.epoch !== undefined && position.epoch !== head.epoch;
-        if (other || from > head.head) from = 0;
-        if (!this.write(live, streamFrame(head))) return dropped;
+    const v2 = connection.session !== undefined;
+    const streams = [...plan.positions];
+    // One stream after another, each written whole (its backlog, then what came meanwhile).
+    const next = (index: number): Maybe<ResumeRefusal | undefined> => {
+      const entry = streams[index];
+      if (entry === undefined) {
+        if (after !== undefined && !this.write(live, after)) return DROPPED;
+        return undefined;
       }
-      for (const event of this.logs.after(stream, from)) {
-        if (!this.write(live, live.link.eventFrame(event))) return dropped;
-      }
+      const [stream, position] = entry;
+      return andThen(this.watchers.replay(live, stream, position, v2), (written) =>
+        written ? next(index + 1) : DROPPED,
+      );
+    };
+    let outcome: Maybe<ResumeRefusal | undefined>;
+    try {
+      outcome = next(0);
+    } catch (error) {
+      return this.storeFailed(error, connection);
     }
-    if (after !== undefined && !this.write(live, after)) return dropped;
-    return undefined;
+    return isThenable(outcome)
+      ? outcome.then(undefined, (error: unknown) => this.storeFailed(error, connection))
+      : outcome;
+  }
+
+  /** The store failed during a resume: reported, and the resume fails (the client retries). */
+  private storeFailed(error: unknown, connection: HubConnection): ResumeRefusal {
+    this.report(error, { during: 'store', connectionId: connection.id });
+    return { refused: 'failed', error: 'the store did not answer' };
   }
 
   /** Stop sending these streams on this connection (protocol v2 `unwatch`). */
   unwatch(connection: HubConnection, streams: readonly string[]): void {
     const live = this.lives.get(connection.id);
     if (live?.connection !== connection) return;
-    for (const stream of streams) live.streams.delete(stream);
+    for (const stream of streams) {
+      live.streams.delete(stream);
+      this.watchers.leave(live, stream);
+    }
   }
 
   /**
@@ -311,7 +339,7 @@ export class Hub {
 
   /** Fault injection: one stream's log starts over; every link watching it is dropped. */
   startOver(stream: string): void {
-    this.logs.startOver(stream);
+    this.memoryOnly('startOver').startOver(stream);
     for (const live of [...this.lives.values()]) {
       if (!live.streams.has(stream)) continue;
       // Nothing of the new log may reach it before it is gone: the epoch it was told stands.
@@ -322,13 +350,20 @@ export class Hub {
 
   /** Fault injection: forget every session, as if each had expired. */
   forgetSessions(): void {
-    this.intake.forgetSessions();
+    this.memoryOnly('forgetSessions').forgetSessions();
   }
 
   /** Fault injection: lose every log (new epochs, seqs from 1), every session and every id. */
   forgetState(): void {
-    this.logs.clear();
-    this.intake.forgetAll();
+    this.memoryOnly('restart').forgetAll();
+    this.intake.forgetIds();
+  }
+
+  /** The memory store, which the faults that lose state need. */
+  private memoryOnly(fault: string): MemoryServerStore {
+    if (this.memory === undefined)
+      throw new TypeError(`holdfast/server: the ${fault} fault needs the memory store`);
+    return this.memory;
   }
 
   /** Fault injection: how to answer the next resume. */

@@ -30,17 +30,34 @@ import {
   type ServerErrorSource,
   type ServerMessage,
 } from './hub.js';
+import { MemoryServerStore, memoryServerStore } from './memory-store.js';
 import { handlePost, openEventStream, reply } from './sse.js';
+import type {
+  Maybe,
+  SerialClaim,
+  ServerStore,
+  SessionState,
+  StoredEvent,
+  Unwatch,
+} from './store.js';
 import type { StreamEvent } from './stream-logs.js';
 import { serveWebSocket } from './websocket.js';
 
+export type { MemoryServerStoreOptions } from './memory-store.js';
 export type {
   HubConnection as ServerConnection,
+  Maybe,
+  SerialClaim,
   ServerErrorContext,
   ServerErrorSource,
   ServerMessage,
+  ServerStore,
+  SessionState,
+  StoredEvent,
   StreamEvent,
+  Unwatch,
 };
+export { MemoryServerStore, memoryServerStore };
 
 /** Where this server mounts each wire (its own choice; the protocol names neither). */
 const WS_PATH = '/ws';
@@ -58,7 +75,20 @@ const RETRY_AFTER_SECONDS = 5;
 /** What `authorize` made of a request: refused, or allowed with its principal. */
 type Admission = { ok: false } | { ok: true; principal: string | undefined };
 
-export interface ServerOptions extends HubOptions {
+/**
+ * The server's options. `S` is the store's type: the memory store unless `store` names
+ * another (`ServerStore`, in `hub-types.ts` with the other options of logs and sessions).
+ */
+export interface ServerOptions<S extends ServerStore = MemoryServerStore>
+  extends Omit<HubOptions, 'store'> {
+  /**
+   * Where stream logs and sessions are kept, and how a publish reaches every process.
+   * `redisStore()` from `holdfast/redis` shares them between processes; `replayWindow`,
+   * `sessionTtlMs`, `maxSessions` and `now` are then the store's own options, and these
+   * here are ignored.
+   * @default in this process's memory: `memoryServerStore({ replayWindow, sessionTtlMs, maxSessions, now })`
+   */
+  store?: S;
   /** Heartbeat interval on every link, in ms. @default 15000 */
   heartbeatMs?: number;
   /**
@@ -143,16 +173,37 @@ export interface Faults {
   startOver(stream: string): void;
 }
 
-export interface ReferenceServer {
+/**
+ * The server. `Published` is what `publish` returns: the event at once with the memory
+ * store, a promise of it with a store that answers later (`redisStore`).
+ */
+export interface ReferenceServer<Published = StreamEvent> {
   listen(port?: number, host?: string): Promise<Listening>;
-  publish(stream: string, data: unknown): StreamEvent;
+  /**
+   * Log `data` on `stream` and send it to every link watching the stream, on every
+   * process sharing the store. A stream name out of bounds or data that is not JSON
+   * throws a `TypeError` (a rejection, with a store that answers later).
+   */
+  publish(stream: string, data: unknown): Published;
   /** Live connections, by id. */
   readonly connections: ReadonlyMap<string, HubConnection>;
   readonly faults: Faults;
 }
 
-export function createServer(options: ServerOptions = {}): ReferenceServer {
+/** What `publish` returns on a server with store `S`: at once on the memory store. */
+export type Published<S extends ServerStore> = S extends MemoryServerStore
+  ? StreamEvent
+  : Promise<StreamEvent>;
+
+/**
+ * The reference server. On the memory store (the default) `publish` answers at once; on a
+ * store that answers later (`redisStore`) it returns a promise.
+ */
+export function createServer<S extends ServerStore = MemoryServerStore>(
+  options: ServerOptions<S> = {},
+): ReferenceServer<Published<S>> {
   const hub = new Hub(options);
+  const answersAtOnce = options.store === undefined || options.store instanceof MemoryServerStore;
   const side = {
     heartbeatMs: options.heartbeatMs ?? 15_000,
     maxBodyBytes: options.maxBodyBytes ?? 1_048_576,
@@ -320,7 +371,15 @@ export function createServer(options: ServerOptions = {}): ReferenceServer {
         close: stop,
       };
     },
-    publish: (stream, data) => hub.publish(stream, data),
+    publish: (answersAtOnce
+      ? (stream: string, data: unknown) => hub.publish(stream, data)
+      : (stream: string, data: unknown) => {
+          try {
+            return Promise.resolve(hub.publish(stream, data));
+          } catch (error) {
+            return Promise.reject(error);
+          }
+        }) as (stream: string, data: unknown) => Published<S>,
     connections: hub.connections,
     faults: {
       dropAll: () => {

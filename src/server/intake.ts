@@ -9,8 +9,15 @@
  */
 import { describeValue } from '../../adapters/describe.js';
 import { Recent } from '../../adapters/recent.js';
-import { SessionStore, type SessionView, sessionKey } from '../../adapters/session-store.js';
-import { isThenable, positiveOption } from './checks.js';
+import { sessionKey } from '../../adapters/session-store.js';
+import { isThenable } from './checks.js';
+import {
+  andThen,
+  type Maybe,
+  type SerialClaim,
+  type ServerStore,
+  type SessionState,
+} from './store.js';
 
 /** What `onMessage` receives. */
 export interface ServerMessage {
@@ -29,17 +36,19 @@ export interface Sender {
   readonly session: string | undefined;
 }
 
-export type Verdict = { ok: true } | { ok: false; error: string };
+export type Verdict =
+  | { ok: true }
+  | { ok: false; error: string }
+  /**
+   * Not taken now: another process holds the session's lease, or the store could not
+   * answer. The client must send it again later (a WebSocket is closed with 1013, an SSE
+   * POST answered 503 with `Retry-After`); nothing after it on the link is taken.
+   */
+  | { ok: false; retryAfterMs: number };
 
 export interface IntakeOptions<C extends Sender> {
   /** Message ids remembered to discard duplicates on the v1 path. @default 100000 */
   dedupWindow?: number;
-  /** How long a session is remembered after its last message, in ms. @default 86400000 (24 h) */
-  sessionTtlMs?: number;
-  /** Most sessions remembered; the least recently active is forgotten first. @default 1000000 */
-  maxSessions?: number;
-  /** The clock sessions expire by, in ms. @default Date.now */
-  now?: () => number;
   /** May return a promise: the verdict waits for it (a rejection refuses the message). */
   onMessage?: (message: ServerMessage, connection: C) => unknown;
 }
@@ -48,6 +57,8 @@ export interface IntakeOptions<C extends Sender> {
 export type Taken = Verdict | Promise<Verdict>;
 
 const ACCEPTED: Verdict = Object.freeze({ ok: true });
+/** The store did not answer: the client tries again after about this long. */
+const STORE_FAILED: Verdict = Object.freeze({ ok: false, retryAfterMs: 1000 });
 
 /** The text a throw from `onMessage` refuses a message with. Never throws. */
 function refusalText(error: unknown): string {
@@ -70,24 +81,23 @@ export class Intake<C extends Sender> {
    */
   private readonly pending = new Map<string, Promise<Verdict>>();
   private readonly dedupWindow: number;
-  readonly sessions: SessionStore<string>;
   private readonly onMessage: IntakeOptions<C>['onMessage'];
 
-  constructor(options: IntakeOptions<C>) {
+  constructor(
+    options: IntakeOptions<C>,
+    private readonly store: ServerStore,
+    /** Told when the store fails to answer (the message is then answered with a retry). */
+    private readonly onStoreError: (error: unknown, connection: C) => void,
+  ) {
     this.dedupWindow = options.dedupWindow ?? 100_000;
     this.seen = new Recent(this.dedupWindow);
     this.onMessage = options.onMessage;
-    this.sessions = new SessionStore({
-      ttlMs: positiveOption('sessionTtlMs', options.sessionTtlMs, 86_400_000),
-      maxSessions: positiveOption('maxSessions', options.maxSessions, 1_000_000),
-      now: options.now,
-    });
   }
 
   /** What the `welcome` of a link opened with `session` says of it; undefined on a v1 link. */
-  view(connection: Sender): SessionView | undefined {
+  view(connection: Sender): Maybe<SessionState> | undefined {
     const { session, principal } = connection;
-    return session === undefined ? undefined : this.sessions.view(sessionKey(session, principal));
+    return session === undefined ? undefined : this.store.session(sessionKey(session, principal));
   }
 
   /**
@@ -125,25 +135,43 @@ export class Intake<C extends Sender> {
       return isThenable(verdict) ? verdict.then(remember) : remember(verdict);
     }
     const key = sessionKey(session, connection.principal);
-    const intake = this.sessions.check(key, serial);
-    if (!intake.fresh)
-      return intake.refusal ? { ok: false, error: intake.refusal.error } : { ok: true };
-    const verdict = this.handOver({ id, data, session, serial }, connection);
-    const record = (taken: Verdict) => {
-      this.sessions.record(key, serial, taken.ok ? undefined : { error: taken.error });
-      return taken;
+    const unanswered = (error: unknown): Verdict => {
+      this.onStoreError(error, connection);
+      return STORE_FAILED;
     };
-    return isThenable(verdict) ? verdict.then(record) : record(verdict);
+    let claiming: Maybe<SerialClaim>;
+    try {
+      claiming = this.store.claim(key, serial);
+    } catch (error) {
+      return unanswered(error);
+    }
+    const claimed = andThen(claiming, (claim): Taken => {
+      if ('busy' in claim) return { ok: false, retryAfterMs: claim.retryAfterMs };
+      if (!claim.fresh)
+        return claim.refusal === undefined ? ACCEPTED : { ok: false, error: claim.refusal };
+      const verdict = this.handOver({ id, data, session, serial }, connection);
+      // Committed before it is answered: a verdict the client hears is one the store keeps.
+      // A commit that fails is reported and the verdict still given: the app has the
+      // message, and a retry would hand it over again at once.
+      const commit = (taken: Verdict): Taken => {
+        const refusal = 'error' in taken ? taken.error : undefined;
+        const committed = this.store.commit(key, serial, refusal);
+        if (!isThenable(committed)) return taken;
+        return committed.then(
+          () => taken,
+          (error: unknown) => {
+            this.onStoreError(error, connection);
+            return taken;
+          },
+        );
+      };
+      return isThenable(verdict) ? verdict.then(commit) : commit(verdict);
+    });
+    return isThenable(claimed) ? claimed.then(undefined, unanswered) : claimed;
   }
 
-  /** Forget every session (a restart without persistence, or the fault alone). */
-  forgetSessions(): void {
-    this.sessions.clear();
-  }
-
-  /** Forget every session and every id: what a restart without persistence loses. */
-  forgetAll(): void {
-    this.sessions.clear();
+  /** Forget every v1 id: what a restart without persistence loses of them. */
+  forgetIds(): void {
     this.seen = new Recent(this.dedupWindow);
   }
 

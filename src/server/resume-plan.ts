@@ -100,7 +100,7 @@ export function askCanWatch(
   plan: ResumePlan,
   canWatch: (stream: string) => boolean | Promise<boolean>,
   report: (error: unknown) => void,
-  proceed: () => ResumeRefusal | undefined,
+  proceed: () => ResumeRefusal | undefined | Promise<ResumeRefusal | undefined>,
 ): ResumeRefusal | undefined | Promise<ResumeRefusal | undefined> {
   const streams = [...plan.positions.keys()];
   const failed = (error: unknown): ResumeRefusal => {

@@ -14,6 +14,7 @@ import type { StreamHead } from '../../adapters/transport.js';
 import { isName, isThenable, MAX_NAME_CHARS, serialProblem } from './checks.js';
 import type { Hub } from './hub.js';
 import { planUnwatch, type ResumeRefusal } from './resume-plan.js';
+import type { SessionState } from './store.js';
 import type { LoggedEvent } from './stream-logs.js';
 
 /** Node lowercases the names of incoming headers. */
@@ -149,6 +150,7 @@ export function openEventStream(
 ): void {
   // The link first, so its id can go in a header: a load balancer sticks the link's
   // POSTs to this process by it (scale-out.md §2). Nothing is written before the head.
+  let headed = false;
   const { connection, write, closed, welcome } = hub.connect(
     {
       transport: 'sse',
@@ -157,7 +159,7 @@ export function openEventStream(
       pingFrame: PING_FRAME,
       buffered: () => res.writableLength,
       write: (text) => {
-        if (!res.writableEnded && !res.destroyed) res.write(text);
+        if (headed && !res.writableEnded && !res.destroyed) res.write(text);
       },
       drop: () => res.destroy(),
     },
@@ -165,19 +167,34 @@ export function openEventStream(
     principal,
     session,
   );
-  res.writeHead(HttpStatus.ok, {
-    'Content-Type': 'text/event-stream',
-    'Cache-Control': 'no-cache',
-    Connection: 'keep-alive',
-    [Header.connectionId]: connection.id,
-  });
   res.on('close', closed);
-  const greeting = {
-    connectionId: connection.id,
-    heartbeatMs: options.heartbeatMs,
-    ...(welcome === undefined ? {} : { session: welcome }),
+  const open = (session: SessionState | undefined) => {
+    if (res.destroyed) return;
+    res.writeHead(HttpStatus.ok, {
+      'Content-Type': 'text/event-stream',
+      'Cache-Control': 'no-cache',
+      Connection: 'keep-alive',
+      [Header.connectionId]: connection.id,
+    });
+    headed = true;
+    const greeting = {
+      connectionId: connection.id,
+      heartbeatMs: options.heartbeatMs,
+      ...(session === undefined ? {} : { session }),
+    };
+    write(`event: ${SseEvent.welcome}\ndata: ${JSON.stringify(greeting)}\n\n`);
   };
-  write(`event: ${SseEvent.welcome}\ndata: ${JSON.stringify(greeting)}\n\n`);
+  if (!isThenable(welcome)) {
+    open(welcome);
+    return;
+  }
+  // The store answers later: nothing is written before the head (a ping neither), and a
+  // store that cannot answer is a 503 the client retries after its Retry-After.
+  welcome.then(open, (error: unknown) => {
+    hub.report(error, { during: 'store', connectionId: connection.id });
+    if (res.destroyed) return;
+    reply(res, HttpStatus.serviceUnavailable, { error: 'try again later' }, { 'Retry-After': '1' });
+  });
 }
 
 /** The HTTP answer to a refused resume. */
@@ -285,6 +302,16 @@ export async function handlePost(
       connection,
     );
     const verdict = isThenable(taken) ? await taken : taken;
+    // Not taken now (another process holds the session, or the store did not answer):
+    // the whole POST is to be sent again, and nothing after this message is taken. What
+    // came before it in the batch was taken: sent again, it is answered as a duplicate.
+    if ('retryAfterMs' in verdict)
+      return reply(
+        res,
+        HttpStatus.serviceUnavailable,
+        { error: 'try again later' },
+        { 'Retry-After': String(Math.max(1, Math.ceil(verdict.retryAfterMs / 1000))) },
+      );
     results.push(
       verdict.ok
         ? { id, status: ResultStatus.ok }

@@ -1,13 +1,15 @@
 /**
- * The reference server's stream logs: every published event, numbered per stream and
+ * The memory store's stream logs: every published event, numbered per stream and
  * serialised once, kept within a bounded replay window for the resumes that ask for it,
  * and each log's epoch (protocol v2), which changes whenever the log starts over. Who
- * receives an event, live or replayed, is the hub's business.
+ * receives an event, live or replayed, is the hub's business. `eventJson` is the check
+ * every store's events pass first.
  */
 import { describeError, invalidArgument } from '../../adapters/describe.js';
 import { Epochs } from '../../adapters/session-store.js';
 import type { StreamHead } from '../../adapters/transport.js';
 import { ENTRY, isName, MAX_NAME_CHARS } from './checks.js';
+import type { StoredEvent } from './store.js';
 
 /** What `publish` returns: the event as published. */
 export interface StreamEvent {
@@ -17,13 +19,29 @@ export interface StreamEvent {
 }
 
 /**
- * One event as the log keeps it: `data` serialised to JSON once, when it was published.
+ * One event as a frame carries it: `data` serialised to JSON once, when it was published.
  * Every frame that carries it, live or replayed, is built around this text.
  */
 export interface LoggedEvent {
   readonly stream: string;
   readonly seq: number;
   readonly json: string;
+}
+
+/**
+ * A published event checked and serialised, once, whatever store logs it: a stream name
+ * out of bounds, or `data` that cannot be serialised (a BigInt, a cycle, nesting too
+ * deep, nothing at all), throws a `TypeError`.
+ */
+export function eventJson(stream: string, data: unknown): string {
+  if (!isName(stream))
+    throw invalidArgument(
+      'publish() stream',
+      `a string of 1–${MAX_NAME_CHARS} characters`,
+      stream,
+      ENTRY,
+    );
+  return serialise(data);
 }
 
 /** `data` as JSON text, or the `TypeError` `publish()` throws. */
@@ -44,7 +62,7 @@ function serialise(data: unknown): string {
 
 /** Every stream's log: its last `replayWindow` events, oldest first, at consecutive seqs. */
 export class StreamLogs {
-  private readonly logs = new Map<string, LoggedEvent[]>();
+  private readonly logs = new Map<string, StoredEvent[]>();
   private readonly seqs = new Map<string, number>();
   private readonly epochs = new Epochs();
 
@@ -69,23 +87,11 @@ export class StreamLogs {
     this.epochs.renewAll();
   }
 
-  /**
-   * Log one event at the stream's next seq, its `data` serialised here, once. A stream
-   * name out of bounds, or `data` that cannot be serialised (a BigInt, a cycle, nesting
-   * too deep, nothing at all), throws a `TypeError` and nothing is logged.
-   */
-  append(stream: string, data: unknown): LoggedEvent {
-    if (!isName(stream))
-      throw invalidArgument(
-        'publish() stream',
-        `a string of 1–${MAX_NAME_CHARS} characters`,
-        stream,
-        ENTRY,
-      );
-    const json = serialise(data);
+  /** Log one event (`json`, checked by `eventJson`) at the stream's next seq. */
+  append(stream: string, json: string): StoredEvent {
     const seq = (this.seqs.get(stream) ?? 0) + 1;
     this.seqs.set(stream, seq);
-    const event: LoggedEvent = { stream, seq, json };
+    const event: StoredEvent = { stream, seq, epoch: this.epochs.of(stream), json };
     const log = this.logs.get(stream) ?? [];
     this.logs.set(stream, log);
     log.push(event);
@@ -93,14 +99,13 @@ export class StreamLogs {
     return event;
   }
 
-  /** The events of `stream` still logged after `seq`, oldest first, read as they are taken. */
-  *after(stream: string, seq: number): Generator<LoggedEvent, void, undefined> {
+  /** Up to `limit` events of `stream` still logged after `seq`, oldest first. */
+  read(stream: string, seq: number, limit: number): readonly StoredEvent[] {
     const log = this.logs.get(stream);
     const first = log?.[0];
-    if (log === undefined || first === undefined) return;
+    if (log === undefined || first === undefined) return [];
     // A log holds consecutive seqs, so the first event after `seq` is found by index.
-    for (let i = Math.max(0, seq - first.seq + 1); i < log.length; i++) {
-      yield log[i] as LoggedEvent;
-    }
+    const from = Math.max(0, seq - first.seq + 1);
+    return log.slice(from, from + limit);
   }
 }

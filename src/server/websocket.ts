@@ -14,6 +14,7 @@ import { isThenable, MAX_NAME_CHARS, serialProblem } from './checks.js';
 import type { Hub } from './hub.js';
 import type { Verdict } from './intake.js';
 import { planUnwatch, type ResumeRefusal } from './resume-plan.js';
+import type { SessionState } from './store.js';
 import type { LoggedEvent } from './stream-logs.js';
 
 export interface WebSocketSideOptions {
@@ -83,6 +84,7 @@ export function serveWebSocket(
   // `maxBufferedBytes` and drop the link. Nothing leaves the count while corked (no write
   // completes within a tick), so this is what `bufferedAmount` would be, uncorked.
   let heldFrom = 0;
+  let greeted = false;
   const uncork = () => {
     if (!corked) return;
     corked = false;
@@ -108,7 +110,8 @@ export function serveWebSocket(
       pingFrame: PING_FRAME,
       buffered: () => (corked ? heldFrom : socket.bufferedAmount),
       write: (text) => {
-        if (socket.readyState !== socket.OPEN) return;
+        // Nothing before the welcome, which may wait for the store (a ping neither).
+        if (!greeted || socket.readyState !== socket.OPEN) return;
         if (!writingVerdict) uncork();
         socket.send(text);
       },
@@ -201,10 +204,14 @@ export function serveWebSocket(
       serial === undefined ? { id, data } : { id, data, serial: serial as number },
       connection,
     );
-    const answer = (verdict: Verdict) =>
+    const answer = (verdict: Verdict) => {
+      // Not taken now (another process holds the session, or the store did not answer):
+      // the link ends, and its client sends the message again on its next one.
+      if ('retryAfterMs' in verdict) return closeWith(CloseCode.tryAgainLater, 'try again later');
       sendVerdict(
         verdict.ok ? { type: Frame.ack, id } : { type: Frame.nack, id, error: verdict.error },
       );
+    };
     // Waiting for the app's promise: later frames wait for it (`run`), so order is kept.
     if (isThenable(taken)) return taken.then(answer);
     answer(taken);
@@ -281,10 +288,35 @@ export function serveWebSocket(
     else run(raw, isBinary);
   });
 
-  send({
-    type: Frame.welcome,
-    connectionId: connection.id,
-    heartbeatMs: options.heartbeatMs,
-    ...(welcome === undefined ? {} : { session: welcome }),
-  });
+  const greet = (session: SessionState | undefined) => {
+    if (letGo) return;
+    greeted = true;
+    send({
+      type: Frame.welcome,
+      connectionId: connection.id,
+      heartbeatMs: options.heartbeatMs,
+      ...(session === undefined ? {} : { session }),
+    });
+  };
+  if (!isThenable(welcome)) {
+    greet(welcome);
+    return;
+  }
+  // The store answers later: the frames that come meanwhile wait, as behind a resume.
+  busy = true;
+  socket.pause?.();
+  welcome.then(
+    (session) => {
+      busy = false;
+      greet(session);
+      if (letGo) return;
+      socket.resume?.();
+      drain();
+    },
+    (error: unknown) => {
+      busy = false;
+      hub.report(error, { during: 'store', connectionId: connection.id });
+      if (!letGo) closeWith(CloseCode.tryAgainLater, 'try again later');
+    },
+  );
 }
