@@ -18,6 +18,7 @@ describe('package', () => {
       './websocket',
       './sse',
       './server',
+      './redis',
       './browser',
       './testing',
       './node',
@@ -40,6 +41,11 @@ describe('package', () => {
     expect(typeof require('../dist/websocket.cjs').webSocketTransport).toBe('function');
     expect(typeof require('../dist/sse.cjs').sseTransport).toBe('function');
     expect(typeof require('../dist/server.cjs').createServer).toBe('function');
+    expect(typeof require('../dist/redis.cjs').redisStore).toBe('function');
+    const redis = await import(
+      /* @vite-ignore */ new URL('../dist/redis.js', import.meta.url).href
+    );
+    expect(typeof redis.redisStore).toBe('function');
     expect(typeof require('../dist/browser.cjs').bindPageLifecycle).toBe('function');
     expect(typeof require('../dist/node.cjs').fileStore).toBe('function');
     const browser = await import(

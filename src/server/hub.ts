@@ -45,16 +45,25 @@ function defaultOnError(error: unknown, context: ServerErrorContext): void {
   console.error(`holdfast/server: error during ${context.during}`, error);
 }
 
-/** A live link, as the hub keeps it. */
-interface Live extends WatchingLink {
-  readonly connection: HubConnection;
+/**
+ * A link as it is written to and watched. Nothing in it leads back to the connection: the
+ * watchers' closures hold it, and V8 may keep one of those a while (a function being
+ * optimised keeps its context), so it must not keep a closed connection's streams.
+ */
+interface Wire extends WatchingLink {
   readonly link: WireLink;
-  readonly streams: Set<string>;
-  readonly notices: { suspends: number };
   /** Closed, or dropped by the server: nothing more is written. */
   gone: boolean;
   /** Set while the link is over `maxBufferedBytes`: it must drain before this fires. */
   drainTimer?: ReturnType<typeof setTimeout>;
+}
+
+/** A live link, as the hub keeps it. */
+interface Live {
+  readonly connection: HubConnection;
+  readonly streams: Set<string>;
+  readonly notices: { suspends: number };
+  readonly wire: Wire;
 }
 
 /**
@@ -79,7 +88,7 @@ export class Hub {
   readonly store: ServerStore;
   /** The store, when it is the memory one: the faults that lose state need it. */
   private readonly memory: MemoryServerStore | undefined;
-  private readonly watchers: Watchers<Live>;
+  private readonly watchers: Watchers<Wire>;
   private readonly intake: Intake<HubConnection>;
   private readonly canWatch: HubOptions['canWatch'];
   private readonly onError: NonNullable<HubOptions['onError']>;
@@ -101,7 +110,7 @@ export class Hub {
     this.intake = new Intake(options, this.store, (error, connection) =>
       this.report(error, { during: 'store', connectionId: connection.id }),
     );
-    this.watchers = new Watchers<Live>(this.store, {
+    this.watchers = new Watchers<Wire>(this.store, {
       write: (live, text) => this.write(live, text),
       drop: (live) => this.dropSlow(live),
       silent: () => this.silent,
@@ -159,29 +168,23 @@ export class Hub {
       },
       drop: () => link.drop(),
     };
-    const live: Live = {
-      connection,
-      link,
-      streams,
-      notices,
-      gone: false,
-      positions: new Map(),
-    };
+    const wire: Wire = { link, gone: false, positions: new Map() };
+    const live: Live = { connection, streams, notices, wire };
     this.connections.set(connection.id, connection);
     this.lives.set(connection.id, live);
     const heartbeat = setInterval(() => {
       // A forgotten connection hears nothing more, not even pings: its client's silence
       // timer notices and opens a new link. Pinged on, an idle one would never learn.
       if (this.lives.get(connection.id) !== live) return clearInterval(heartbeat);
-      if (!this.silent) this.write(live, link.pingFrame);
+      if (!this.silent) this.write(wire, link.pingFrame);
     }, heartbeatMs);
     const closed = () => {
       clearInterval(heartbeat);
-      live.gone = true;
+      wire.gone = true;
       this.remove(connection);
     };
     const welcome = this.intake.view(connection);
-    return { connection, write: (text) => this.write(live, text), closed, welcome };
+    return { connection, write: (text) => this.write(wire, text), closed, welcome };
   }
 
   remove(connection: HubConnection): void {
@@ -189,7 +192,7 @@ export class Hub {
     if (live?.connection !== connection) return;
     this.connections.delete(connection.id);
     this.lives.delete(connection.id);
-    this.watchers.leaveAll(live);
+    this.watchers.leaveAll(live.wire);
     this.recentlyClosed.add(connection.id, live.notices);
   }
 
@@ -205,7 +208,7 @@ export class Hub {
    * One frame onto one link, unless the link is gone. A link whose peer has not taken
    * more than `maxBufferedBytes` is dropped instead: it resumes later on a new link.
    */
-  private write(live: Live, text: string): boolean {
+  private write(live: Wire, text: string): boolean {
     if (live.gone) return false;
     const buffered = live.link.buffered();
     if (buffered > HARD_BUFFER_FACTOR * this.maxBufferedBytes) return this.dropSlow(live);
@@ -222,7 +225,7 @@ export class Hub {
   }
 
   /** Drop a link whose peer does not take what is written to it. */
-  private dropSlow(live: Live): false {
+  private dropSlow(live: Wire): false {
     live.gone = true;
     if (live.drainTimer !== undefined) clearTimeout(live.drainTimer);
     live.drainTimer = undefined;
@@ -278,23 +281,26 @@ export class Hub {
     after: string | undefined,
   ): Maybe<ResumeRefusal | undefined> {
     const live = this.lives.get(connection.id);
-    if (live?.connection !== connection || live.gone)
+    if (live?.connection !== connection || live.wire.gone)
       return { refused: 'gone', error: 'unknown connection' };
     // Checked again: another resume on this link may have finished while canWatch ran.
     if (!withinLimit(connection.streams, plan.positions, this.maxStreamsPerConnection))
       return tooMany(this.maxStreamsPerConnection);
     for (const stream of plan.positions.keys()) live.streams.add(stream);
+    // The closures below hold the wire and the id only, not the live link or the connection.
+    const { wire } = live;
+    const { id } = connection;
     const v2 = connection.session !== undefined;
     const streams = [...plan.positions];
     // One stream after another, each written whole (its backlog, then what came meanwhile).
     const next = (index: number): Maybe<ResumeRefusal | undefined> => {
       const entry = streams[index];
       if (entry === undefined) {
-        if (after !== undefined && !this.write(live, after)) return DROPPED;
+        if (after !== undefined && !this.write(wire, after)) return DROPPED;
         return undefined;
       }
       const [stream, position] = entry;
-      return andThen(this.watchers.replay(live, stream, position, v2), (written) =>
+      return andThen(this.watchers.replay(wire, stream, position, v2), (written) =>
         written ? next(index + 1) : DROPPED,
       );
     };
@@ -302,16 +308,16 @@ export class Hub {
     try {
       outcome = next(0);
     } catch (error) {
-      return this.storeFailed(error, connection);
+      return this.storeFailed(error, id);
     }
     return isThenable(outcome)
-      ? outcome.then(undefined, (error: unknown) => this.storeFailed(error, connection))
+      ? outcome.then(undefined, (error: unknown) => this.storeFailed(error, id))
       : outcome;
   }
 
   /** The store failed during a resume: reported, and the resume fails (the client retries). */
-  private storeFailed(error: unknown, connection: HubConnection): ResumeRefusal {
-    this.report(error, { during: 'store', connectionId: connection.id });
+  private storeFailed(error: unknown, connectionId: string): ResumeRefusal {
+    this.report(error, { during: 'store', connectionId });
     return { refused: 'failed', error: 'the store did not answer' };
   }
 
@@ -321,7 +327,7 @@ export class Hub {
     if (live?.connection !== connection) return;
     for (const stream of streams) {
       live.streams.delete(stream);
-      this.watchers.leave(live, stream);
+      this.watchers.leave(live.wire, stream);
     }
   }
 
@@ -343,8 +349,8 @@ export class Hub {
     for (const live of [...this.lives.values()]) {
       if (!live.streams.has(stream)) continue;
       // Nothing of the new log may reach it before it is gone: the epoch it was told stands.
-      live.gone = true;
-      live.link.drop();
+      live.wire.gone = true;
+      live.wire.link.drop();
     }
   }
 

@@ -8,10 +8,12 @@ import { afterEach } from 'vitest';
 import { WebSocket } from 'ws';
 import {
   createServer,
+  type MemoryServerStore,
   type ReferenceServer,
   type ServerConnection,
   type ServerMessage,
   type ServerOptions,
+  type ServerStore,
 } from '../../src/server/index.js';
 import { until } from '../integration/wire.js';
 
@@ -21,7 +23,7 @@ const opened: Array<() => unknown> = [];
  * connections, so a raw SSE client learns that it has read everything the server wrote
  * before a POST's answer by publishing to a stream of its own and reading that event.
  */
-const servers = new Map<string, ReferenceServer>();
+const servers = new Map<string, ReferenceServer<unknown>>();
 afterEach(async () => {
   for (const close of opened.splice(0).reverse()) await close();
 });
@@ -42,7 +44,9 @@ export interface Handed {
  * A reference server on 127.0.0.1, port 0, closed after the test. `handed` lists every
  * call of `onMessage` (accepted or refused by the test's own `onMessage`).
  */
-export async function startServer(options: ServerOptions = {}) {
+export async function startServer<S extends ServerStore = MemoryServerStore>(
+  options: ServerOptions<S> = {},
+) {
   const handed: Handed[] = [];
   const server = createServer({
     heartbeatMs: 60_000,
@@ -213,7 +217,7 @@ async function openStream(sseUrl: string, query: string): Promise<RawClient> {
     if (server === undefined || ended !== undefined) return;
     const stream = `${SYNC}${++syncs}`;
     if ((await post('resume', { streams: [{ stream, seq: 0 }] })).status !== 200) return;
-    server.publish(stream, 'sync');
+    await server.publish(stream, 'sync');
     const seen = () => events.some((e) => e.event === 'event' && e.data.stream === stream);
     await until(() => seen() || ended !== undefined, 'the sync event');
     await post('unwatch', { streams: [stream] });
