@@ -24,12 +24,13 @@ describe('the rule catalogue (docs/rules.md)', () => {
   const repo = repoAt(root);
   const audit = auditRules(repo);
 
-  it('has one well-formed section for each of the twenty rules of the spec, the four of protocol v2 and the seven of the durable outbox, in order', () => {
+  it('has one well-formed section for each of the twenty rules of the spec, the four of protocol v2, the seven of the durable outbox and the five cases of many server processes, in order', () => {
     expect(audit.malformed).toEqual([]);
     const { rules } = parseCatalogue(repo.read(CATALOGUE) ?? '');
     expect(rules.map((rule) => rule.id)).toEqual([
       ...Array.from({ length: 24 }, (_, i) => `R${i + 1}`),
       ...Array.from({ length: 7 }, (_, i) => `D${i + 1}`),
+      ...Array.from({ length: 5 }, (_, i) => `C${i + 1}`),
     ]);
   });
 
@@ -150,7 +151,7 @@ describe('the rule audit fails when it should', () => {
     files['docs/rules.md'] = catalogue([{ n: 2 }]).replace('**Tested by**', '**Tests**');
     expect(auditRules(fakeRepo(files)).malformed).toEqual([
       `docs/rules.md:9: ${id(2)}: expected "- \`file\`: \`name\`, \`name\` — note"`,
-      `docs/rules.md:1: ${id(2)} is out of order (R1, R2, … in turn, then D1, D2, …)`,
+      `docs/rules.md:1: ${id(2)} is out of order (R1, R2, … in turn, then D1, …, then C1, …)`,
       `docs/rules.md:1: ${id(2)} has no **Tested by** list`,
     ]);
   });

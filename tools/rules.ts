@@ -30,8 +30,10 @@ export const DOC_FILES = ['README.md'] as const;
  * A rule id as code, tests and docs cite it, as a word: `R` and a number (holdfast.md,
  * sessions.md) or `D` and a number (durable.md).
  */
-const CITATION = /\b[RD]\d+\b/g;
-const HEADING = /^## ([RD]\d+) (\S.*)$/;
+const CITATION = /\b[RDC]\d+\b/g;
+/** The families of ids, in the order the catalogue lists them. */
+const FAMILIES = 'RDC';
+const HEADING = /^## ([RDC]\d+) (\S.*)$/;
 const ENFORCED = '**Enforced by**';
 const TESTED = '**Tested by**';
 /** ``- `file`: `name`, `name` — note`` (the note is optional). */
@@ -102,8 +104,8 @@ export function parseCatalogue(markdown: string, path = CATALOGUE): Catalogue {
       return;
     }
     if (line.startsWith('#')) {
-      if (/^## [RD]\d/.test(line))
-        problems.push(`${at}: a rule heading must be "## R<n> <title>" or "## D<n> <title>"`);
+      if (/^## [RDC]\d/.test(line))
+        problems.push(`${at}: a rule heading must be "## R<n> <title>" (or D<n>, C<n>)`);
       rule = undefined;
       return;
     }
@@ -141,16 +143,19 @@ export function parseCatalogue(markdown: string, path = CATALOGUE): Catalogue {
   });
 
   const seen = new Set<string>();
-  // The R rules in turn, then the D rules in turn, each family from 1.
+  // The R rules in turn, then the D rules, then the C cases, each family from 1.
   const counts = new Map<string, number>();
+  let lastFamily = 0;
   rules.forEach((r) => {
     const at = `${path}:${r.line}`;
     if (seen.has(r.id)) problems.push(`${at}: ${r.id} has a second section`);
     seen.add(r.id);
     const family = r.id[0] as string;
     counts.set(family, (counts.get(family) ?? 0) + 1);
-    if (r.id !== `${family}${counts.get(family)}` || (family === 'R' && counts.has('D')))
-      problems.push(`${at}: ${r.id} is out of order (R1, R2, … in turn, then D1, D2, …)`);
+    const order = FAMILIES.indexOf(family);
+    if (r.id !== `${family}${counts.get(family)}` || order < lastFamily)
+      problems.push(`${at}: ${r.id} is out of order (R1, R2, … in turn, then D1, …, then C1, …)`);
+    lastFamily = Math.max(lastFamily, order);
     if (r.text.length === 0) problems.push(`${at}: ${r.id} does not say what the rule is`);
     if (r.enforcedBy.length === 0) problems.push(`${at}: ${r.id} has no ${ENFORCED} list`);
     if (r.testedBy.length === 0) problems.push(`${at}: ${r.id} has no ${TESTED} list`);
