@@ -14,6 +14,7 @@ const repo = fileURLToPath(new URL('..', import.meta.url));
 
 const ENTRY_FILES: Record<string, string> = {
   holdfast: 'src/index.ts',
+  'holdfast/redis': 'src/redis/index.ts',
   'holdfast/memory': 'adapters/memory.ts',
   'holdfast/websocket': 'adapters/websocket.ts',
   'holdfast/sse': 'adapters/sse.ts',
@@ -27,6 +28,7 @@ const ENTRY_FILES: Record<string, string> = {
  * fragment type-checks. A block under any other heading must run on its own.
  */
 const FRAGMENT_PRELUDES: Record<string, string[]> = {
+  'Many server processes': ['declare function save(message: unknown): Promise<void>;'],
   Transports: ['declare function token(): Promise<string>;'],
   'In the browser': [
     "import type { Connection } from 'holdfast';",
