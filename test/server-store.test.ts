@@ -142,4 +142,26 @@ describe.each(WIRES)('%s on a store that answers later', (wire) => {
       3,
     ]);
   });
+
+  it('store: a store that lost live events (its subscription dropped) drops every link watching the stream, and their resume brings what they missed', async () => {
+    const { listening, server, store } = await serve();
+    const session = sessionId('slow-lost');
+    const client = await open(wire, listening, v2(session));
+    await client.resume([{ stream: 'feed', seq: 0 }]);
+    const other = await open(wire, listening, v2(sessionId('slow-other')));
+    await other.resume([{ stream: 'other', seq: 0 }]);
+    await server.publish('feed', 1);
+    await until(() => client.frames().length >= 2, 'the first event');
+    store.miss = 1;
+    await server.publish('feed', 2);
+    store.loseAll();
+    await ended(client, 'the link watching feed to be dropped');
+    const { epoch } = client.frames()[0] as { epoch: string };
+    const again = await open(wire, listening, v2(session));
+    await again.resume([{ stream: 'feed', seq: 1, epoch }]);
+    await until(() => again.frames().length >= 2, 'the replay');
+    expect(again.frames().map((f) => (f.type === 'event' ? f.seq : f.type))).toEqual(['stream', 2]);
+    // The whole subscription dropped: the link watching another stream resumes too.
+    await ended(other, 'the link watching other to be dropped');
+  });
 });

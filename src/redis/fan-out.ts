@@ -21,7 +21,11 @@ export interface SubscriberLike {
 /** One live event, with the epoch its seq counts in. */
 export type LiveEvent = StoredEvent;
 
-type Watcher = (event: LiveEvent) => void;
+interface Watcher {
+  readonly event: (event: LiveEvent) => void;
+  /** Events may have been missed (the subscription was down): resume from the log. */
+  readonly lost: () => void;
+}
 
 /** `epoch|seq|json` as the append script wrote it, or undefined if it is not that. */
 export function parseLive(stream: string, message: unknown): LiveEvent | undefined {
@@ -47,22 +51,40 @@ export class RedisFanOut {
   ) {}
 
   /**
-   * Hand `stream`'s live events to `watcher` from the moment this resolves (the Redis
-   * subscription is in place). Returns the function that stops it.
+   * Hand `stream`'s live events to `onEvent` from the moment this resolves (the Redis
+   * subscription is in place); `onLost` is told when events may have been missed (the
+   * subscriber's connection dropped). Returns the function that stops it. A subscription
+   * that fails is forgotten, so the next watch of the stream tries again.
    */
-  async watch(stream: string, watcher: Watcher): Promise<() => Promise<void>> {
+  async watch(
+    stream: string,
+    onEvent: (event: LiveEvent) => void,
+    onLost: () => void = () => {},
+  ): Promise<() => Promise<void>> {
+    const watcher: Watcher = { event: onEvent, lost: onLost };
     let set = this.watchers.get(stream);
     if (set === undefined) {
-      set = new Set();
-      this.watchers.set(stream, set);
+      const fresh = new Set<Watcher>();
+      set = fresh;
+      this.watchers.set(stream, fresh);
       const { channel } = streamKeys(this.prefix, stream);
-      this.subscribing.set(
-        stream,
-        this.subscriber.subscribe(channel, (message) => this.deliver(stream, message)),
+      const subscribing = this.subscriber.subscribe(channel, (message) =>
+        this.deliver(stream, message),
       );
+      this.subscribing.set(stream, subscribing);
+      subscribing.catch(() => {
+        if (this.watchers.get(stream) !== fresh) return;
+        this.watchers.delete(stream);
+        this.subscribing.delete(stream);
+      });
     }
     set.add(watcher);
-    await this.subscribing.get(stream);
+    try {
+      await this.subscribing.get(stream);
+    } catch (error) {
+      set.delete(watcher);
+      throw error;
+    }
     return async () => {
       const current = this.watchers.get(stream);
       if (current === undefined || !current.delete(watcher) || current.size > 0) return;
@@ -70,6 +92,14 @@ export class RedisFanOut {
       this.subscribing.delete(stream);
       await this.subscriber.unsubscribe(streamKeys(this.prefix, stream).channel);
     };
+  }
+
+  /**
+   * The subscriber's connection dropped: whatever was published meanwhile never came.
+   * Every watcher is told, and resumes from the log (node-redis subscribes again).
+   */
+  lostAll(): void {
+    for (const set of [...this.watchers.values()]) for (const watcher of [...set]) watcher.lost();
   }
 
   /** Streams with a subscription now. */
@@ -83,6 +113,6 @@ export class RedisFanOut {
       this.onProblem(`a message on ${stream}'s channel that is not epoch|seq|json`);
       return;
     }
-    for (const watcher of this.watchers.get(stream) ?? []) watcher(event);
+    for (const watcher of this.watchers.get(stream) ?? []) watcher.event(event);
   }
 }

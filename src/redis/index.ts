@@ -38,6 +38,7 @@ interface RedisConnectable {
   connect(): Promise<unknown>;
   close(): Promise<unknown>;
   on(event: 'error', listener: (error: unknown) => void): unknown;
+  on(event: 'reconnecting', listener: () => void): unknown;
   readonly isOpen?: boolean;
 }
 
@@ -130,6 +131,8 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
   const fanOut = new RedisFanOut(subscriber, prefix, (problem) =>
     onError(new TypeError(`${ENTRY}: ${problem}`)),
   );
+  // While it reconnects, what is published never reaches this process: its links resume.
+  subscriber.on('reconnecting', () => fanOut.lostAll());
   let closed = false;
 
   const store: RedisStore = {
@@ -145,9 +148,9 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
       await ready();
       return logs.after(stream, after, limit);
     },
-    async watch(stream, listener): Promise<Unwatch> {
+    async watch(stream, listener, lost): Promise<Unwatch> {
       await ready();
-      const stop = await fanOut.watch(stream, listener);
+      const stop = await fanOut.watch(stream, listener, lost);
       return () => {
         if (!closed) stop().catch(onError);
       };

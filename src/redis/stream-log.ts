@@ -11,6 +11,9 @@ import type { StreamHead } from '../../adapters/transport.js';
 import type { StoredEvent } from '../server/store.js';
 import { type RedisLike, run, type Script } from './scripts.js';
 
+/** How long the meta of a stream nobody published to is kept: a day, as a session is. */
+const EMPTY_META_MS = 86_400_000;
+
 /** The keys of one stream under `prefix`. */
 export function streamKeys(prefix: string, stream: string) {
   return {
@@ -36,21 +39,25 @@ if not epoch then
   end
   redis.call('DEL', KEYS[2])
 end
+-- A meta a resume made for a stream nobody had published to expires; a log's does not.
+if seq == 1 then redis.call('PERSIST', KEYS[1]) end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-1', 'd', ARGV[1])
 redis.call('PUBLISH', KEYS[3], epoch .. '|' .. seq .. '|' .. ARGV[1])
 return {seq, epoch}
 `;
 
 /**
- * KEYS meta, log; ARGV a fresh epoch. Returns { seq, epoch }: a stream nobody published
- * to gets its epoch now, so a client that watched it empty is never told of a reset that
- * did not happen when its first event comes.
+ * KEYS meta, log; ARGV a fresh epoch, ms. Returns { seq, epoch }: a stream nobody
+ * published to gets its epoch now, so a client that watched it empty is never told of a
+ * reset that did not happen when its first event comes. That meta expires after ARGV[2]
+ * ms unless the stream gets an event: names a client made up cost Redis nothing for long.
  */
 const HEAD = `
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[1]
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
   redis.call('DEL', KEYS[2])
 end
 local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
@@ -103,7 +110,12 @@ export class RedisStreamLog {
   /** `stream`'s epoch and last seq; a stream never seen gets its epoch now. */
   async head(stream: string): Promise<StreamHead> {
     const { meta, log } = streamKeys(this.prefix, stream);
-    const reply = await run(this.redis, this.headScript, [meta, log], [newEpoch()]);
+    const reply = await run(
+      this.redis,
+      this.headScript,
+      [meta, log],
+      [newEpoch(), String(EMPTY_META_MS)],
+    );
     const { seq, epoch } = seqAndEpoch(reply, 'the head script');
     return { stream, epoch, head: seq };
   }

@@ -52,6 +52,7 @@ export class MemoryServerStore implements ServerStore {
     return this.logs.read(stream, after, limit);
   }
 
+  // In one process nothing is missed: `lost` is never called.
   watch(stream: string, listener: (event: StoredEvent) => void): Unwatch {
     let set = this.listeners.get(stream);
     if (set === undefined) {

@@ -44,9 +44,9 @@ export type Unwatch = () => void;
 
 export interface ServerStore {
   /**
-   * Log one event (its data already JSON) at the stream's next seq, and hand it to every
-   * watcher of the stream in every process that shares the store, once, in seq order.
-   * Resolves once logged, with the seq and epoch it got.
+   * Log one event (its data already JSON) at the stream's next seq, and hand it to the
+   * watchers of the stream in every process that shares the store, in seq order, each at
+   * most once (see `watch`). Resolves once logged, with the seq and epoch it got.
    */
   append(stream: string, json: string): Maybe<StoredEvent>;
   /** The stream's epoch and its last seq (0 when nothing was logged in this epoch). */
@@ -58,9 +58,11 @@ export interface ServerStore {
   read(stream: string, after: number, limit: number): Maybe<readonly StoredEvent[]>;
   /**
    * Hear the stream's live events from the moment this resolves. The store may miss
-   * events (pub/sub delivers at most once): a listener checks the seqs it gets.
+   * events (pub/sub delivers at most once): the server checks the seqs it gets, and a
+   * store that knows it missed some (its subscription dropped) calls `lost`, so the
+   * server drops the links watching the stream and their clients resume from the log.
    */
-  watch(stream: string, listener: (event: StoredEvent) => void): Maybe<Unwatch>;
+  watch(stream: string, listener: (event: StoredEvent) => void, lost: () => void): Maybe<Unwatch>;
   /** What a `welcome` says of the session under `key`. */
   session(key: string): Maybe<SessionState>;
   /**

@@ -116,7 +116,11 @@ export class Watchers<L extends WatchingLink> {
     }
     const entry: Heard<L> = { links: new Set([link]), ready: undefined, unwatch: undefined };
     this.heard.set(stream, entry);
-    const watching = this.store.watch(stream, (event) => this.deliver(stream, event));
+    const watching = this.store.watch(
+      stream,
+      (event) => this.deliver(stream, event),
+      () => this.lost(stream),
+    );
     entry.ready = andThen(watching, (unwatch) => {
       // Every link left while the store was setting it up: let go at once.
       if (this.heard.get(stream) !== entry) return this.stop(unwatch);
@@ -191,6 +195,11 @@ export class Watchers<L extends WatchingLink> {
       if (position.held !== undefined) position.held.push(event);
       else this.send(link, position, event, frames);
     }
+  }
+
+  /** The store missed live events of `stream`: every link watching it resumes. */
+  private lost(stream: string): void {
+    for (const link of [...(this.heard.get(stream)?.links ?? [])]) this.hooks.drop(link);
   }
 
   /** One live event onto one link, in turn; a link that missed some is dropped. */

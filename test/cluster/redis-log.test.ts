@@ -54,6 +54,20 @@ describe('a stream log in Redis', () => {
     expect((await log.after('news', 0, 10)).map((e) => e.json)).toEqual(['"c"']);
   });
 
+  it('the meta a resume made for a stream nobody published to expires; the first event makes it last', async () => {
+    const redis = await client();
+    const log = new RedisStreamLog(redis, 'hf7', 1000);
+    await log.head('made-up');
+    const ttl = Number(
+      await (redis as unknown as { pTTL(k: string): Promise<number> }).pTTL('hf7:m:made-up'),
+    );
+    expect(ttl).toBeGreaterThan(86_000_000);
+    await log.publish('made-up', '1');
+    expect(
+      await (redis as unknown as { pTTL(k: string): Promise<number> }).pTTL('hf7:m:made-up'),
+    ).toBe(-1);
+  });
+
   it('the log keeps about the replay window: old entries are trimmed, the seq goes on', async () => {
     const c = await client();
     const log = new RedisStreamLog(c, 'hf4', 100);

@@ -37,6 +37,13 @@ export class SlowStore implements ServerStore {
   beforePage: (stream: string, after: number) => Promise<void> | void = () => {};
   /** Pages read, as `stream:after`. */
   readonly pages: string[] = [];
+  /** The `lost` of every watch, by stream. */
+  private readonly losses = new Map<string, () => void>();
+
+  /** As a subscription that dropped: every watcher is told events may be lost. */
+  loseAll(): void {
+    for (const lost of this.losses.values()) lost();
+  }
 
   private answer<T>(method: keyof ServerStore, make: () => T): Promise<T> {
     if (this.failing.has(method))
@@ -57,7 +64,12 @@ export class SlowStore implements ServerStore {
     await this.beforePage(stream, after);
     return this.answer('read', () => this.inner.read(stream, after, limit));
   }
-  watch(stream: string, listener: (event: StoredEvent) => void): Promise<Unwatch> {
+  watch(
+    stream: string,
+    listener: (event: StoredEvent) => void,
+    lost: () => void,
+  ): Promise<Unwatch> {
+    this.losses.set(stream, lost);
     return this.answer('watch', () =>
       this.inner.watch(stream, (event) => {
         if (this.miss > 0) {
