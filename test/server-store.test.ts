@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ServerErrorContext } from '../src/server/index.js';
+import { MAX_HELD } from '../src/server/watchers.js';
 import { until } from './integration/wire.js';
 import { ended, open, sessionId, startServer, v2, WIRES } from './support/server-wire.js';
 import { SlowStore } from './support/slow-store.js';
@@ -164,4 +165,20 @@ describe.each(WIRES)('%s on a store that answers later', (wire) => {
     // The whole subscription dropped: the link watching another stream resumes too.
     await ended(other, 'the link watching other to be dropped');
   });
+
+  it('store: a link whose backlog is still being written when more than MAX_HELD live events come is dropped, not grown without bound', async () => {
+    const { listening, server, store } = await serve();
+    await server.publish('feed', 0);
+    let burst = false;
+    store.beforePage = async () => {
+      if (burst) return;
+      burst = true;
+      await Promise.all(Array.from({ length: MAX_HELD + 1 }, (_, n) => server.publish('feed', n)));
+    };
+    const client = await open(wire, listening, v2(sessionId('slow-burst')));
+    const answer = client.resume([{ stream: 'feed', seq: 0 }]).catch(() => 'no answer');
+    await ended(client, 'the link that held too much to be dropped');
+    await answer;
+    expect(client.frames().filter((f) => f.type === 'event').length).toBeLessThanOrEqual(1);
+  }, 20_000);
 });

@@ -16,6 +16,12 @@ import { andThen, type Maybe, type ServerStore, type StoredEvent, type Unwatch }
 
 /** Events read per page of a replay. */
 const PAGE = 1000;
+/**
+ * Most live events held for one link while its backlog is written. Past it the link is
+ * dropped (its client resumes later, from the log): a slow store under a burst cannot
+ * grow the process.
+ */
+export const MAX_HELD = 10_000;
 
 /** One event's frame text per wire. */
 type Frames = Map<WireLink['eventFrame'], string>;
@@ -192,8 +198,13 @@ export class Watchers<L extends WatchingLink> {
     for (const link of heard.links) {
       const position = link.positions.get(stream);
       if (position === undefined) continue;
-      if (position.held !== undefined) position.held.push(event);
-      else this.send(link, position, event, frames);
+      if (position.held === undefined) this.send(link, position, event, frames);
+      else if (position.held.length < MAX_HELD) position.held.push(event);
+      else {
+        // Too much came while the backlog was written: let go of it, and of the link.
+        position.held = [];
+        this.hooks.drop(link);
+      }
     }
   }
 
