@@ -78,9 +78,10 @@ export class MemoryIntake {
     return verdict;
   }
 
-  /** Forget every session, as if each had expired. */
-  forgetSessions(): void {
-    this.sessions.clear();
+  /** Forget every session (idle for at least `idleMs`, when given), as if each had expired. */
+  forgetSessions(idleMs?: number): void {
+    if (idleMs === undefined) this.sessions.clear();
+    else this.sessions.forgetIdle(idleMs);
   }
 
   /** Forget every session and every id, as a crash of an in-memory server does. */

@@ -216,9 +216,14 @@ export class MemoryServer {
     this.intake.forgetAll();
   }
 
-  /** Forget every session, as if each had expired; links stay open. */
-  forgetSessions(): void {
-    this.intake.forgetSessions();
+  /**
+   * Forget every session, as if each had expired; links stay open. With `idleForMs`, only
+   * the sessions idle that long (by `now`: no message, no welcome), as a TTL of that
+   * length would: a session a welcome just called known is not forgotten before its
+   * client resends on the strength of it.
+   */
+  forgetSessions(options: { idleForMs?: number } = {}): void {
+    this.intake.forgetSessions(options.idleForMs);
   }
 
   /**

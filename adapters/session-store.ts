@@ -120,6 +120,15 @@ export class SessionStore<E> {
     this.touch(entry);
   }
 
+  /**
+   * Forget every session idle for at least `idleMs` (no message, no welcome), as their TTL
+   * running out would: one a client is using now is not.
+   */
+  forgetIdle(idleMs: number): void {
+    const cutoff = this.now() - idleMs;
+    while (this.head !== undefined && this.head.lastActive <= cutoff) this.remove(this.head);
+  }
+
   /** Forget every session, as a restart without persistence does. */
   clear(): void {
     this.entries.clear();

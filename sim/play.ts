@@ -19,6 +19,9 @@ import { DurableWorld } from '../test/support/sim-store.js';
 import type { Outcome, SimConfig, Step } from './schedule.js';
 import { TIMING } from './schedule.js';
 
+/** How long a session must be idle, in simulated ms, for an `expire` fault to forget it. */
+const EXPIRE_IDLE_MS = 1000;
+
 /** What a broken rule throws: the one error class of the invariants, under its name here. */
 export { InvariantError as SimulationError };
 
@@ -190,7 +193,9 @@ export async function play(config: SimConfig, steps: readonly Step[]): Promise<v
         conn.unwatch(step.stream);
         break;
       case 'forget-sessions':
-        if (step.how === 'expire') server.forgetSessions();
+        // A TTL runs out only on a session left idle: never between the welcome that called
+        // it known and its client's resends, which come within the resume and ack timeouts.
+        if (step.how === 'expire') server.forgetSessions({ idleForMs: EXPIRE_IDLE_MS });
         else {
           server.restart({ keepState: false });
           logs.clear();

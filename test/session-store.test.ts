@@ -11,6 +11,19 @@ const store = (options: Partial<ConstructorParameters<typeof SessionStore>[0]> =
   new SessionStore<string>({ ttlMs: 1000, maxSessions: 100, now: () => 0, ...options });
 
 describe('SessionStore', () => {
+  it('forgetIdle forgets only the sessions idle that long: one a welcome just viewed stays', () => {
+    let now = 0;
+    const s = store({ ttlMs: 100_000, now: () => now });
+    s.record('old', 1);
+    s.record('viewed', 1);
+    now = 500;
+    s.view('viewed');
+    now = 1200;
+    s.forgetIdle(1000);
+    expect(s.peek('old')).toEqual({ known: false, handled: 0 });
+    expect(s.peek('viewed')).toEqual({ known: true, handled: 1 });
+  });
+
   it('a serial above taken is fresh; at or below it, a duplicate with its refusal if it had one', () => {
     const s = store();
     expect(s.check('k', 1)).toEqual({ fresh: true });

@@ -49,7 +49,14 @@ export function harness({
   maxInFlight = 1,
 }: HarnessOptions = {}): Harness {
   const clock = new SimulatedClock();
-  const server = createMemoryServer({ record: true, heartbeatMs: 0, clock, ...serverOptions });
+  // Sessions expire by the simulated clock too.
+  const server = createMemoryServer({
+    record: true,
+    heartbeatMs: 0,
+    clock,
+    now: () => clock.now(),
+    ...serverOptions,
+  });
   const conn = createConnection({
     transport: server.transport({ maxInFlight }),
     clock,
