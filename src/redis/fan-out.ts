@@ -110,7 +110,10 @@ export class RedisFanOut {
   private deliver(stream: string, message: string): void {
     const event = parseLive(stream, message);
     if (event === undefined) {
+      // Not ours, or one of ours broken: either way its watchers cannot trust their seqs
+      // now, so they resume from the log.
       this.onProblem(`a message on ${stream}'s channel that is not epoch|seq|json`);
+      for (const watcher of [...(this.watchers.get(stream) ?? [])]) watcher.lost();
       return;
     }
     for (const watcher of this.watchers.get(stream) ?? []) watcher.event(event);

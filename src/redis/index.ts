@@ -124,7 +124,6 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
   const logs = new RedisStreamLog(client, prefix, replayWindow);
   const sessions = new RedisSessions(client, {
     prefix,
-    token: globalThis.crypto.randomUUID(),
     leaseMs,
     ttlMs,
   });
@@ -163,9 +162,9 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
       await ready();
       return sessions.claim(key, serial);
     },
-    async commit(key, serial, refusal) {
+    async commit(key, serial, refusal, lease) {
       await ready();
-      await sessions.commit(key, serial, refusal);
+      await sessions.commit(key, serial, refusal, lease);
     },
     async publish(stream, data) {
       const json = eventJson(stream, data);

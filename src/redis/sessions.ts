@@ -15,14 +15,17 @@ export const REFUSALS_KEPT = 1024;
 
 /** What a claim found. */
 export type Claim =
-  /** Not taken yet, and now leased to this process: hand it to the app, then commit. */
-  | { readonly fresh: true }
+  /** Not taken yet, and now leased to this claim: hand it to the app, then commit. */
+  | { readonly fresh: true; readonly lease: string }
   /** Taken before: answer with its first verdict (a refusal while it is remembered). */
   | { readonly fresh: false; readonly refusal?: string }
   /** Another process holds the session's lease: answer `retry` after about this long. */
   | { readonly busy: true; readonly retryAfterMs: number };
 
-/** KEYS session, refusals, lease; ARGV serial, token, leaseMs. */
+/**
+ * KEYS session, refusals, lease; ARGV serial, token, leaseMs. The token is this claim's
+ * own: any lease still held, by another process or another claim of this one, is busy.
+ */
 const CLAIM = `
 local serial = tonumber(ARGV[1])
 local taken = tonumber(redis.call('HGET', KEYS[1], 'taken') or '0')
@@ -35,15 +38,14 @@ if serial <= taken then
   end
   return {'taken'}
 end
-local holder = redis.call('GET', KEYS[3])
-if holder and holder ~= ARGV[2] then
+if redis.call('EXISTS', KEYS[3]) == 1 then
   return {'busy', redis.call('PTTL', KEYS[3])}
 end
 redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
 return {'fresh'}
 `;
 
-/** KEYS session, refusals, lease; ARGV serial, token, ttlMs, refused ('1' or ''), error. */
+/** KEYS session, refusals, lease; ARGV serial, the claim's lease token, ttlMs, refused ('1' or ''), error. */
 const COMMIT = `
 local serial = tonumber(ARGV[1])
 local taken = tonumber(redis.call('HGET', KEYS[1], 'taken') or '0')
@@ -60,8 +62,6 @@ return 1
 
 export interface RedisSessionsOptions {
   readonly prefix: string;
-  /** This process's lease token: one per process, random. */
-  readonly token: string;
   readonly leaseMs: number;
   readonly ttlMs: number;
 }
@@ -90,14 +90,16 @@ export class RedisSessions {
   }
 
   async claim(key: string, serial: number): Promise<Claim> {
-    const { token, leaseMs } = this.options;
+    const { leaseMs } = this.options;
+    // One token per claim: a commit releases only the lease its own claim took.
+    const lease = globalThis.crypto.randomUUID();
     const reply = await run(this.redis, this.claimScript, this.keys(key), [
       String(serial),
-      token,
+      lease,
       String(leaseMs),
     ]);
     const [what, detail] = Array.isArray(reply) ? reply : [];
-    if (what === 'fresh') return { fresh: true };
+    if (what === 'fresh') return { fresh: true, lease };
     if (what === 'taken')
       return typeof detail === 'string' ? { fresh: false, refusal: detail } : { fresh: false };
     if (what === 'busy')
@@ -109,11 +111,11 @@ export class RedisSessions {
   }
 
   /** The app's verdict on a claimed message: taken, refused with `error` if it refused. */
-  async commit(key: string, serial: number, refusal?: string): Promise<void> {
-    const { token, ttlMs } = this.options;
+  async commit(key: string, serial: number, refusal?: string, lease = ''): Promise<void> {
+    const { ttlMs } = this.options;
     await run(this.redis, this.commitScript, this.keys(key), [
       String(serial),
-      token,
+      lease,
       String(ttlMs),
       refusal === undefined ? '' : '1',
       refusal ?? '',

@@ -11,8 +11,11 @@ import type { StreamHead } from '../../adapters/transport.js';
 import type { StoredEvent } from '../server/store.js';
 import { type RedisLike, run, type Script } from './scripts.js';
 
-/** How long the meta of a stream nobody published to is kept: a day, as a session is. */
-const EMPTY_META_MS = 86_400_000;
+/**
+ * How long the meta of a stream nobody published to is kept after its last resume: a
+ * week, longer than a link lives without resuming.
+ */
+const EMPTY_META_MS = 7 * 86_400_000;
 
 /** The keys of one stream under `prefix`. */
 export function streamKeys(prefix: string, stream: string) {
@@ -49,18 +52,20 @@ return {seq, epoch}
 /**
  * KEYS meta, log; ARGV a fresh epoch, ms. Returns { seq, epoch }: a stream nobody
  * published to gets its epoch now, so a client that watched it empty is never told of a
- * reset that did not happen when its first event comes. That meta expires after ARGV[2]
- * ms unless the stream gets an event: names a client made up cost Redis nothing for long.
+ * reset that did not happen when its first event comes. That meta expires ARGV[2] ms
+ * after the last resume of the stream unless it gets an event: names a client made up
+ * cost Redis nothing for long.
  */
 const HEAD = `
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[1]
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
   redis.call('DEL', KEYS[2])
 end
 local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+-- Renewed by every resume while nobody has published: only a name nobody watches goes.
+if seq == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return {seq, epoch}
 `;
 
@@ -75,10 +80,21 @@ if not epoch then return {false, {}} end
 return {epoch, redis.call('XRANGE', KEYS[2], ARGV[1], '+', 'COUNT', ARGV[2])}
 `;
 
+/** An epoch as the protocol allows it (1–64 characters) and a live message can carry (no `|`). */
+function isEpoch(epoch: string): boolean {
+  return epoch.length >= 1 && epoch.length <= 64 && !epoch.includes('|');
+}
+
 /** What Redis answered a script with, checked: `[seq, epoch]`. */
 function seqAndEpoch(reply: unknown, what: string): { seq: number; epoch: string } {
   const [seq, epoch] = Array.isArray(reply) ? reply : [];
-  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0 || typeof epoch !== 'string')
+  if (
+    typeof seq !== 'number' ||
+    !Number.isSafeInteger(seq) ||
+    seq < 0 ||
+    typeof epoch !== 'string' ||
+    !isEpoch(epoch)
+  )
     throw new TypeError(`holdfast/redis: ${what} answered ${JSON.stringify(reply)?.slice(0, 80)}`);
   return { seq, epoch };
 }
@@ -134,6 +150,10 @@ export class RedisStreamLog {
     );
     const [epoch, entries] = Array.isArray(reply) ? reply : [];
     if (typeof epoch !== 'string' || !Array.isArray(entries)) return [];
+    if (!isEpoch(epoch))
+      throw new TypeError(
+        `holdfast/redis: the read script found the epoch ${JSON.stringify(epoch.slice(0, 80))}`,
+      );
     const events: StoredEvent[] = [];
     for (const entry of entries) {
       const event = eventOf(stream, epoch, entry);
@@ -149,7 +169,9 @@ function eventOf(stream: string, epoch: string, entry: unknown): StoredEvent | u
   if (!Array.isArray(entry)) return undefined;
   const [id, fields] = entry as [unknown, unknown];
   if (typeof id !== 'string' || !Array.isArray(fields)) return undefined;
-  const seq = Number(id.slice(0, id.indexOf('-')));
+  // Ours are `<seq>-1`: an entry under any other id was written by someone else.
+  if (!id.endsWith('-1')) return undefined;
+  const seq = Number(id.slice(0, -2));
   if (!Number.isSafeInteger(seq) || seq < 1) return undefined;
   for (let i = 0; i + 1 < fields.length; i += 2)
     if (fields[i] === 'd' && typeof fields[i + 1] === 'string')

@@ -345,7 +345,7 @@ export class Hub {
 
   /** Fault injection: one stream's log starts over; every link watching it is dropped. */
   startOver(stream: string): void {
-    this.memoryOnly('startOver').startOver(stream);
+    this.requireMemory('startOver').startOver(stream);
     for (const live of [...this.lives.values()]) {
       if (!live.streams.has(stream)) continue;
       // Nothing of the new log may reach it before it is gone: the epoch it was told stands.
@@ -356,17 +356,17 @@ export class Hub {
 
   /** Fault injection: forget every session, as if each had expired. */
   forgetSessions(): void {
-    this.memoryOnly('forgetSessions').forgetSessions();
+    this.requireMemory('forgetSessions').forgetSessions();
   }
 
   /** Fault injection: lose every log (new epochs, seqs from 1), every session and every id. */
   forgetState(): void {
-    this.memoryOnly('restart').forgetAll();
+    this.requireMemory('restart').forgetAll();
     this.intake.forgetIds();
   }
 
   /** The memory store, which the faults that lose state need. */
-  private memoryOnly(fault: string): MemoryServerStore {
+  requireMemory(fault: string): MemoryServerStore {
     if (this.memory === undefined)
       throw new TypeError(`holdfast/server: the ${fault} fault needs the memory store`);
     return this.memory;

@@ -405,6 +405,9 @@ export function createServer<S extends ServerStore = MemoryServerStore>(
       },
       restart: async ({ keepState = true } = {}) => {
         if (!address) throw new Error('holdfast server: restart() before listen()');
+        // Checked before anything stops: a store that cannot lose its state leaves the
+        // server as it was, not down.
+        if (!keepState) hub.requireMemory('restart');
         await stop();
         if (!keepState) hub.forgetState();
         http = await start(address.port, address.host);

@@ -97,7 +97,13 @@ export class Intake<C extends Sender> {
   /** What the `welcome` of a link opened with `session` says of it; undefined on a v1 link. */
   view(connection: Sender): Maybe<SessionState> | undefined {
     const { session, principal } = connection;
-    return session === undefined ? undefined : this.store.session(sessionKey(session, principal));
+    if (session === undefined) return undefined;
+    try {
+      return this.store.session(sessionKey(session, principal));
+    } catch (error) {
+      // A store that throws at once fails the welcome as one that rejects does.
+      return Promise.reject(error);
+    }
   }
 
   /**
@@ -149,13 +155,20 @@ export class Intake<C extends Sender> {
       if ('busy' in claim) return { ok: false, retryAfterMs: claim.retryAfterMs };
       if (!claim.fresh)
         return claim.refusal === undefined ? ACCEPTED : { ok: false, error: claim.refusal };
+      const { lease } = claim;
       const verdict = this.handOver({ id, data, session, serial }, connection);
       // Committed before it is answered: a verdict the client hears is one the store keeps.
       // A commit that fails is reported and the verdict still given: the app has the
       // message, and a retry would hand it over again at once.
       const commit = (taken: Verdict): Taken => {
         const refusal = 'error' in taken ? taken.error : undefined;
-        const committed = this.store.commit(key, serial, refusal);
+        let committed: Maybe<void>;
+        try {
+          committed = this.store.commit(key, serial, refusal, lease);
+        } catch (error) {
+          this.onStoreError(error, connection);
+          return taken;
+        }
         if (!isThenable(committed)) return taken;
         return committed.then(
           () => taken,

@@ -29,7 +29,9 @@ export class MemoryServerStore implements ServerStore {
   private readonly listeners = new Map<string, Set<(event: StoredEvent) => void>>();
 
   constructor(options: MemoryServerStoreOptions = {}) {
-    this.logs = new StreamLogs(positiveOption('replayWindow', options.replayWindow, 10_000));
+    // 0 keeps no replay at all: a resume gets the live events only.
+    const window = options.replayWindow === 0 ? 0 : options.replayWindow;
+    this.logs = new StreamLogs(window === 0 ? 0 : positiveOption('replayWindow', window, 10_000));
     this.sessions = new SessionStore({
       ttlMs: positiveOption('sessionTtlMs', options.sessionTtlMs, 86_400_000),
       maxSessions: positiveOption('maxSessions', options.maxSessions, 1_000_000),

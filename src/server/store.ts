@@ -26,8 +26,11 @@ export interface StoredEvent {
 
 /** What a session says of one serial, claimed to be handed to the app. */
 export type SerialClaim =
-  /** Not taken yet, and this process may hand it to the app; then `commit`. */
-  | { readonly fresh: true }
+  /**
+   * Not taken yet, and this process may hand it to the app; then `commit` with `lease`,
+   * which names this claim (a store with leases makes one per claim).
+   */
+  | { readonly fresh: true; readonly lease?: string }
   /** Taken before: answer with its first verdict (a refusal while it is remembered). */
   | { readonly fresh: false; readonly refusal?: string }
   /** Another process is handing this session's message to its app: retry after this long. */
@@ -71,8 +74,11 @@ export interface ServerStore {
    * for a duplicate, `busy` while another process holds the session's lease.
    */
   claim(key: string, serial: number): Maybe<SerialClaim>;
-  /** The app's verdict on a claimed serial: `taken := serial`, and its refusal if refused. */
-  commit(key: string, serial: number, refusal?: string): Maybe<void>;
+  /**
+   * The app's verdict on a claimed serial: `taken := serial`, its refusal remembered if it
+   * refused, and the claim's `lease` released.
+   */
+  commit(key: string, serial: number, refusal?: string, lease?: string): Maybe<void>;
   /** Let go of what the store holds open (connections to its engine). */
   close(): Promise<void>;
 }

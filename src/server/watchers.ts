@@ -32,6 +32,8 @@ interface Position {
   seq: number;
   /** Live events that came while the backlog was being written, held until it is. */
   held: StoredEvent[] | undefined;
+  /** How the replay that set this position ends: a later replay of the stream waits for it. */
+  finished?: Maybe<boolean>;
 }
 
 /** A link as this module needs it. */
@@ -83,15 +85,26 @@ export class Watchers<L extends WatchingLink> {
   replay(link: L, stream: string, from: From, v2: boolean): Maybe<boolean> {
     const position: Position = { epoch: '', seq: 0, held: [] };
     link.positions.set(stream, position);
-    const joined = this.join(link, stream);
-    const written = andThen(joined, () =>
-      andThen(this.store.head(stream), (head) => this.writeBacklog(link, position, head, from, v2)),
-    );
-    if (typeof (written as { then?: unknown }).then !== 'function') return written;
-    return (written as Promise<boolean>).catch((error: unknown) => {
-      this.leave(link, stream);
+    const failed = (error: unknown): never => {
+      if (link.positions.get(stream) === position) this.leave(link, stream);
       throw error;
-    });
+    };
+    let written: Maybe<boolean>;
+    try {
+      written = andThen(this.join(link, stream), () =>
+        andThen(this.store.head(stream), (head) =>
+          this.writeBacklog(link, position, head, from, v2),
+        ),
+      );
+    } catch (error) {
+      // A store that throws at once, rather than rejecting, fails the same way.
+      return failed(error);
+    }
+    position.finished =
+      typeof (written as { then?: unknown }).then === 'function'
+        ? (written as Promise<boolean>).catch(failed)
+        : written;
+    return position.finished;
   }
 
   /** Stop writing `stream` to `link`. */
@@ -122,11 +135,18 @@ export class Watchers<L extends WatchingLink> {
     }
     const entry: Heard<L> = { links: new Set([link]), ready: undefined, unwatch: undefined };
     this.heard.set(stream, entry);
-    const watching = this.store.watch(
-      stream,
-      (event) => this.deliver(stream, event),
-      () => this.lost(stream),
-    );
+    let watching: Maybe<Unwatch>;
+    try {
+      watching = this.store.watch(
+        stream,
+        (event) => this.deliver(stream, event),
+        () => this.lost(stream),
+      );
+    } catch (error) {
+      // Not heard after all: the next link to watch the stream tries again.
+      this.heard.delete(stream);
+      throw error;
+    }
     entry.ready = andThen(watching, (unwatch) => {
       // Every link left while the store was setting it up: let go at once.
       if (this.heard.get(stream) !== entry) return this.stop(unwatch);
@@ -163,23 +183,40 @@ export class Watchers<L extends WatchingLink> {
       after = 0;
     position.epoch = head.epoch;
     position.seq = head.head;
-    if (link.positions.get(stream) !== position) return !link.gone;
+    if (link.positions.get(stream) !== position) return this.outcomeOf(link, stream);
     const streamFrame = v2 ? link.link.streamFrame : undefined;
     if (streamFrame !== undefined && !this.hooks.write(link, streamFrame(head))) return false;
     const page = (afterSeq: number): Maybe<boolean> =>
       andThen(this.store.read(stream, afterSeq, PAGE), (events) => {
-        if (link.positions.get(stream) !== position) return !link.gone;
+        if (link.positions.get(stream) !== position) return this.outcomeOf(link, stream);
         let last = afterSeq;
+        let pastHead = false;
         for (const event of events) {
+          // The log started over since its head was read: the client resumes, and is told.
+          if (event.epoch !== head.epoch) {
+            this.hooks.drop(link);
+            return false;
+          }
           // Past the head read: such an event is among the held ones too.
-          if (event.seq > head.head || event.epoch !== head.epoch) break;
+          if (event.seq > head.head) {
+            pastHead = true;
+            break;
+          }
+          if (event.seq <= last) continue;
           if (!this.hooks.write(link, link.link.eventFrame(event))) return false;
           last = event.seq;
         }
-        if (events.length === PAGE && last < head.head && last > afterSeq) return page(last);
+        // A page may be short (a store's own limit, records skipped): read on until the
+        // head, as long as each page brings something new.
+        if (!pastHead && last > afterSeq && last < head.head) return page(last);
         return this.release(link, position);
       });
     return page(after);
+  }
+
+  /** A replay superseded by a later one of the same stream ends as that one does. */
+  private outcomeOf(link: L, stream: string): Maybe<boolean> {
+    return link.positions.get(stream)?.finished ?? !link.gone;
   }
 
   /** The backlog is written: the live events held meanwhile go out, and the link is live. */

@@ -4,7 +4,6 @@
  * another process answers busy and an expired one lets the message be taken again, and
  * what Redis keeps per session is bounded and expires.
  */
-import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { RedisLike } from '../../src/redis/scripts.js';
 import { REFUSALS_KEPT, RedisSessions } from '../../src/redis/sessions.js';
@@ -13,6 +12,7 @@ import { redisForThisFile } from '../support/redis-server.js';
 type Client = RedisLike & {
   hGet(key: string, field: string): Promise<unknown>;
   lLen(key: string): Promise<number>;
+  exists(key: string): Promise<number>;
 };
 
 const redis = redisForThisFile();
@@ -28,24 +28,27 @@ async function eventually<T>(ask: () => Promise<T>, ok: (answer: T) => boolean, 
   }
 }
 
-/** One process's view of the sessions: its own client and lease token. */
+/** One process's view of the sessions: its own client. */
 async function processSessions(prefix: string, leaseMs = 5_000, ttlMs = 60_000) {
   const client = (await redis.client()) as unknown as Client;
-  return {
-    client,
-    sessions: new RedisSessions(client, { prefix, token: randomUUID(), leaseMs, ttlMs }),
-  };
+  return { client, sessions: new RedisSessions(client, { prefix, leaseMs, ttlMs }) };
+}
+
+/** Claim a serial, expecting it fresh, and commit it with its claim's lease. */
+async function take(sessions: RedisSessions, key: string, serial: number, refusal?: string) {
+  const claim = await sessions.claim(key, serial);
+  if (!('fresh' in claim) || !claim.fresh) throw new Error(`${key} ${serial}: not fresh`);
+  expect(claim.lease).toMatch(/^[0-9a-f-]{36}$/);
+  await sessions.commit(key, serial, refusal, claim.lease);
 }
 
 describe('sessions in Redis', () => {
   it('a serial is claimed once; once committed, every process answers it with its first verdict', async () => {
     const a = (await processSessions('s1')).sessions;
     const b = (await processSessions('s1')).sessions;
-    expect(await a.claim('alice', 1)).toEqual({ fresh: true });
-    await a.commit('alice', 1);
+    await take(a, 'alice', 1);
     expect(await b.claim('alice', 1)).toEqual({ fresh: false });
-    expect(await b.claim('alice', 2)).toEqual({ fresh: true });
-    await b.commit('alice', 2, 'no room');
+    await take(b, 'alice', 2, 'no room');
     expect(await a.claim('alice', 2)).toEqual({ fresh: false, refusal: 'no room' });
     expect(await a.view('alice')).toEqual({ known: true, handled: 2 });
     expect(await a.view('bob')).toEqual({ known: false, handled: 0 });
@@ -54,25 +57,24 @@ describe('sessions in Redis', () => {
   it('a live lease of another process answers busy; once it lapses the message can be taken again (the crash window)', async () => {
     const a = (await processSessions('s2', 300)).sessions;
     const b = (await processSessions('s2', 300)).sessions;
-    expect(await a.claim('carol', 1)).toEqual({ fresh: true });
+    expect(await a.claim('carol', 1)).toMatchObject({ fresh: true });
     // a "crashes" here: it never commits.
     const busy = await b.claim('carol', 1);
     expect(busy).toMatchObject({ busy: true });
     expect((busy as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(300);
-    await eventually(
+    const lapsed = await eventually(
       () => b.claim('carol', 1),
       (claim) => 'fresh' in claim && claim.fresh,
       'the lease to lapse',
     );
-    await b.commit('carol', 1);
+    await b.commit('carol', 1, undefined, 'lease' in lapsed ? lapsed.lease : undefined);
     expect(await a.claim('carol', 1)).toEqual({ fresh: false });
   });
 
   it('refusals kept are bounded: past the last 1,024 an old refused serial is answered ok', async () => {
     const { client, sessions } = await processSessions('s3');
     for (let serial = 1; serial <= REFUSALS_KEPT + 10; serial++) {
-      expect(await sessions.claim('dave', serial)).toEqual({ fresh: true });
-      await sessions.commit('dave', serial, `refused ${serial}`);
+      await take(sessions, 'dave', serial, `refused ${serial}`);
     }
     expect(await client.lLen('s3:r:dave')).toBe(REFUSALS_KEPT);
     expect(await sessions.claim('dave', 1)).toEqual({ fresh: false });
@@ -84,13 +86,25 @@ describe('sessions in Redis', () => {
 
   it('a session expires sessionTtlMs after its last commit', async () => {
     const { sessions } = await processSessions('s4', 5_000, 200);
-    await sessions.claim('erin', 1);
-    await sessions.commit('erin', 1);
+    await take(sessions, 'erin', 1);
     expect(await sessions.view('erin')).toEqual({ known: true, handled: 1 });
     await eventually(
       () => sessions.view('erin'),
       (view) => !view.known,
       'the session to expire',
     );
+  });
+
+  it("a lease is per claim: a second claim of a session while the first is out is busy, even in the same process, and only the first claim's commit frees it", async () => {
+    const { client, sessions } = await processSessions('s5');
+    const first = await sessions.claim('fay', 1);
+    expect(first).toMatchObject({ fresh: true });
+    expect(await sessions.claim('fay', 1)).toMatchObject({ busy: true });
+    // A commit with another claim's lease takes the serial but leaves the lease held.
+    await sessions.commit('fay', 1, undefined, 'not-the-lease');
+    expect(await client.exists('s5:k:fay')).toBe(1);
+    await sessions.commit('fay', 1, undefined, 'lease' in first ? first.lease : undefined);
+    expect(await client.exists('s5:k:fay')).toBe(0);
+    await take(sessions, 'fay', 2);
   });
 });
