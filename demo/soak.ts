@@ -5,8 +5,11 @@
  * messages a second and watching a feed the servers publish to, while every 2 s a seeded
  * fault drops links, forgets connection ids, fails sends with 503 or restarts a node —
  * keeping its state (`--restart-mode keep`) or SIGKILLed and started again on the same port
- * (`crash`: sessions and logs lost). The verdict compares what each server's app got (an
- * append-only file per node) with what each client was told, and exits 1 on any loss,
+ * (`crash`: sessions and logs lost). `--redis`: the nodes share one redis-server the soak
+ * starts and sit behind haproxy, so a reconnect may land on any node, and a restart is a
+ * SIGKILL that loses nothing. The verdict compares what the servers' apps got (an
+ * append-only file per node, or with `--redis` a list their apps append to in one
+ * transaction with the serial) with what each client was told, and exits 1 on any loss,
  * duplicate or reordering that was not reported. `--seed S`, `--json` (stdout is one JSON
  * summary). Files: demo/soak/ (docs/reliability.md, "Soak over real sockets").
  */
@@ -17,10 +20,11 @@ import { seededRandom } from './options.js';
 import { readSoakOptions } from './soak/args.js';
 import { startChaos } from './soak/chaos.js';
 import { killChildrenOnExit } from './soak/children.js';
-import { type ProcessFigures, startNode } from './soak/nodes.js';
+import type { ProcessFigures } from './soak/nodes.js';
 import { latency, printSummary, type Summary } from './soak/report.js';
+import { startServers } from './soak/servers.js';
 import { ownStats } from './soak/stats.js';
-import { failures, judge, readArrivals } from './soak/verdict.js';
+import { failures, judge } from './soak/verdict.js';
 import { planClients, startWorkers } from './soak/workers.js';
 
 killChildrenOnExit();
@@ -37,20 +41,12 @@ process.on('exit', () => {
   if (!keepFolder) rmSync(folder, { recursive: true, force: true });
 });
 
-const nodes = await Promise.all(
-  Array.from({ length: options.nodes }, (_, i) => startNode(i, folder)),
-);
+const servers = await startServers(options, folder);
 const plans = planClients(options);
-const workers = await startWorkers(
-  options,
-  plans,
-  nodes.map((n) => n.address),
-  perClient,
-  intervalMs,
-);
+const workers = await startWorkers(options, plans, servers.addresses, perClient, intervalMs);
 log(
   `soak: ${options.clients} clients (${workers.open} open) on ${options.workers} workers, ` +
-    `${options.nodes} node(s) at ${nodes.map((n) => n.address.wsUrl).join(' ')}, ` +
+    `${options.nodes} node(s) ${servers.where}, ` +
     `${options.seconds} s × ${1000 / intervalMs} messages/s, seed ${options.seed}, ` +
     `restarts: ${options.restartMode}`,
 );
@@ -59,18 +55,20 @@ const goAt = Date.now() + 100;
 const sending = workers.go(goAt);
 await new Promise((resolve) => setTimeout(resolve, goAt - Date.now()));
 const endAt = goAt + perClient * intervalMs;
-const chaos = startChaos(nodes, options, seededRandom(options.seed), log, endAt);
+const chaos = startChaos(servers.nodes, options, seededRandom(options.seed), log, endAt);
 await sending;
 await chaos.stop();
-const heads = await Promise.all(nodes.map((n) => n.stopFeed()));
+const heads = await servers.stopFeed();
 log('every message sent; waiting for the last confirmations and feed events');
 const results = await workers.finish(heads);
 await workers.kill();
-await Promise.all(nodes.map((n) => n.kill()));
+await servers.stopNodes();
+const arrivals = await servers.arrivals();
+await servers.stop();
 log('clients and servers stopped; judging');
 
 const records = results.flatMap((r) => r.clients);
-const totals = judge(records, readArrivals(nodes.map((n) => n.file)), heads);
+const totals = judge(records, arrivals, heads);
 const { rssMb, cpuSeconds } = ownStats();
 const parent: ProcessFigures = { name: 'parent', rssMb, peakRssMb: rssMb, cpuSeconds };
 const summary: Summary = {
@@ -83,7 +81,8 @@ const summary: Summary = {
   },
   workerLagP99Ms: Math.max(...results.map((r) => r.lagP99Ms)),
   chaos: chaos.counts,
-  processes: [parent, ...nodes.map((n) => n.figures), ...workers.figures],
+  ...(arrivals.absorbed === undefined ? {} : { absorbed: arrivals.absorbed }),
+  processes: [parent, ...servers.figures, ...workers.figures],
   wallSeconds: (Date.now() - began) / 1000,
   failures: failures(totals),
 };

@@ -1,4 +1,5 @@
 /** The soak's flags. */
+import { HAPROXY_SERVERS, missingParts } from '../../tools/cluster-parts.js';
 
 export interface SoakOptions {
   clients: number;
@@ -10,6 +11,11 @@ export interface SoakOptions {
   nodes: number;
   /** `keep`: `faults.restart()` keeps sessions and logs; `crash`: SIGKILL and start again. */
   restartMode: 'keep' | 'crash';
+  /**
+   * Every node on `redisStore` (one redis-server the soak starts) behind haproxy, so a
+   * reconnect may land on any node; restarts are then always crashes.
+   */
+  redis: boolean;
   json: boolean;
 }
 
@@ -26,13 +32,16 @@ const FLAGS = new Set([
   '--nodes',
   '--restart-mode',
   '--json',
+  '--redis',
 ]);
+/** Flags that take no value. */
+const SWITCHES = new Set(['--json', '--redis']);
 
 export function readSoakOptions(argv: readonly string[]): SoakOptions {
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] as string;
     if (!FLAGS.has(flag)) fail(`unknown flag ${flag}`);
-    if (flag !== '--json') i++;
+    if (!SWITCHES.has(flag)) i++;
   }
   const value = (name: string, fallback: string) => {
     const i = argv.indexOf(`--${name}`);
@@ -46,10 +55,14 @@ export function readSoakOptions(argv: readonly string[]): SoakOptions {
     if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer ≥ ${min}`);
     return n;
   };
-  const restartMode = value('restart-mode', 'keep');
+  const redis = argv.includes('--redis');
+  // With Redis, a node's state outlives it: the restart worth testing is a real crash.
+  const restartMode = value('restart-mode', redis ? 'crash' : 'keep');
   if (restartMode !== 'keep' && restartMode !== 'crash') {
     fail(`--restart-mode must be keep or crash, got ${restartMode}`);
   }
+  if (redis && restartMode !== 'crash')
+    fail('--redis restarts a node by SIGKILL (its state is in Redis): no --restart-mode keep');
   const seed = Number(value('seed', '1'));
   if (!Number.isInteger(seed)) fail('--seed must be an integer');
   const options: SoakOptions = {
@@ -59,8 +72,15 @@ export function readSoakOptions(argv: readonly string[]): SoakOptions {
     workers: integer('workers', 2, 1),
     nodes: integer('nodes', 1, 1),
     restartMode,
+    redis,
     json: argv.includes('--json'),
   };
   options.workers = Math.min(options.workers, options.clients);
+  if (redis) {
+    if (options.nodes > HAPROXY_SERVERS)
+      fail(`--redis: deploy/haproxy.cfg fronts at most ${HAPROXY_SERVERS} nodes`);
+    const missing = missingParts();
+    if (missing.length > 0) fail(`--redis needs redis-server and haproxy: ${missing.join('; ')}`);
+  }
   return options;
 }

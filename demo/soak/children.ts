@@ -1,15 +1,24 @@
 /**
  * Every child process the soak starts, so that all of them end with it: on a normal exit,
- * an exception, a rejection, Ctrl-C or SIGTERM. (The children also end themselves when
- * their IPC channel to the parent closes: see `stats.ts`.)
+ * an exception, a rejection, Ctrl-C or SIGTERM. (The forked children also end themselves
+ * when their IPC channel to the parent closes: see `stats.ts`; redis-server and haproxy
+ * have none, so this is all that ends them.)
  */
 import { type ChildProcess, fork } from 'node:child_process';
 
 const children = new Set<ChildProcess>();
 
-/** Fork a TypeScript module of this folder under the same loader (tsx) as the parent. */
-export function forkChild(module: string, args: string[]): ChildProcess {
-  const child = fork(new URL(module, import.meta.url), args, {
+/**
+ * Fork a TypeScript module of this folder under the same loader (tsx) as the parent, or
+ * with `plainNode` a bundled script (a path) on plain node.
+ */
+export function forkChild(
+  module: string,
+  args: string[],
+  { plainNode = false }: { plainNode?: boolean } = {},
+): ChildProcess {
+  const child = fork(plainNode ? module : new URL(module, import.meta.url), args, {
+    ...(plainNode ? { execArgv: [] } : {}),
     serialization: 'advanced',
     // A child's output goes to our stderr: with --json, stdout carries the summary alone.
     stdio: ['ignore', 2, 2, 'ipc'],
@@ -17,6 +26,12 @@ export function forkChild(module: string, args: string[]): ChildProcess {
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
+}
+
+/** Count a process started otherwise (redis-server, haproxy) among the children. */
+export function adopt(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
 }
 
 /** SIGKILL a child and wait until it is gone. */

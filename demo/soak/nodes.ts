@@ -1,15 +1,27 @@
 /**
- * The server nodes, seen from the parent: each a child process (`server-process.ts`) that
- * writes its arrivals to its own file in the run's temp folder. A crash restart SIGKILLs
- * the process and starts a new one on the same port, appending to the same file.
+ * The server nodes, seen from the parent: each a child process (`server-process.ts`). On
+ * its own memory a node writes its arrivals to its own file in the run's temp folder; on
+ * Redis (`redis` given) its app writes them to Redis. A crash SIGKILLs the process and
+ * starts a new one on the same port (appending to the same file).
  */
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import { forkChild, killChild, nextMessage } from './children.js';
 import type { FeedHead, FromServer, NodeAddress, ProcessStats, ToServer } from './protocol.js';
 
-export const HEARTBEAT_MS = 100;
-const FEED_EVERY_MS = 100;
+export const FEED_EVERY_MS = 100;
+
+/**
+ * The servers' heartbeat (clients time a link out after 4 of them). 100 ms on the nodes'
+ * own memory. With `--redis`, 1 s: three nodes, haproxy, Redis and the clients share the
+ * machine, event loops lag past 400 ms, and a 100 ms heartbeat then times out healthy
+ * links by the thousand, whose reconnects add load until sends stall for good (a trial
+ * run: 2,919 timeouts, 154,030 messages unsettled at the end). A killed node needs no
+ * heartbeat to be noticed: the kernel closes its sockets, and haproxy the clients'.
+ */
+export const heartbeatMs = (redis: boolean) => (redis ? 1000 : 100);
 
 export interface ProcessFigures {
   name: string;
@@ -22,14 +34,52 @@ export interface ProcessFigures {
 export interface ServerNode {
   readonly index: number;
   readonly address: NodeAddress;
+  /** Its arrivals file (unused on Redis). */
   readonly file: string;
   readonly figures: ProcessFigures;
   /** Generations this node went through (one more per crash). */
   readonly gens: string[];
+  /** Its process runs (false between a crash's SIGKILL and the new process listening). */
+  readonly alive: boolean;
   fault(name: Extract<ToServer, { type: 'fault' }>['name']): Promise<void>;
-  crash(): Promise<void>;
+  /** SIGKILL, stay down `downMs`, then a new process on the same port. */
+  crash(downMs?: number): Promise<void>;
   stopFeed(): Promise<FeedHead>;
   kill(): Promise<void>;
+}
+
+/** Where the nodes share their state, under which key prefix. */
+export interface SharedStore {
+  url: string;
+  prefix: string;
+}
+
+/** How every node of a run starts. */
+export interface NodeSetup {
+  /** The bundled `server-process.ts` (`bundleServer`). */
+  script: string;
+  heartbeatMs: number;
+  /** Absent: each node on its own memory. */
+  redis?: SharedStore;
+}
+
+/** Bundle `server-process.ts` into one ESM file in `folder`; resolves with its path. */
+export async function bundleServer(folder: string): Promise<string> {
+  const outfile = join(folder, 'server-process.mjs');
+  await build({
+    entryPoints: [fileURLToPath(new URL('./server-process.ts', import.meta.url))],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile,
+    logLevel: 'silent',
+    // CommonJS dependencies (`ws`) require Node's modules: give the ESM bundle a `require`.
+    banner: {
+      js: "import { createRequire as __soakRequire } from 'node:module'; const require = __soakRequire(import.meta.url);",
+    },
+  });
+  return outfile;
 }
 
 /**
@@ -46,13 +96,19 @@ export function trackStats(child: ChildProcess, figures: ProcessFigures, cpuBefo
   });
 }
 
-async function spawnNode(port: number, file: string, figures: ProcessFigures) {
-  const child = forkChild('./server-process.ts', [
-    String(port),
-    file,
-    String(HEARTBEAT_MS),
-    String(FEED_EVERY_MS),
-  ]);
+async function spawnNode(port: number, file: string, figures: ProcessFigures, setup: NodeSetup) {
+  const { redis } = setup;
+  const child = forkChild(
+    setup.script,
+    [
+      String(port),
+      file,
+      String(setup.heartbeatMs),
+      String(FEED_EVERY_MS),
+      ...(redis === undefined ? [] : [redis.url, redis.prefix]),
+    ],
+    { plainNode: true },
+  );
   trackStats(child, figures, figures.cpuSeconds);
   const listening = await nextMessage<FromServer, Extract<FromServer, { type: 'listening' }>>(
     child,
@@ -62,7 +118,27 @@ async function spawnNode(port: number, file: string, figures: ProcessFigures) {
   return { child, listening };
 }
 
-export async function startNode(index: number, folder: string): Promise<ServerNode> {
+/**
+ * Start a node again on its port. While it was down an outgoing connection may have been
+ * given that port as its own (both come from the ephemeral range) and the new process then
+ * fails to listen: try again until it is free.
+ */
+async function respawn(port: number, file: string, figures: ProcessFigures, setup: NodeSetup) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnNode(port, file, figures, setup);
+    } catch (error) {
+      if (attempt >= 20) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+
+export async function startNode(
+  index: number,
+  folder: string,
+  setup: NodeSetup,
+): Promise<ServerNode> {
   const file = join(folder, `arrivals-node-${index}.txt`);
   const figures: ProcessFigures = {
     name: `server ${index}`,
@@ -70,7 +146,8 @@ export async function startNode(index: number, folder: string): Promise<ServerNo
     peakRssMb: 0,
     cpuSeconds: 0,
   };
-  let { child, listening } = await spawnNode(0, file, figures);
+  let { child, listening } = await spawnNode(0, file, figures, setup);
+  let alive = true;
   const gens = [listening.gen];
   const port = listening.port;
   const ask = <T>(message: ToServer, pick: (m: FromServer) => T | undefined, what: string) => {
@@ -84,13 +161,19 @@ export async function startNode(index: number, folder: string): Promise<ServerNo
     file,
     figures,
     gens,
+    get alive() {
+      return alive;
+    },
     async fault(name) {
       await ask({ type: 'fault', name }, (m) => (m.type === 'fault-done' ? true : undefined), name);
     },
-    async crash() {
+    async crash(downMs = 0) {
+      alive = false;
       await killChild(child);
-      ({ child, listening } = await spawnNode(port, file, figures));
+      if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
+      ({ child, listening } = await respawn(port, file, figures, setup));
       gens.push(listening.gen);
+      alive = true;
     },
     stopFeed: () =>
       ask(

@@ -6,7 +6,7 @@
 export type Transport = 'websocket' | 'sse';
 export type Policy = 'resend' | 'reject';
 
-/** One server node's addresses. Clients get the list, so a later `--redis` can spread them. */
+/** One address for clients: a server node's own, or with `--redis` haproxy's. */
 export interface NodeAddress {
   wsUrl: string;
   sseUrl: string;
@@ -17,7 +17,7 @@ export interface ClientPlan {
   index: number;
   name: string;
   kind: Transport;
-  /** Index into the nodes list; pinned while there is no shared store. */
+  /** Index into the addresses list (with `--redis`, always 0: haproxy). */
   node: number;
   policy: Policy;
 }
@@ -50,6 +50,8 @@ export type ToWorker =
       totalClients: number;
       seed: number;
       heartbeatMs: number;
+      /** After `finish`, how long to wait for the last sends and feed events. */
+      finishWithinMs: number;
     }
   | { type: 'go'; at: number }
   | { type: 'finish'; heads: FeedHead[] };

@@ -11,6 +11,8 @@ export interface Summary {
   /** Worst p99 event-loop delay of a client worker while sending. */
   workerLagP99Ms: number;
   chaos: Record<string, number>;
+  /** With `--redis`: hand-overs of a message already applied, made no-ops by the app. */
+  absorbed?: number;
   processes: ProcessFigures[];
   wallSeconds: number;
   failures: string[];
@@ -48,6 +50,9 @@ export function printSummary(out: NodeJS.WritableStream, s: Summary): void {
     ['rejected', list(t.rejectedBy)],
     ['unsettled at the end', t.unsettled],
     ['arrivals at the servers', t.arrivals],
+    ...(s.absorbed === undefined
+      ? []
+      : [['handed over again, absorbed by the app', s.absorbed] as [string, number]]),
     [
       'session-lost reported',
       `${t.sessionLostReports} (${t.sessionLostMessages} messages; ${t.sessionLostShort} naming more than were unsettled)`,

@@ -1,7 +1,8 @@
 /**
- * The verdict, from two sides: what the servers' apps got (the arrivals files) against
- * what each client was told (its record). A message confirmed that never arrived, or that
- * neither arrived nor was rejected, is lost; one that arrived twice is a duplicate unless
+ * The verdict, from two sides: what the servers' apps got (the arrivals files, or with
+ * `--redis` the list in Redis the apps append to transactionally) against what each
+ * client was told (its record). A message confirmed that never arrived, or that neither
+ * arrived nor was rejected, is lost; one that arrived twice is a duplicate unless
  * a `session-lost` under 'resend' covered it; first arrivals out of send order are
  * reordered. On the feed: within one epoch no event twice and seqs increasing, a hole only
  * with a `gap`, an epoch change only with a `reset`, the library's epochs matching the
@@ -36,27 +37,37 @@ export interface Totals {
   feed: FeedTotals;
 }
 
-/** Every client's arrivals in order, from every node's file. */
-export function readArrivals(files: readonly string[]): {
+export interface Arrivals {
+  /** Per client, the n of each arrival, in the order the app took them. */
   byClient: Map<number, number[]>;
+  /** Lines that do not parse. */
   bad: number;
-} {
+}
+
+/**
+ * Every client's arrivals in order, from lines `c n …`: each node's file in turn (a
+ * client is pinned to one node), or the one list the apps share on Redis.
+ */
+export function parseArrivals(lines: Iterable<string>): Arrivals {
   const byClient = new Map<number, number[]>();
   let bad = 0;
-  for (const file of files) {
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      if (line === '') continue;
-      const [c, n] = line.split(' ').map(Number);
-      if (!Number.isInteger(c) || !Number.isInteger(n)) {
-        bad++;
-        continue;
-      }
-      const list = byClient.get(c as number) ?? [];
-      byClient.set(c as number, list);
-      list.push(n as number);
+  for (const line of lines) {
+    if (line === '') continue;
+    const [c, n] = line.split(' ').map(Number);
+    if (!Number.isInteger(c) || !Number.isInteger(n)) {
+      bad++;
+      continue;
     }
+    const list = byClient.get(c as number) ?? [];
+    byClient.set(c as number, list);
+    list.push(n as number);
   }
   return { byClient, bad };
+}
+
+/** Every client's arrivals, from every node's file. */
+export function readArrivals(files: readonly string[]): Arrivals {
+  return parseArrivals(files.flatMap((file) => readFileSync(file, 'utf8').split('\n')));
 }
 
 const add = (into: Record<string, number>, from: Record<string, number>) => {
@@ -65,7 +76,7 @@ const add = (into: Record<string, number>, from: Record<string, number>) => {
 
 export function judge(
   records: readonly ClientRecord[],
-  arrivals: ReturnType<typeof readArrivals>,
+  arrivals: Arrivals,
   heads: readonly FeedHead[],
 ): Totals {
   const t: Totals = {

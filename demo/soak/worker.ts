@@ -9,13 +9,12 @@ import { type SoakClient, startSoakClient } from './client-run.js';
 import type { FeedHead, FromWorker, ToWorker, Transport } from './protocol.js';
 import { reportToParent } from './stats.js';
 
-/** How long `finish` waits for the last sends to settle and the feed to catch up. */
-const FINISH_WITHIN_MS = 15_000;
-
 const send = (message: FromWorker) => process.send?.(message);
 reportToParent(send);
 
 let clients: SoakClient[] = [];
+/** How long `finish` waits for the last sends to settle and the feed to catch up. */
+let finishWithinMs = 15_000;
 /** Client i's first message is due i / total of an interval after `go`: sends spread evenly. */
 let offset = (_index: number) => 0;
 const latencies: Record<Transport, number[]> = { websocket: [], sse: [] };
@@ -30,6 +29,7 @@ async function until(condition: () => boolean, withinMs: number): Promise<void> 
 process.on('message', async (message: ToWorker) => {
   if (message.type === 'start') {
     const { intervalMs, totalClients } = message;
+    finishWithinMs = message.finishWithinMs;
     offset = (index) => (index / totalClients) * intervalMs;
     clients = message.clients.map((plan) =>
       startSoakClient({
@@ -59,7 +59,7 @@ process.on('message', async (message: ToWorker) => {
     const heads: FeedHead[] = message.heads;
     await until(
       () => clients.every((c) => c.settled && c.caughtUp(heads[c.plan.node] as FeedHead)),
-      FINISH_WITHIN_MS,
+      finishWithinMs,
     );
     send({
       type: 'result',

@@ -4,20 +4,22 @@
  */
 import type { SoakOptions } from './args.js';
 import { forkChild, killChild, nextMessage } from './children.js';
-import { HEARTBEAT_MS, type ProcessFigures, trackStats } from './nodes.js';
+import { heartbeatMs, type ProcessFigures, trackStats } from './nodes.js';
 import type { ClientPlan, FeedHead, FromWorker, NodeAddress } from './protocol.js';
 
 export type WorkerResult = Extract<FromWorker, { type: 'result' }>;
 
 /**
- * Client i: node i % nodes (pinned: the nodes share no store yet), WebSocket and SSE in
- * turn on each node, and in crash mode `onSessionLost` 'resend' and 'reject' in turn on
- * each node and transport, so every path is exercised.
+ * Client i: node i % nodes (pinned: without `--redis` the nodes share no store; with it,
+ * every client has the one address of haproxy), WebSocket and SSE in turn on each
+ * address, and in crash mode `onSessionLost` 'resend' and 'reject' in turn on each address
+ * and transport, so every path is exercised.
  */
 export function planClients(options: SoakOptions): ClientPlan[] {
+  const addresses = options.redis ? 1 : options.nodes;
   return Array.from({ length: options.clients }, (_, index) => {
-    const node = index % options.nodes;
-    const round = Math.floor(index / options.nodes);
+    const node = index % addresses;
+    const round = Math.floor(index / addresses);
     const kind = round % 2 === 0 ? 'websocket' : 'sse';
     const policy = options.restartMode === 'crash' && Math.floor(round / 2) % 2 === 1;
     return {
@@ -29,6 +31,16 @@ export function planClients(options: SoakOptions): ClientPlan[] {
     };
   });
 }
+
+/**
+ * How long a worker waits, once every message is sent, for the last sends to settle and
+ * the feed to catch up (what is still unsettled then counts as lost). With `--redis`
+ * much longer: a session's messages are taken one at a time, three Redis round trips
+ * each, so on a busy machine (each round trip waiting for two processes to be scheduled)
+ * a session takes fewer than the 20 a second it is sent and a backlog builds; it drains
+ * only after sending ends (20–40 s in the runs of docs/reliability.md).
+ */
+const finishWithinMs = (redis: boolean) => (redis ? 120_000 : 15_000);
 
 /**
  * Client i's worker: i % W shifted by one every W clients, so each worker gets WebSocket
@@ -73,7 +85,8 @@ export async function startWorkers(
       intervalMs,
       totalClients: options.clients,
       seed: options.seed,
-      heartbeatMs: HEARTBEAT_MS,
+      heartbeatMs: heartbeatMs(options.redis),
+      finishWithinMs: finishWithinMs(options.redis),
     });
     return ready;
   });
@@ -101,6 +114,8 @@ export async function startWorkers(
             child,
             (m) => (m.type === 'result' ? m : undefined),
             'the clients’ records',
+            // The worker's own wait, and time to hand the records over.
+            finishWithinMs(options.redis) + 30_000,
           );
           child.send({ type: 'finish', heads });
           return result;
