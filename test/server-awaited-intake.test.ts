@@ -63,4 +63,19 @@ describe.each(WIRES)('%s: an onMessage that returns a promise', (wire) => {
     expect(await again).toEqual([{ status: 'rejected', error: 'no room' }]);
     expect(handed).toHaveLength(1);
   });
+
+  it('a session whose first message the app is still handling is known on the welcome of another link, with nothing handled yet', async () => {
+    const held = gate();
+    const { listening } = await startServer({ onMessage: () => held.promise });
+    const session = v2(sessionId('first-held'));
+    const first = await open(wire, listening, session);
+    const sent = first.send([{ id: 'x', serial: 1, data: 1 }]);
+    await turns();
+    const second = await open(wire, listening, session);
+    expect(second.welcome.session).toEqual({ known: true, handled: 0 });
+    held.open();
+    expect(await sent).toEqual([{ status: 'ok' }]);
+    const third = await open(wire, listening, session);
+    expect(third.welcome.session).toEqual({ known: true, handled: 1 });
+  });
 });

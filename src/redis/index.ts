@@ -30,7 +30,6 @@ import { RedisStreamLog } from './stream-log.js';
 
 /** The part of a node-redis client this store uses: its commands, and a copy for pub/sub. */
 export interface RedisClientLike extends RedisLike {
-  hGet(key: string, field: string): Promise<unknown>;
   duplicate(): RedisClientLike & SubscriberLike & RedisConnectable;
 }
 

@@ -60,6 +60,11 @@ if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3
 return 1
 `;
 
+/** KEYS session, refusals, lease. Returns { taken, 1 if a claim holds the lease }. */
+const VIEW = `
+return {tonumber(redis.call('HGET', KEYS[1], 'taken') or '0'), redis.call('EXISTS', KEYS[3])}
+`;
+
 export interface RedisSessionsOptions {
   readonly prefix: string;
   readonly leaseMs: number;
@@ -69,9 +74,10 @@ export interface RedisSessionsOptions {
 export class RedisSessions {
   private readonly claimScript: Script = { source: CLAIM };
   private readonly commitScript: Script = { source: COMMIT };
+  private readonly viewScript: Script = { source: VIEW };
 
   constructor(
-    private readonly redis: RedisLike & { hGet(key: string, field: string): Promise<unknown> },
+    private readonly redis: RedisLike,
     private readonly options: RedisSessionsOptions,
   ) {}
 
@@ -80,13 +86,18 @@ export class RedisSessions {
     return [`${prefix}:s:${key}`, `${prefix}:r:${key}`, `${prefix}:k:${key}`];
   }
 
-  /** What a `welcome` says of the session: known, and the highest serial taken. */
+  /**
+   * What a `welcome` says of the session: known, and the highest serial taken. A session
+   * whose first message an app is handling now (its lease is held) is known too: a link
+   * that drops meanwhile must not make its client report a `session-lost` that is not.
+   */
   async view(key: string): Promise<{ known: boolean; handled: number }> {
-    const taken = await this.redis.hGet(`${this.options.prefix}:s:${key}`, 'taken');
+    const reply = await run(this.redis, this.viewScript, this.keys(key), []);
+    const [taken, leased] = Array.isArray(reply) ? reply : [];
     const handled = Number(taken ?? 0);
-    return Number.isSafeInteger(handled) && handled > 0
-      ? { known: true, handled }
-      : { known: false, handled: 0 };
+    if (!Number.isSafeInteger(handled) || handled < 0)
+      throw new TypeError(`holdfast/redis: the view script answered ${JSON.stringify(reply)}`);
+    return { known: handled > 0 || leased === 1, handled };
   }
 
   async claim(key: string, serial: number): Promise<Claim> {

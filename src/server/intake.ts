@@ -98,8 +98,15 @@ export class Intake<C extends Sender> {
   view(connection: Sender): Maybe<SessionState> | undefined {
     const { session, principal } = connection;
     if (session === undefined) return undefined;
+    const key = sessionKey(session, principal);
+    // A session whose message the app is handling now is known, though nothing of it is
+    // committed yet: a link that drops meanwhile must not make its client report a
+    // `session-lost` that is not.
+    const handling = this.pending.has(key);
     try {
-      return this.store.session(sessionKey(session, principal));
+      const state = this.store.session(key);
+      if (!handling) return state;
+      return andThen(state, (known) => (known.known ? known : { known: true, handled: 0 }));
     } catch (error) {
       // A store that throws at once fails the welcome as one that rejects does.
       return Promise.reject(error);

@@ -58,6 +58,8 @@ describe('sessions in Redis', () => {
     const a = (await processSessions('s2', 300)).sessions;
     const b = (await processSessions('s2', 300)).sessions;
     expect(await a.claim('carol', 1)).toMatchObject({ fresh: true });
+    // Being handed over, its first message: the session is known, nothing taken yet.
+    expect(await b.view('carol')).toEqual({ known: true, handled: 0 });
     // a "crashes" here: it never commits.
     const busy = await b.claim('carol', 1);
     expect(busy).toMatchObject({ busy: true });
