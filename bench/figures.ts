@@ -71,7 +71,7 @@ export async function machineOverhead(messages: number) {
 }
 
 /** Confirmed messages per second over one holdfast connection. */
-async function holdfastRun(url: string, messages: number, window: number, payload: string) {
+export async function holdfastRun(url: string, messages: number, window: number, payload: string) {
   const conn = createConnection({
     transport: webSocketTransport({ url, WebSocket, maxInFlight: window }),
     maxQueue: messages,

@@ -10,120 +10,27 @@
  *   processes sharing Redis, against the same W watchers on one process on its memory
  *   store; timed from the publish being asked for to the W-th delivery counted.
  */
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createClient } from 'redis';
 import { WebSocket } from 'ws';
-import { createConnection } from '../dist/index.js';
 import { redisStore } from '../dist/redis.js';
 import { createServer } from '../dist/server.js';
-import { webSocketTransport } from '../dist/websocket.js';
-import { bundleChild } from '../test/support/child-bundle.js';
-import { median, percentile, sendAll, untilOpen } from './figures.js';
+import { bundleChild } from '../tools/child-bundle.js';
+import { killProcess, REDIS_SERVER, startRedis } from '../tools/cluster-parts.js';
+import { holdfastRun, median, percentile } from './figures.js';
 
-export const REDIS_SERVER = '/usr/bin/redis-server';
+export { REDIS_SERVER };
 
 /** Why the Redis figures cannot be measured with `server`, or undefined when they can. */
 export function redisMissing(server = REDIS_SERVER): string | undefined {
   return existsSync(server)
     ? undefined
     : `skipped: ${server} not found; install Debian's redis-server package (apt-get install redis-server) to measure the Redis store and fan-out figures`;
-}
-
-/** A port nothing listens on now: redis-server cannot be told to pick one itself. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createTcpServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/**
- * Debian's redis-server on a free port in a temporary folder, without persistence. The
- * logic of test/support/redis-server.ts, copied: that module registers vitest hooks and
- * imports the cluster helpers, neither of which a plain `node` bench can load.
- */
-export async function startRedis(
-  server = REDIS_SERVER,
-): Promise<{ url: string; stop(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'holdfast-bench-redis-'));
-  const port = await freePort();
-  const child = spawn(
-    server,
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      dir,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const stop = () => exited(child).finally(() => rmSync(dir, { recursive: true, force: true }));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      let seen = '';
-      const timer = setTimeout(
-        () => reject(new Error(`redis-server did not start:\n${seen}`)),
-        10_000,
-      );
-      child.stdout?.on('data', (chunk: Buffer) => {
-        seen += chunk.toString();
-        if (seen.includes('Ready to accept connections')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`redis-server exited (${code}):\n${seen}`));
-      });
-    });
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  // Its log is not ours to print; drained so it never blocks.
-  child.stdout?.resume();
-  return { url: `redis://127.0.0.1:${port}`, stop };
-}
-
-/** SIGKILL, resolved once the process is gone. */
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
-
-/** ms from the first send to the last confirmation, over a fresh connection (a new session). */
-async function confirmedRun(url: string, messages: number, payload: string): Promise<number> {
-  const conn = createConnection({
-    transport: webSocketTransport({ url, WebSocket, maxInFlight: 64 }),
-    maxQueue: messages,
-  });
-  await untilOpen(conn);
-  const started = performance.now();
-  await sendAll(conn, messages, payload);
-  const ms = performance.now() - started;
-  conn.close();
-  return ms;
 }
 
 /**
@@ -173,7 +80,7 @@ export async function redisStoreThroughput(redisUrl: string, messages: number, r
   type Kind = keyof typeof urls;
   const run = async (kind: Kind, count: number) => {
     handed = 0;
-    const ms = await confirmedRun(urls[kind], count, payload);
+    const ms = await holdfastRun(urls[kind], count, 64, payload);
     if (handed !== count || errors.length > 0)
       throw new Error(
         `${kind} store round: ${handed} of ${count} handed over, errors: ${errors.map(String).join('; ')}`,
@@ -410,7 +317,7 @@ export async function redisFanOut(
   } finally {
     state.closing = true;
     for (const ws of sockets) ws.terminate();
-    await Promise.all(nodes.map((n) => exited(n.process)));
+    await Promise.all(nodes.map((n) => killProcess(n.process)));
     rmSync(folder, { recursive: true, force: true });
   }
 }

@@ -63,7 +63,7 @@ export async function accepting(port: number, what: string, timeoutMs = 10_000):
 }
 
 /** SIGKILL a process and wait until it is gone. */
-function killProcess(child: ChildProcess): Promise<void> {
+export function killProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     child.once('exit', () => resolve());
@@ -81,15 +81,16 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-export async function startRedis(): Promise<RedisServer> {
-  if (!existsSync(REDIS_SERVER))
+/** Debian's redis-server (or the binary at `server`) on a free port, without persistence. */
+export async function startRedis(server = REDIS_SERVER): Promise<RedisServer> {
+  if (!existsSync(server))
     throw new Error(
-      "redis-server not found: install Debian's (apt-get install redis-server); .ci/run does",
+      `${server} not found: install Debian's redis-server (apt-get install redis-server); .ci/run does`,
     );
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-redis-'));
   const port = await freePort();
   const child = spawn(
-    REDIS_SERVER,
+    server,
     [
       '--port',
       String(port),

@@ -6,8 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { bundleChild } from '../../tools/child-bundle.js';
 import { forkChild, killChild, nextMessage } from './children.js';
 import type { FeedHead, FromServer, NodeAddress, ProcessStats, ToServer } from './protocol.js';
 
@@ -66,19 +65,7 @@ export interface NodeSetup {
 /** Bundle `server-process.ts` into one ESM file in `folder`; resolves with its path. */
 export async function bundleServer(folder: string): Promise<string> {
   const outfile = join(folder, 'server-process.mjs');
-  await build({
-    entryPoints: [fileURLToPath(new URL('./server-process.ts', import.meta.url))],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outfile,
-    logLevel: 'silent',
-    // CommonJS dependencies (`ws`) require Node's modules: give the ESM bundle a `require`.
-    banner: {
-      js: "import { createRequire as __soakRequire } from 'node:module'; const require = __soakRequire(import.meta.url);",
-    },
-  });
+  await bundleChild(new URL('./server-process.ts', import.meta.url), outfile);
   return outfile;
 }
 

@@ -1,22 +1,2 @@
-/**
- * A child process's script bundled once per test file into one ESM file, so the child
- * runs on plain `node` (fast to start, as many times as a test kills it).
- */
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-
-export async function bundleChild(entry: URL, outfile: string): Promise<void> {
-  await build({
-    entryPoints: [fileURLToPath(entry)],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outfile,
-    logLevel: 'silent',
-    // CommonJS dependencies (`ws`) require Node's modules: give the ESM bundle a `require`.
-    banner: {
-      js: "import { createRequire as __holdfastRequire } from 'node:module'; const require = __holdfastRequire(import.meta.url);",
-    },
-  });
-}
+/** The child bundler the tests share with the soak and the bench (`tools/child-bundle.ts`). */
+export { bundleChild } from '../../tools/child-bundle.js';
