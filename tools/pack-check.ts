@@ -44,23 +44,24 @@ const names = subpaths.map((p) => (p === '.' ? 'holdfast' : `holdfast/${p.slice(
  *   chunk in its bundle); each entry here is measured alone, so they count twice.
  */
 /*
- * - Issue 15: server 8,800 → 10,300 (8,744 → 10,197 B): the server store behind an
+ * - Issue 15: server 8,800 → 10,700 (8,744 → 10,461 B): the server store behind an
  *   interface (the memory store a class of its own), one watch per stream with each
  *   link's position, replay in pages with the live events held meanwhile, and both wires
- *   waiting for a store that answers later (welcome, verdicts, resumes, `retry`).
- * - Issue 15: redis is new, 3,700 for `redisStore` (the stream log, session and read
- *   scripts, the fan-out, the option checks) plus the server's checks and the JSON check
- *   of a published event it shares with `holdfast/server`.
+ *   waiting for a store that answers later (welcome, verdicts, resumes, `retry`); then
+ *   the review's fixes (a store that throws at once, short pages, superseded replays).
+ * - Issue 15: redis is new, 4,000 for `redisStore` (3,732 B: the stream log, session,
+ *   view and read scripts, the fan-out, the checks of what Redis answers) plus the
+ *   server's option checks and the JSON check of a published event.
  */
 const BUDGETS: Record<string, number> = {
   index: 17_000,
   memory: 3900,
   websocket: 3800,
   sse: 4400,
-  server: 10_300,
+  server: 10_700,
   browser: 10_600,
   node: 12_300,
-  redis: 3700,
+  redis: 4000,
 };
 // The kit runs a real connection, so it carries index whole: index's budget plus its own.
 BUDGETS.testing = (BUDGETS.index as number) + 8400;
