@@ -20,7 +20,10 @@ import { checkStoredOutbox, type RestoredOutbox } from './restore.js';
 /** Serials reserved per store write that needs more: one write per this many messages. */
 export const SERIAL_BLOCK = 1000;
 
-/** Ids of failed removals kept for the next write; past this they are given up. */
+/**
+ * Removals kept for the next write, at least: past this (and twice `maxQueue`), the
+ * oldest are given up. Only ids never stored, or a write that hangs, get there.
+ */
 const REMOVALS_KEPT = 10_000;
 
 /** Consecutive `busy` answers before a store is taken for broken (each after a release). */
@@ -82,6 +85,9 @@ export const runStore: CallbackLogicFunction<StoreCommand, StoreEvent, StoreActo
   receive,
 }) => {
   const { store, maxQueue } = input;
+  // The whole outbox may settle while one write is on its way (D2), and a failed write's
+  // removals may ride along: only past both (ids never stored, a hanging write) give up.
+  const removalsKept = Math.max(REMOVALS_KEPT, 2 * maxQueue);
   let stopped = false;
   let opened = false;
   let busyAnswers = 0;
@@ -239,7 +245,7 @@ export const runStore: CallbackLogicFunction<StoreCommand, StoreEvent, StoreActo
   // Bounded while a write hangs: past the bound the oldest are given up (docs/decisions.md).
   const keepRemoval = (id: string) => {
     const { remove } = pending;
-    if (remove.size >= REMOVALS_KEPT) {
+    if (remove.size >= removalsKept) {
       const oldest = remove.values().next();
       if (!oldest.done) remove.delete(oldest.value);
     }

@@ -260,6 +260,28 @@ describe('growth and cost', () => {
     expect(largest).toBeLessThanOrEqual(10_000);
   });
 
+  it('D2 more than 10,000 confirmations while one removal write is slow are all removed by close: none is left to come back', async () => {
+    const store = heldStore();
+    const count = 12_000;
+    const h = harness({ connection: { store, maxQueue: count }, maxInFlight: 64 });
+    await h.advance(0);
+    const sends = Array.from({ length: count }, (_, i) => h.conn.send(i, { id: `m${i}` }));
+    // Saved as sent in one write; from then on the removal writes are held (a slow disk)
+    // while the window goes on and every message is confirmed.
+    store.hold();
+    await Promise.resolve();
+    await store.release();
+    store.hold();
+    for (let i = 0; i < 400; i++) await h.advance(0);
+    await store.release();
+    await Promise.all(sends);
+    h.conn.close();
+    for (let i = 0; i < 10; i++) await settle();
+    const removed = store.batches.reduce((n, b) => n + (b.remove?.length ?? 0), 0);
+    expect(removed).toBe(count);
+    expect(store.snapshot().messages).toHaveLength(0);
+  });
+
   it('with a window of one, the sends of one tick are still one store write', async () => {
     const store = heldStore();
     const h = harness({ connection: { store } });
