@@ -16,7 +16,7 @@ function subscriber() {
       if (fake.failing) throw new Error('SUBSCRIBE failed');
       channels.set(channel, listener);
     },
-    unsubscribe: async (channel: string) => {
+    unsubscribe: async (channel: string, _listener: unknown) => {
       channels.delete(channel);
     },
   };

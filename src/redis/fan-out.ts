@@ -15,7 +15,10 @@ export interface SubscriberLike {
     channel: string,
     listener: (message: string, channel: string) => void,
   ): Promise<unknown>;
-  unsubscribe(channel: string): Promise<unknown>;
+  unsubscribe(
+    channel: string,
+    listener: (message: string, channel: string) => void,
+  ): Promise<unknown>;
 }
 
 /** One live event, with the epoch its seq counts in. */
@@ -42,6 +45,8 @@ export function parseLive(stream: string, message: unknown): LiveEvent | undefin
 export class RedisFanOut {
   private readonly watchers = new Map<string, Set<Watcher>>();
   private readonly subscribing = new Map<string, Promise<unknown>>();
+  /** The listener each stream's subscription was made with: its unsubscribe names it. */
+  private readonly listeners = new Map<string, (message: string) => void>();
 
   constructor(
     private readonly subscriber: SubscriberLike,
@@ -68,14 +73,19 @@ export class RedisFanOut {
       set = fresh;
       this.watchers.set(stream, fresh);
       const { channel } = streamKeys(this.prefix, stream);
-      const subscribing = this.subscriber.subscribe(channel, (message) =>
-        this.deliver(stream, message),
-      );
+      // A listener of its own per subscription: unsubscribing names it, so an UNSUBSCRIBE
+      // still on its way when the stream is watched again removes only the old one (with
+      // none named, node-redis drops every listener of the channel once Redis answers,
+      // the new one too, and the stream goes deaf on this process).
+      const listener = (message: string) => this.deliver(stream, message);
+      this.listeners.set(stream, listener);
+      const subscribing = this.subscriber.subscribe(channel, listener);
       this.subscribing.set(stream, subscribing);
       subscribing.catch(() => {
         if (this.watchers.get(stream) !== fresh) return;
         this.watchers.delete(stream);
         this.subscribing.delete(stream);
+        this.listeners.delete(stream);
       });
     }
     set.add(watcher);
@@ -88,9 +98,12 @@ export class RedisFanOut {
     return async () => {
       const current = this.watchers.get(stream);
       if (current === undefined || !current.delete(watcher) || current.size > 0) return;
+      const listener = this.listeners.get(stream);
       this.watchers.delete(stream);
       this.subscribing.delete(stream);
-      await this.subscriber.unsubscribe(streamKeys(this.prefix, stream).channel);
+      this.listeners.delete(stream);
+      if (listener !== undefined)
+        await this.subscriber.unsubscribe(streamKeys(this.prefix, stream).channel, listener);
     };
   }
 

@@ -56,4 +56,20 @@ describe('fan-out through Redis', () => {
     expect(seen).toEqual([7]);
     expect(problems).toEqual(["a message on chat's channel that is not epoch|seq|json"]);
   });
+
+  it('a stream unwatched by its last watcher and watched again before Redis answered the unsubscribe still hears its events', async () => {
+    const publisher = new RedisStreamLog((await connected()) as unknown as RedisLike, 'f9', 1000);
+    const sub = await connected();
+    const fanOut = new RedisFanOut(sub as unknown as SubscriberLike, 'f9');
+    const stop = await fanOut.watch('feed', () => {});
+    // Not awaited: the UNSUBSCRIBE is still on its way when the next watch comes.
+    const stopping = stop();
+    const seen: number[] = [];
+    const stopAgain = await fanOut.watch('feed', (event) => seen.push(event.seq));
+    await stopping;
+    await publisher.publish('feed', '1');
+    await until(() => seen.length === 1, 'the event after watching again');
+    expect(seen).toEqual([1]);
+    await stopAgain();
+  });
 });
