@@ -163,6 +163,60 @@ describe('two resumes of one stream at once on an SSE link', () => {
   });
 });
 
+describe('a resume replaced by a later one that fails', () => {
+  it('store: the first resume of a stream fails too when the resume that replaced it fails, never answered 200 with nothing watched', async () => {
+    class GatedHead extends SlowStore {
+      gate: Promise<void> | undefined;
+      failNext = false;
+      calls = 0;
+      override async head(stream: string): Promise<StreamHead> {
+        this.calls++;
+        if (this.failNext) {
+          this.failNext = false;
+          throw new Error('head failed');
+        }
+        const gate = this.gate;
+        this.gate = undefined;
+        if (gate) await gate;
+        return super.head(stream);
+      }
+    }
+    const store = new GatedHead();
+    const { listening, server } = await startServer({ store, onError: () => {} });
+    await server.publish('feed', 1);
+    const response = await fetch(`${listening.sseUrl}/events?${v2(sessionId('f1'))}`);
+    const reader = response.body?.getReader();
+    let text = '';
+    void (async () => {
+      for (;;) {
+        const read = await reader?.read().catch(() => undefined);
+        if (read === undefined || read.done) break;
+        text += new TextDecoder().decode(read.value);
+      }
+    })();
+    await until(() => text.includes('welcome'), 'the welcome');
+    const id = JSON.parse(/data: (.*)/.exec(text)?.[1] ?? '{}').connectionId as string;
+    const post = (resumeId: string) =>
+      fetch(`${listening.sseUrl}/resume`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Connection-ID': id },
+        body: JSON.stringify({ streams: [{ stream: 'feed', seq: 0 }], resumeId }),
+      });
+    let openFirst = () => {};
+    store.gate = new Promise<void>((resolve) => {
+      openFirst = resolve;
+    });
+    const first = post('r1');
+    await until(() => store.calls === 1, 'the first resume to wait for its head');
+    store.failNext = true;
+    expect((await post('r2')).status).toBe(500);
+    openFirst();
+    expect((await first).status).toBe(500);
+    expect(text).not.toContain('"r1"');
+    reader?.cancel().catch(() => {});
+  });
+});
+
 describe('the faults and options of the memory store', () => {
   it('store: restart({ keepState: false }) on another store is refused before anything stops: the server goes on', async () => {
     const { server, listening } = await startServer({ store: new SlowStore() });

@@ -23,13 +23,16 @@ export type Claim =
   | { readonly busy: true; readonly retryAfterMs: number };
 
 /**
- * KEYS session, refusals, lease; ARGV serial, token, leaseMs. The token is this claim's
- * own: any lease still held, by another process or another claim of this one, is busy.
+ * KEYS session, refusals, lease; ARGV serial, token, leaseMs, ttlMs. The token is this
+ * claim's own: any lease still held, by another process or another claim of this one, is
+ * busy. A duplicate restarts the session's expiry, as a message does.
  */
 const CLAIM = `
 local serial = tonumber(ARGV[1])
 local taken = tonumber(redis.call('HGET', KEYS[1], 'taken') or '0')
 if serial <= taken then
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
   local prefix = ARGV[1] .. '|'
   for _, refusal in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
     if string.sub(refusal, 1, #prefix) == prefix then
@@ -60,9 +63,18 @@ if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3
 return 1
 `;
 
-/** KEYS session, refusals, lease. Returns { taken, 1 if a claim holds the lease }. */
+/**
+ * KEYS session, refusals, lease; ARGV ttlMs. Returns { taken, 1 if a claim holds the
+ * lease }. A known session's expiry starts again, as a message's does: its client is
+ * about to resend on the strength of this answer.
+ */
 const VIEW = `
-return {tonumber(redis.call('HGET', KEYS[1], 'taken') or '0'), redis.call('EXISTS', KEYS[3])}
+local taken = tonumber(redis.call('HGET', KEYS[1], 'taken') or '0')
+if taken > 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
+end
+return {taken, redis.call('EXISTS', KEYS[3])}
 `;
 
 export interface RedisSessionsOptions {
@@ -92,7 +104,9 @@ export class RedisSessions {
    * that drops meanwhile must not make its client report a `session-lost` that is not.
    */
   async view(key: string): Promise<{ known: boolean; handled: number }> {
-    const reply = await run(this.redis, this.viewScript, this.keys(key), []);
+    const reply = await run(this.redis, this.viewScript, this.keys(key), [
+      String(this.options.ttlMs),
+    ]);
     const [taken, leased] = Array.isArray(reply) ? reply : [];
     const handled = Number(taken ?? 0);
     if (!Number.isSafeInteger(handled) || handled < 0)
@@ -101,13 +115,14 @@ export class RedisSessions {
   }
 
   async claim(key: string, serial: number): Promise<Claim> {
-    const { leaseMs } = this.options;
+    const { leaseMs, ttlMs } = this.options;
     // One token per claim: a commit releases only the lease its own claim took.
     const lease = globalThis.crypto.randomUUID();
     const reply = await run(this.redis, this.claimScript, this.keys(key), [
       String(serial),
       lease,
       String(leaseMs),
+      String(ttlMs),
     ]);
     const [what, detail] = Array.isArray(reply) ? reply : [];
     if (what === 'fresh') return { fresh: true, lease };

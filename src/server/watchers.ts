@@ -32,8 +32,10 @@ interface Position {
   seq: number;
   /** Live events that came while the backlog was being written, held until it is. */
   held: StoredEvent[] | undefined;
-  /** How the replay that set this position ends: a later replay of the stream waits for it. */
+  /** How the replay that set this position ends. */
   finished?: Maybe<boolean>;
+  /** The position of the later replay of the stream that replaced this one, if any. */
+  next?: Position;
 }
 
 /** A link as this module needs it. */
@@ -84,6 +86,9 @@ export class Watchers<L extends WatchingLink> {
    */
   replay(link: L, stream: string, from: From, v2: boolean): Maybe<boolean> {
     const position: Position = { epoch: '', seq: 0, held: [] };
+    // A replay of the stream still under way ends as this one does (`outcomeOf`).
+    const previous = link.positions.get(stream);
+    if (previous !== undefined) previous.next = position;
     link.positions.set(stream, position);
     const failed = (error: unknown): never => {
       if (link.positions.get(stream) === position) this.leave(link, stream);
@@ -183,12 +188,12 @@ export class Watchers<L extends WatchingLink> {
       after = 0;
     position.epoch = head.epoch;
     position.seq = head.head;
-    if (link.positions.get(stream) !== position) return this.outcomeOf(link, stream);
+    if (link.positions.get(stream) !== position) return this.outcomeOf(link, position);
     const streamFrame = v2 ? link.link.streamFrame : undefined;
     if (streamFrame !== undefined && !this.hooks.write(link, streamFrame(head))) return false;
     const page = (afterSeq: number): Maybe<boolean> =>
       andThen(this.store.read(stream, afterSeq, PAGE), (events) => {
-        if (link.positions.get(stream) !== position) return this.outcomeOf(link, stream);
+        if (link.positions.get(stream) !== position) return this.outcomeOf(link, position);
         let last = afterSeq;
         let pastHead = false;
         for (const event of events) {
@@ -214,9 +219,16 @@ export class Watchers<L extends WatchingLink> {
     return page(after);
   }
 
-  /** A replay superseded by a later one of the same stream ends as that one does. */
-  private outcomeOf(link: L, stream: string): Maybe<boolean> {
-    return link.positions.get(stream)?.finished ?? !link.gone;
+  /**
+   * A replay superseded by a later one of the same stream ends as the last of those does
+   * (a failure of it fails this one too); one whose stream was let go (unwatched, the
+   * link closed) ends as the link stands.
+   */
+  private outcomeOf(link: L, position: Position): Maybe<boolean> {
+    let last = position.next;
+    if (last === undefined) return !link.gone;
+    while (last.next !== undefined) last = last.next;
+    return last.finished ?? !link.gone;
   }
 
   /** The backlog is written: the live events held meanwhile go out, and the link is live. */

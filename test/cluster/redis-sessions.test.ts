@@ -87,14 +87,16 @@ describe('sessions in Redis', () => {
   });
 
   it('a session expires sessionTtlMs after its last commit', async () => {
-    const { sessions } = await processSessions('s4', 5_000, 200);
+    const { client, sessions } = await processSessions('s4', 5_000, 200);
     await take(sessions, 'erin', 1);
     expect(await sessions.view('erin')).toEqual({ known: true, handled: 1 });
+    // Watched without a welcome (which would restart its expiry, as a message does).
     await eventually(
-      () => sessions.view('erin'),
-      (view) => !view.known,
+      () => client.exists('s4:s:erin'),
+      (exists) => exists === 0,
       'the session to expire',
     );
+    expect(await sessions.view('erin')).toEqual({ known: false, handled: 0 });
   });
 
   it("a lease is per claim: a second claim of a session while the first is out is busy, even in the same process, and only the first claim's commit frees it", async () => {
@@ -108,5 +110,16 @@ describe('sessions in Redis', () => {
     await sessions.commit('fay', 1, undefined, 'lease' in first ? first.lease : undefined);
     expect(await client.exists('s5:k:fay')).toBe(0);
     await take(sessions, 'fay', 2);
+  });
+
+  it('a welcome and a duplicate restart the session’s expiry, as a message does: a resend allowed by "known" is still a duplicate', async () => {
+    const { sessions } = await processSessions('s6', 5_000, 400);
+    await take(sessions, 'gus', 1);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(await sessions.view('gus')).toEqual({ known: true, handled: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(await sessions.claim('gus', 1)).toEqual({ fresh: false });
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(await sessions.claim('gus', 1)).toEqual({ fresh: false });
   });
 });
