@@ -23,6 +23,35 @@ class ShortPages extends SlowStore {
 const seqsOf = (frames: ReturnType<Awaited<ReturnType<typeof open>>['frames']>) =>
   frames.flatMap((f) => (f.type === 'event' ? [f.seq] : []));
 
+/**
+ * An SSE event stream read by hand, with `post(resumeId)`: a resume of `feed` from 0 on
+ * its link, so a test can put two of them in flight at once.
+ */
+async function rawEventStream(sseUrl: string, session: string) {
+  const response = await fetch(`${sseUrl}/events?${v2(sessionId(session))}`);
+  const reader = response.body?.getReader();
+  let text = '';
+  void (async () => {
+    for (;;) {
+      const read = await reader?.read().catch(() => undefined);
+      if (read === undefined || read.done) break;
+      text += new TextDecoder().decode(read.value);
+    }
+  })();
+  await until(() => text.includes('welcome'), 'the welcome');
+  const id = JSON.parse(/data: (.*)/.exec(text)?.[1] ?? '{}').connectionId as string;
+  return {
+    text: () => text,
+    post: (resumeId: string) =>
+      fetch(`${sseUrl}/resume`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Connection-ID': id },
+        body: JSON.stringify({ streams: [{ stream: 'feed', seq: 0 }], resumeId }),
+      }),
+    close: () => void reader?.cancel().catch(() => {}),
+  };
+}
+
 describe.each(WIRES)('%s on a store that misbehaves', (wire) => {
   it('store: a store whose pages are shorter than asked still has the whole backlog replayed, up to the head', async () => {
     const { listening, server } = await startServer({ store: new ShortPages() });
@@ -111,24 +140,7 @@ describe('two resumes of one stream at once on an SSE link', () => {
     const store = new GatedHead();
     const { listening, server } = await startServer({ store });
     for (let n = 1; n <= 3; n++) await server.publish('feed', n);
-    const response = await fetch(`${listening.sseUrl}/events?${v2(sessionId('m'))}`);
-    const reader = response.body?.getReader();
-    let text = '';
-    void (async () => {
-      for (;;) {
-        const read = await reader?.read().catch(() => undefined);
-        if (read === undefined || read.done) break;
-        text += new TextDecoder().decode(read.value);
-      }
-    })();
-    await until(() => text.includes('welcome'), 'the welcome');
-    const id = JSON.parse(/data: (.*)/.exec(text)?.[1] ?? '{}').connectionId as string;
-    const post = (resumeId: string) =>
-      fetch(`${listening.sseUrl}/resume`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'X-Connection-ID': id },
-        body: JSON.stringify({ streams: [{ stream: 'feed', seq: 0 }], resumeId }),
-      });
+    const { text, post, close } = await rawEventStream(listening.sseUrl, 'm');
     let openFirst = () => {};
     let openSecond = () => {};
     store.gates.push(
@@ -148,8 +160,8 @@ describe('two resumes of one stream at once on an SSE link', () => {
     openSecond();
     expect((await first).status).toBe(200);
     expect((await second).status).toBe(200);
-    await until(() => text.includes('"r1"') && text.includes('"r2"'), 'both markers');
-    const seen = [...text.matchAll(/event: (\w+)\ndata: (.*)/g)].map(([, event, data]) =>
+    await until(() => text().includes('"r1"') && text().includes('"r2"'), 'both markers');
+    const seen = [...text().matchAll(/event: (\w+)\ndata: (.*)/g)].map(([, event, data]) =>
       event === 'resumed'
         ? JSON.parse(data as string).resumeId
         : event === 'event'
@@ -159,7 +171,7 @@ describe('two resumes of one stream at once on an SSE link', () => {
     // Each marker follows a whole replay of feed (the one that replaced it, for r1).
     expect(seen.indexOf('r1')).toBeGreaterThan(seen.lastIndexOf(3));
     expect(seen.indexOf('r2')).toBeGreaterThan(seen.lastIndexOf(3));
-    reader?.cancel().catch(() => {});
+    close();
   });
 });
 
@@ -184,24 +196,7 @@ describe('a resume replaced by a later one that fails', () => {
     const store = new GatedHead();
     const { listening, server } = await startServer({ store, onError: () => {} });
     await server.publish('feed', 1);
-    const response = await fetch(`${listening.sseUrl}/events?${v2(sessionId('f1'))}`);
-    const reader = response.body?.getReader();
-    let text = '';
-    void (async () => {
-      for (;;) {
-        const read = await reader?.read().catch(() => undefined);
-        if (read === undefined || read.done) break;
-        text += new TextDecoder().decode(read.value);
-      }
-    })();
-    await until(() => text.includes('welcome'), 'the welcome');
-    const id = JSON.parse(/data: (.*)/.exec(text)?.[1] ?? '{}').connectionId as string;
-    const post = (resumeId: string) =>
-      fetch(`${listening.sseUrl}/resume`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'X-Connection-ID': id },
-        body: JSON.stringify({ streams: [{ stream: 'feed', seq: 0 }], resumeId }),
-      });
+    const { text, post, close } = await rawEventStream(listening.sseUrl, 'f1');
     let openFirst = () => {};
     store.gate = new Promise<void>((resolve) => {
       openFirst = resolve;
@@ -212,8 +207,8 @@ describe('a resume replaced by a later one that fails', () => {
     expect((await post('r2')).status).toBe(500);
     openFirst();
     expect((await first).status).toBe(500);
-    expect(text).not.toContain('"r1"');
-    reader?.cancel().catch(() => {});
+    expect(text()).not.toContain('"r1"');
+    close();
   });
 });
 
